@@ -1,0 +1,1 @@
+"""Org Lifecycle Engine: settings, key format and the `lifecycle` command line."""

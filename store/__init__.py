@@ -1,0 +1,1 @@
+"""The relational store: models, the org-ownership registry, engines and sessions, migrations."""

@@ -1,0 +1,25 @@
+"""Alembic environment: the URL comes from the caller's config, else from the settings."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from lifecycle.settings import load_settings
+from store.db import make_engine
+from store.base import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or load_settings().effective_database_url
+
+
+def run() -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run()

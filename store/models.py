@@ -1,0 +1,317 @@
+"""The org domain as SQLAlchemy 2.0 models.
+
+Every org-owned table carries a direct `org_id` (indexed, foreign key without cascade) except
+`dataset_records`, which reaches its org through its dataset: records are the bulk of the data
+and a 32-byte org id on each would cost more than it buys. Foreign keys never cascade, so the
+database itself refuses to delete a parent that still has children: a second safety net under
+the teardown's verifier.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, BigIntPK, UTCDateTime, created_column, id_column
+from store.ownership import org_owned, retained
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Enums stored as their string values with a CHECK constraint (portable across databases)."""
+    return Enum(cls, name=name, native_enum=False, length=32,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class OrgStatus(enum.StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    DELETING = "deleting"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class PaymentStatus(enum.StrEnum):
+    VALID = "valid"
+    UNAVAILABLE = "unavailable"
+
+
+class SubscriptionKind(enum.StrEnum):
+    JOB_PLAN = "job_plan"
+    WORKSPACE_CAPACITY = "workspace_capacity"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class KeyScope(enum.StrEnum):
+    TEAM = "team"
+    PROJECT = "project"
+
+
+class Service(enum.StrEnum):
+    CONTAINER_COMPUTE = "container_compute"
+    VIRTUAL_COMPUTE = "virtual_compute"
+
+
+class InvoiceStatus(enum.StrEnum):
+    PAID = "paid"
+    UNPAID = "unpaid"
+    VOID = "void"
+
+
+@org_owned("id")
+class Organization(Base):
+    """An org; `admin_member_id` names the one admin account, fixed at creation."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    website: Mapped[str] = mapped_column(String(500), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[OrgStatus] = mapped_column(_enum(OrgStatus, "org_status"),
+                                              default=OrgStatus.ACTIVE)
+    # No foreign key: members point at their org, so a key back would make a cycle that every
+    # insert and delete has to break. The admin is enforced by the update guard below instead.
+    admin_member_id: Mapped[str] = mapped_column(String(32))
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = created_column()
+
+
+class AdminImmutableError(Exception):
+    """Raised when code tries to change an org's admin account, which never changes."""
+
+
+@event.listens_for(Organization, "before_update")
+def _admin_is_immutable(mapper: Any, connection: Any, target: Organization) -> None:
+    from sqlalchemy import inspect
+
+    history = inspect(target).attrs.admin_member_id.history
+    if history.deleted and history.deleted[0] is not None:
+        raise AdminImmutableError("the admin account of an organization cannot be changed")
+
+
+@org_owned("org_id")
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("org_id", "email", name="uq_members_org_email"),)
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "member_role"), default=Role.MEMBER)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class PaymentMethod(Base):
+    """A card on file as the provider's token plus display facts; never the card number."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (
+        CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_range"),
+        CheckConstraint("length(last4) = 4", name="last4_len"),
+    )
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True, unique=True)
+    provider_token: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(40))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"),
+                                                  default=PaymentStatus.VALID)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "subscription_kind"))
+    plan: Mapped[str] = mapped_column(String(100))
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        _enum(SubscriptionStatus, "subscription_status"), default=SubscriptionStatus.ACTIVE)
+    # The idempotency key of the call that cancelled it: a retried cancel with the same key is
+    # a no-op, a different key on an already cancelled plan is reported, never applied twice.
+    cancel_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@org_owned("org_id")
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+
+
+@org_owned("dataset_id", "org_id")
+class DatasetRecord(Base):
+    """The bulk rows a purge deletes; `(dataset_id, id)` is the keyset the purge walks."""
+
+    __tablename__ = "dataset_records"
+    __table_args__ = (Index("ix_dataset_records_dataset_id_id", "dataset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+@org_owned("org_id")
+class ApiKey(Base):
+    """An API key: only a display prefix and an HMAC of the secret are ever stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("ix_api_keys_expires_at_id", "expires_at", "id"),
+        CheckConstraint("(scope = 'team' AND project_id IS NULL) OR "
+                        "(scope = 'project' AND project_id IS NOT NULL)", name="scope_project"),
+    )
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    scope: Mapped[KeyScope] = mapped_column(_enum(KeyScope, "key_scope"))
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@org_owned("org_id")
+class Quota(Base):
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("member_id", "service", name="uq_quotas_member_service"),
+                      CheckConstraint('"limit" >= 0 AND used >= 0', name="non_negative"))
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    service: Mapped[Service] = mapped_column(_enum(Service, "compute_service"))
+    limit: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@org_owned("org_id")
+class UsageRecord(Base):
+    """Metered usage; `project_id` and `member_id` are plain ids so history outlives them."""
+
+    __tablename__ = "usage_records"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    member_id: Mapped[str | None] = mapped_column(String(32))
+    service: Mapped[Service] = mapped_column(_enum(Service, "usage_service"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus, "invoice_status"))
+    issued_at: Mapped[datetime] = created_column()
+
+
+@retained("the audit trail outlives the org; actors and targets are ids, never names or emails")
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = created_column()
+
+
+@retained("the deletion certificate is the proof of a teardown: org id, name hash, counts")
+class DeletionCertificate(Base):
+    __tablename__ = "deletion_certificates"
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(String(32), unique=True)
+    org_name_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(100))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    verification: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_column()
+
+
+@retained("messages must still be delivered after the org is gone (the completion notice)")
+class OutboxMessage(Base):
+    """A message to deliver; `idempotency_key` makes enqueueing it twice a no-op."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    org_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = created_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,78 @@
+"""The org-ownership registry: every table that holds an org's rows says how it reaches the org.
+
+Why: a teardown is only trustworthy if it knows every place an org's data lives. Each model is
+either `@org_owned(...)` (the path of foreign-key columns from its rows to `organizations.id`)
+or `@retained(reason)` (kept after deletion on purpose, holding ids only). A guard test walks
+the foreign-key graph and fails when a table that can reach an org is neither, so a table added
+later cannot silently survive a teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, Table, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """How one table reaches its org: follow `chain` foreign-key columns, the last names org."""
+
+    table: str
+    chain: tuple[str, ...]
+
+
+OWNED: dict[str, Ownership] = {}
+RETAINED: dict[str, str] = {}
+
+
+def org_owned(*chain: str) -> Callable[[T], T]:
+    """Register a model as org-owned; `chain` is e.g. ("org_id",) or ("dataset_id", "org_id")."""
+    if not chain:
+        raise ValueError("org_owned needs at least one column")
+
+    def register(cls: T) -> T:
+        table: Table = cls.__table__  # type: ignore[attr-defined]
+        OWNED[table.name] = Ownership(table.name, tuple(chain))
+        return cls
+
+    return register
+
+
+def retained(reason: str) -> Callable[[T], T]:
+    """Register a model whose rows outlive the org on purpose (ids only, never personal data)."""
+
+    def register(cls: T) -> T:
+        table: Table = cls.__table__  # type: ignore[attr-defined]
+        RETAINED[table.name] = reason
+        return cls
+
+    return register
+
+
+def _count_query(table: Table, chain: tuple[str, ...], org_id: str) -> Select[Any]:
+    """COUNT(*) of `table` rows whose chain of foreign keys ends at `org_id`."""
+    query = select(func.count()).select_from(table)
+    current = table
+    for column_name in chain[:-1]:
+        column = current.c[column_name]
+        (fk,) = column.foreign_keys
+        parent = fk.column.table
+        query = query.join(parent, column == fk.column)
+        current = parent
+    return query.where(current.c[chain[-1]] == org_id)
+
+
+def leftover_counts(session: Session, org_id: str, tables: dict[str, Table]) -> dict[str, int]:
+    """Rows still held for `org_id` in every registered table, zero counts included."""
+    counts: dict[str, int] = {}
+    for name in sorted(OWNED):
+        ownership = OWNED[name]
+        counts[name] = int(session.execute(_count_query(tables[name], ownership.chain, org_id))
+                           .scalar_one())
+    return counts

@@ -1,0 +1,104 @@
+"""Shared fixtures: both databases (SQLite file and a private PostgreSQL database per run), and
+the real Temporal time-skipping test server.
+
+PostgreSQL is required: when it cannot be reached the run fails, it is never skipped. Each
+pytest run creates its own database so concurrent runs on one machine cannot collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from lifecycle.binaries import temporal_test_server
+from lifecycle.settings import Settings
+from store.db import make_engine, make_session_factory
+from store.migrate import upgrade
+from store.models import Base
+
+PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_ADMIN_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASES = ["sqlite", "postgresql"]
+
+
+def _admin_execute(sql: str) -> None:
+    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"lifecycle_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        _admin_execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # the suite needs PostgreSQL; say so plainly
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required for the tests: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "lifecycle.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+def _wipe(engine: Engine) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in tables)))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a migrated, empty database: each test runs once per database."""
+    name = "postgres_url" if request.param == "postgresql" else "sqlite_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    _wipe(eng)
+    yield eng
+    _wipe(eng)
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path / ".lifecycle",
+                    teardown_grace_seconds=3600, purge_batch_size=50)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server())
+    yield env
+    await env.shutdown()

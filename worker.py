@@ -1,0 +1,1 @@
+"""Worker (to be built)."""
