@@ -1,1 +1,10 @@
-"""workflows package."""
+"""Temporal workflow definitions: deterministic code only (no I/O, clock or randomness)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def all_workflows() -> list[type[Any]]:
+    """Every workflow class the worker must register."""
+    return []
