@@ -315,3 +315,22 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@retained("teardown bookkeeping: ids and counts only, so a retried step reports its first count")
+class TeardownLedger(Base):
+    """One row per completed unit of teardown work, written in the same transaction as the work.
+
+    Why: an activity can be killed after its transaction commits and before Temporal hears the
+    result. On retry the work is already done and would count zero; the ledger row returns the
+    count of the attempt that did it, so certificates match what existed at freeze time.
+    """
+
+    __tablename__ = "teardown_ledger"
+    __table_args__ = (UniqueConstraint("org_id", "key", name="uq_teardown_ledger_org_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = created_column()

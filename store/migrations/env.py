@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+import store.models  # noqa: F401  (registers every table on the metadata)
 from lifecycle.settings import load_settings
-from store.db import make_engine
 from store.base import Base
+from store.db import make_engine
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or load_settings().effective_database_url
