@@ -1,1 +1,140 @@
-"""Worker (to be built)."""
+"""The worker process: registers every workflow and activity on the task queue and runs them.
+
+Database activities are plain `def`s (SQLAlchemy and psycopg2 block), so they run on a thread
+pool; the pool is as large as the number of activities the worker accepts at once, so a task
+it takes never queues behind a busy thread while its timeouts run.
+
+Shutdown is graceful: SIGTERM or SIGINT sets a stop event, the worker stops polling and gives
+running activities `GRACEFUL_SHUTDOWN` to finish before they are cancelled, and Temporal
+retries whatever was cut off on another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from lifecycle.settings import Settings, SettingsError, load_settings
+from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
+from store.db import make_engine, make_session_factory
+from workflows import all_workflows
+
+log = logging.getLogger("lifecycle.worker")
+
+ACTIVITY_THREADS = 16
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Under docker-compose the worker may start while Temporal still registers its namespace.
+CONNECT_DEADLINE_S = 60.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def run_worker(settings: Settings, *, client: Client | None = None,
+                     stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or, when no event is given, until SIGTERM/SIGINT).
+
+    Callers that pass their own `stop` (tests, an embedding process) keep control of signals;
+    only the stand-alone process installs handlers.
+    """
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if stop is None:
+        stop = asyncio.Event()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, _request_stop, stop, sig)
+            installed.append(sig)
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        session_factory = make_session_factory(engine)
+        workflows = all_workflows()
+        activities = build_activities(settings, session_factory)
+        if client is None:
+            address = settings.effective_temporal_address
+            log.info("connecting to Temporal at %s (namespace %s)", address,
+                     settings.temporal_namespace)
+            client = await wait_until_serving(address, settings.temporal_namespace,
+                                              deadline_s=CONNECT_DEADLINE_S)
+        if not workflows and not activities:
+            # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
+            # and compose stacks up while the registries are still being filled.
+            log.warning("no workflows or activities registered: nothing to poll on task queue "
+                        "%r; idling until stopped", settings.task_queue)
+            await stop.wait()
+            return
+        await _poll_until_stopped(client, settings.task_queue, workflows, activities, stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        engine.dispose()
+        log.info("worker stopped")
+
+
+async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[type[Any]],
+                              activities: list[Callable[..., Any]], stop: asyncio.Event) -> None:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS,
+                            thread_name_prefix="activity") as executor:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=workflows,
+            activities=activities,
+            activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_THREADS,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        log.info("polling task queue %r with %d workflow(s) and %d activity(ies)",
+                 task_queue, len(workflows), len(activities))
+        running = asyncio.create_task(worker.run(), name="temporal-worker")
+        stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+        done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running in done:
+            # The worker ended on its own: that is a fatal error (run() re-raises it).
+            stopping.cancel()
+            await running
+            return
+        log.info("stop requested: finishing running activities (up to %ss)",
+                 int(GRACEFUL_SHUTDOWN.total_seconds()))
+        await worker.shutdown()
+        await running
+
+
+def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("received %s", sig.name)
+    stop.set()
+
+
+def _configure_logging() -> None:
+    """Plain timestamped lines on stderr, unless an embedding process configured logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main(settings: Settings) -> int:
+    """Process entry point (`lifecycle worker`, `python worker.py`); returns the exit status."""
+    _configure_logging()
+    try:
+        asyncio.run(run_worker(settings))
+    except TemporalUnavailableError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        _settings = load_settings()
+    except SettingsError as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(_settings))

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'lifecycle.db').resolve()}"
 
     @property
+    def effective_temporal_address(self) -> str:
+        """The configured Temporal frontend, or the local dev server `lifecycle dev` starts."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
     def pepper_bytes(self) -> bytes:
         return self.key_pepper.get_secret_value().encode()
 
