@@ -1,0 +1,42 @@
+"""The application factory: `uvicorn api.app:create_app --factory`.
+
+A factory rather than a module-level `app`, so importing the module reads no environment and
+opens nothing, and each test builds an app around its own settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health, problems
+from api.temporal import TemporalConnection
+from lifecycle.settings import Settings, load_settings
+from store.db import make_engine, make_session_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; with no `settings`, read them from the `LIFECYCLE_*` environment."""
+    settings = settings if settings is not None else load_settings()
+    engine = make_engine(settings.effective_database_url)  # connects on first use only
+    temporal = TemporalConnection(settings.effective_temporal_address,
+                                  settings.temporal_namespace)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        temporal.forget()
+        engine.dispose()
+
+    app = FastAPI(title="Org Lifecycle Engine",
+                  summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
+                  version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.temporal = temporal
+    problems.install(app)
+    app.include_router(health.router)
+    return app

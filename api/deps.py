@@ -1,0 +1,62 @@
+"""`Annotated` dependency aliases, so routes stay one-liners: `def route(session: SessionDep)`.
+
+Everything comes from `app.state`, filled by `create_app`, so a test builds an app with its own
+settings and nothing reads process-wide globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from api.problems import Unavailable
+from api.temporal import TemporalConnection
+from lifecycle.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def get_engine(request: Request) -> Engine:
+    return cast(Engine, request.app.state.engine)
+
+
+def get_temporal_connection(request: Request) -> TemporalConnection:
+    return cast(TemporalConnection, request.app.state.temporal)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit when the route returns, roll back when it raises.
+
+    Services take the session and never commit, so a request that fails half-way (a Problem
+    raised after some writes) leaves nothing behind. Used with `scope="function"`, so the
+    commit happens before the response is sent and a failed commit reaches the client.
+    """
+    factory = cast(sessionmaker[Session], request.app.state.session_factory)
+    with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+async def get_temporal_client(request: Request) -> Client:
+    try:
+        return await get_temporal_connection(request).get()
+    except ConnectionError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+TemporalConnectionDep = Annotated[TemporalConnection, Depends(get_temporal_connection)]
+TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]

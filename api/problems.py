@@ -1,0 +1,172 @@
+"""RFC 9457 problem details: one error hierarchy, rendered by one set of handlers.
+
+Services raise a `Problem` subclass and never build responses, so every 4xx/5xx the API sends
+has the same `application/problem+json` shape, `{type, title, status, detail, instance}`, and
+a client can branch on `type` instead of parsing English. Errors we did not anticipate still
+get a problem body (503 when the database is unreachable, 500 otherwise) and never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("lifecycle.api")
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:org-lifecycle:problem:"
+
+
+class Problem(Exception):
+    """An error the client can act on; subclasses fix `status`, `slug` and `title`.
+
+    `extensions` become extra members of the body (RFC 9457 section 3.2), e.g. the id of the
+    workflow that already runs for a 409.
+    """
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return TYPE_PREFIX + cls.slug
+
+
+class BadRequest(Problem):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+
+class InvalidInput(BadRequest):
+    """Well-formed but unacceptable input (a card number where a token belongs, a past date)."""
+
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"
+
+
+class Unauthorized(Problem):
+    status = 401
+    slug = "unauthorized"
+    title = "Authentication required"
+
+
+class NotPermitted(Problem):
+    status = 403
+    slug = "not-permitted"
+    title = "Not permitted"
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(Problem):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Unavailable(Problem):
+    """A dependency (database, Temporal) is down; retrying later may succeed."""
+
+    status = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+
+
+def problem_response(request: Request, *, status: int, type_uri: str, title: str,
+                     detail: str, **extensions: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status,
+                            "detail": detail, "instance": request.url.path}
+    body.update(extensions)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response, for the OpenAPI page."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+
+
+def problem_responses(*problems: type[Problem]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route, so the OpenAPI page lists the problems it can return."""
+    return {cls.status: {"model": ProblemDetails, "description": cls.title} for cls in problems}
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(request, status=exc.status, type_uri=exc.type_uri(),
+                            title=exc.title, detail=exc.detail, **exc.extensions)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # The offending input is left out on purpose: it may be a secret or a card number, and
+    # a response body ends up in logs and browser histories.
+    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""),
+               "type": err.get("type", "")} for err in exc.errors()]
+    count = len(errors)
+    detail = f"{count} field{'s' if count != 1 else ''} failed validation"
+    return problem_response(request, status=422, type_uri=InvalidInput.type_uri(),
+                            title=InvalidInput.title, detail=detail, errors=errors)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    response = problem_response(request, status=exc.status_code, type_uri="about:blank",
+                                title=phrase, detail=detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return problem_response(request, status=503, type_uri=Unavailable.type_uri(),
+                            title=Unavailable.title, detail="the database is unavailable")
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(request, status=500, type_uri=Problem.type_uri(),
+                            title=Problem.title, detail="an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers and the `ProblemDetails` schema on `app`."""
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(OperationalError, _on_database_down)
+    app.add_exception_handler(Exception, _on_unexpected)
