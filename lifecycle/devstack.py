@@ -1,15 +1,263 @@
-"""`lifecycle dev`: Temporal dev server, worker and API in one command (to be built)."""
+"""`lifecycle dev`: the whole product on one machine with one command.
+
+Migrates the database, then starts three children: the Temporal dev server (SQLite file under
+the data directory, UI on), the worker and the API. Order matters: the worker starts only once
+Temporal serves the namespace, and the banner prints only once the API answers, so "ready"
+on the screen means ready. Ctrl-C, SIGTERM or SIGHUP stops them API first, so no new work
+arrives, and Temporal last, so the worker can finish its activities; if any child dies on its
+own, the others are stopped and the command exits non-zero naming it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
+import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from lifecycle import processes
+from lifecycle.binaries import MissingBinaryError, temporal_cli
 from lifecycle.settings import Settings
+from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
+from store.migrate import upgrade
+
+READY_DEADLINE_S = 60.0
+STOP_TIMEOUT_S = 15.0  # above the worker's graceful shutdown window
+POLL_INTERVAL_S = 0.1
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+TEMPORAL, WORKER, API = "Temporal dev server", "worker", "API"
+# The API first, so no new work arrives; Temporal last, so the worker can finish its activities.
+STOP_ORDER = (API, WORKER, TEMPORAL)
+
+T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of `lifecycle dev`."""
+    """Flags of `lifecycle dev`; each defaults to its `LIFECYCLE_*` setting."""
+    parser.add_argument("--api-host", help="API bind address (default: LIFECYCLE_API_HOST)")
+    parser.add_argument("--api-port", type=int, help="API port (default: LIFECYCLE_API_PORT)")
+    parser.add_argument("--temporal-port", type=int,
+                        help="dev server gRPC port (default: LIFECYCLE_TEMPORAL_PORT)")
+    parser.add_argument("--ui-port", type=int,
+                        help="Temporal UI port (default: LIFECYCLE_TEMPORAL_UI_PORT)")
+
+
+@dataclass(frozen=True)
+class DevPlan:
+    """Everything `lifecycle dev` will start, resolved once from settings and flags."""
+
+    settings: Settings
+    data_dir: Path
+    database_url: str
+    api_host: str
+    api_port: int
+    temporal_address: str
+    temporal_port: int
+    ui_port: int
+    start_dev_server: bool
+
+    @classmethod
+    def resolve(cls, settings: Settings, args: argparse.Namespace) -> DevPlan:
+        temporal_port = args.temporal_port or settings.temporal_port
+        external = settings.temporal_address
+        return cls(
+            settings=settings,
+            data_dir=settings.data_dir.resolve(),
+            database_url=settings.effective_database_url,
+            api_host=args.api_host or settings.api_host,
+            api_port=args.api_port or settings.api_port,
+            temporal_address=external or f"127.0.0.1:{temporal_port}",
+            temporal_port=temporal_port,
+            ui_port=args.ui_port or settings.temporal_ui_port,
+            start_dev_server=not external,
+        )
+
+    def child_env(self) -> dict[str, str]:
+        """Our environment plus the resolved values, so every child agrees with this plan."""
+        env = dict(os.environ)
+        env.update({
+            "LIFECYCLE_DATA_DIR": str(self.data_dir),
+            "LIFECYCLE_DATABASE_URL": self.database_url,
+            "LIFECYCLE_TEMPORAL_ADDRESS": self.temporal_address,
+            "LIFECYCLE_API_HOST": self.api_host,
+            "LIFECYCLE_API_PORT": str(self.api_port),
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def dev_server_argv(self) -> list[str]:
+        argv = [temporal_cli(), "server", "start-dev",
+                "--db-filename", str(self.data_dir / "temporal.db"),
+                "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
+                "--ip", "127.0.0.1", "--log-level", "warn"]
+        if self.settings.temporal_namespace != "default":
+            argv += ["--namespace", self.settings.temporal_namespace]
+        return argv
+
+    def worker_argv(self) -> list[str]:
+        return [sys.executable, "-m", "lifecycle.cli", "worker"]
+
+    def api_argv(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                "--host", self.api_host, "--port", str(self.api_port)]
+
+    @property
+    def shown_database_url(self) -> str:
+        """The URL with any password masked: it goes to the terminal and CI logs."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @property
+    def api_url(self) -> str:
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+
+class StopRequested(Exception):
+    """A stop signal arrived."""
+
+
+class ChildExited(Exception):
+    """A child ended while it should be running."""
+
+    def __init__(self, child: processes.Child) -> None:
+        status = child.exited.result()
+        how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
+        super().__init__(f"the {child.name} (pid {child.pid}) {how} unexpectedly")
+
+
+def _say(message: str) -> None:
+    print(f"lifecycle dev: {message}", flush=True)
 
 
 def run_dev(settings: Settings, args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    """Entry point of `lifecycle dev`; returns the exit status."""
+    plan = DevPlan.resolve(settings, args)
+    plan.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if plan.start_dev_server:
+            temporal_cli()  # fail before migrating when the binary is missing
+        _say(f"migrating {plan.shown_database_url}")
+        upgrade(plan.database_url)
+    except MissingBinaryError as exc:
+        _say(str(exc))
+        return 1
+    except OperationalError as exc:
+        _say(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return asyncio.run(_supervise(plan))
+
+
+async def _supervise(plan: DevPlan) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    children: list[processes.Child] = []
+    try:
+        await _start_all(plan, children, stop)
+        _print_banner(plan)
+        await _until(stop.wait(), children, stop)
+        return 0  # unreachable: _until raises once stop is set
+    except StopRequested:
+        return 0
+    except ChildExited as exc:
+        _say(f"{exc}; stopping the others")
+        return 1
+    except (TemporalUnavailableError, TimeoutError) as exc:
+        _say(f"start-up failed: {exc}")
+        return 1
+    finally:
+        await _stop_all(children)
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+async def _start_all(plan: DevPlan, children: list[processes.Child],
+                     stop: asyncio.Event) -> None:
+    """Start everything; the API starts alongside Temporal (it connects lazily), the worker
+    only once Temporal serves the namespace."""
+    env = plan.child_env()
+    started = time.monotonic()
+    if plan.start_dev_server:
+        _say(f"starting the Temporal dev server on {plan.temporal_address}")
+        children.append(await processes.spawn(TEMPORAL, plan.dev_server_argv(), env))
+    else:
+        _say(f"using the Temporal service at {plan.temporal_address}")
+    children.append(await processes.spawn(API, plan.api_argv(), env))
+    await _until(wait_until_serving(plan.temporal_address, plan.settings.temporal_namespace,
+                                    deadline_s=READY_DEADLINE_S), children, stop)
+    _say(f"Temporal ready after {time.monotonic() - started:.1f}s; starting the worker")
+    children.append(await processes.spawn(WORKER, plan.worker_argv(), env))
+    await _until(_wait_http_ok(f"{plan.api_url}/healthz", READY_DEADLINE_S), children, stop)
+    _say(f"ready after {time.monotonic() - started:.1f}s")
+
+
+async def _until(work: Awaitable[T], children: list[processes.Child],
+                 stop: asyncio.Event) -> T:
+    """Await `work` unless a stop signal comes or a child dies first (then raise)."""
+    work_task = asyncio.ensure_future(work)
+    stop_task = asyncio.ensure_future(stop.wait())
+    watched = {work_task, stop_task, *(child.exited for child in children)}
+    try:
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+    if stop.is_set() or not work_task.done():
+        work_task.cancel()
+        await asyncio.gather(work_task, return_exceptions=True)
+        if stop.is_set():
+            raise StopRequested
+        raise ChildExited(next(child for child in children if child.exited.done()))
+    return work_task.result()
+
+
+async def _wait_http_ok(url: str, deadline_s: float) -> None:
+    """Poll `url` until it answers 200, within `deadline_s`."""
+    give_up_at = time.monotonic() + deadline_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() >= give_up_at:
+                raise TimeoutError(f"{url} did not answer 200 within {deadline_s:.0f}s")
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def _stop_all(children: list[processes.Child]) -> None:
+    """Stop the children in `STOP_ORDER`; report any that had to be killed."""
+    if not children:
+        return
+    ordered = sorted(children, key=lambda child: STOP_ORDER.index(child.name))
+    _say("stopping " + ", ".join(child.name for child in ordered))
+    for child in ordered:
+        if not await processes.stop(child, STOP_TIMEOUT_S):
+            _say(f"the {child.name} did not stop within {STOP_TIMEOUT_S:.0f}s and was killed")
+    children.clear()
+    _say("stopped")
+
+
+def _print_banner(plan: DevPlan) -> None:
+    lines = [f"API docs     {plan.api_url}/docs",
+             f"API health   {plan.api_url}/readyz",
+             f"Temporal     {plan.temporal_address} (namespace "
+             f"{plan.settings.temporal_namespace}, task queue {plan.settings.task_queue})"]
+    if plan.start_dev_server:
+        lines.append(f"Temporal UI  http://127.0.0.1:{plan.ui_port}")
+    lines += [f"database     {plan.shown_database_url}", "press Ctrl-C to stop"]
+    print("\n".join("  " + line for line in lines), flush=True)
