@@ -15,10 +15,10 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,6 +36,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # Under docker-compose the worker may start while Temporal still registers its namespace.
 CONNECT_DEADLINE_S = 60.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+T = TypeVar("T")
 
 
 async def run_worker(settings: Settings, *, client: Client | None = None,
@@ -62,8 +64,11 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             address = settings.effective_temporal_address
             log.info("connecting to Temporal at %s (namespace %s)", address,
                      settings.temporal_namespace)
-            client = await wait_until_serving(address, settings.temporal_namespace,
-                                              deadline_s=CONNECT_DEADLINE_S)
+            client = await _unless_stopped(
+                wait_until_serving(address, settings.temporal_namespace,
+                                   deadline_s=CONNECT_DEADLINE_S), stop)
+            if client is None:
+                return
         if not workflows and not activities:
             # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
             # and compose stacks up while the registries are still being filled.
@@ -106,6 +111,19 @@ async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[t
                  int(GRACEFUL_SHUTDOWN.total_seconds()))
         await worker.shutdown()
         await running
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None when `stop` is set first (a SIGTERM while still connecting)."""
+    work_task = asyncio.ensure_future(work)
+    stop_task = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    if work_task.done():
+        stop_task.cancel()
+        return work_task.result()
+    work_task.cancel()
+    await asyncio.gather(work_task, return_exceptions=True)
+    return None
 
 
 def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:

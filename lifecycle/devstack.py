@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable
@@ -112,6 +113,17 @@ class DevPlan:
         return [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                 "--host", self.api_host, "--port", str(self.api_port)]
 
+    def busy_ports(self) -> list[str]:
+        """The `host:port`s we would listen on that something else holds already.
+
+        Checked up front because a dev server left over from an earlier run would otherwise
+        answer our readiness probe while our own dev server fails to bind.
+        """
+        wanted = [(self.api_host, self.api_port)]
+        if self.start_dev_server:
+            wanted += [("127.0.0.1", self.temporal_port), ("127.0.0.1", self.ui_port)]
+        return [f"{host}:{port}" for host, port in wanted if not _can_bind(host, port)]
+
     @property
     def shown_database_url(self) -> str:
         """The URL with any password masked: it goes to the terminal and CI logs."""
@@ -136,24 +148,41 @@ class ChildExited(Exception):
         super().__init__(f"the {child.name} (pid {child.pid}) {how} unexpectedly")
 
 
-def _say(message: str) -> None:
-    print(f"lifecycle dev: {message}", flush=True)
+def _can_bind(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As the servers themselves do, so a port in TIME_WAIT does not count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _say(message: str, *, error: bool = False) -> None:
+    print(f"lifecycle dev: {message}", file=sys.stderr if error else sys.stdout, flush=True)
 
 
 def run_dev(settings: Settings, args: argparse.Namespace) -> int:
     """Entry point of `lifecycle dev`; returns the exit status."""
     plan = DevPlan.resolve(settings, args)
     plan.data_dir.mkdir(parents=True, exist_ok=True)
+    busy = plan.busy_ports()
+    if busy:
+        _say("already in use: " + ", ".join(busy) + " (another `lifecycle dev`? pick other "
+             "ports with --api-port/--temporal-port/--ui-port)", error=True)
+        return 1
     try:
         if plan.start_dev_server:
             temporal_cli()  # fail before migrating when the binary is missing
         _say(f"migrating {plan.shown_database_url}")
         upgrade(plan.database_url)
     except MissingBinaryError as exc:
-        _say(str(exc))
+        _say(str(exc), error=True)
         return 1
     except OperationalError as exc:
-        _say(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        _say(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}", error=True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -170,19 +199,19 @@ async def _supervise(plan: DevPlan) -> int:
         await _start_all(plan, children, stop)
         _print_banner(plan)
         await _until(stop.wait(), children, stop)
-        return 0  # unreachable: _until raises once stop is set
     except StopRequested:
-        return 0
+        pass
     except ChildExited as exc:
-        _say(f"{exc}; stopping the others")
+        _say(f"{exc}; stopping the others", error=True)
         return 1
     except (TemporalUnavailableError, TimeoutError) as exc:
-        _say(f"start-up failed: {exc}")
+        _say(f"start-up failed: {exc}", error=True)
         return 1
     finally:
         await _stop_all(children)
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+    return 0
 
 
 async def _start_all(plan: DevPlan, children: list[processes.Child],
@@ -247,7 +276,8 @@ async def _stop_all(children: list[processes.Child]) -> None:
     _say("stopping " + ", ".join(child.name for child in ordered))
     for child in ordered:
         if not await processes.stop(child, STOP_TIMEOUT_S):
-            _say(f"the {child.name} did not stop within {STOP_TIMEOUT_S:.0f}s and was killed")
+            _say(f"the {child.name} did not stop within {STOP_TIMEOUT_S:.0f}s and was killed",
+                 error=True)
     children.clear()
     _say("stopped")
 
