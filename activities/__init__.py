@@ -13,4 +13,10 @@ from lifecycle.settings import Settings
 def build_activities(settings: Settings,
                      session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
     """Every activity the worker must register, bound to its dependencies."""
-    return []
+    from activities.billing import DatabaseBillingGateway
+    from activities.purge import PurgeActivities
+    from activities.teardown import TeardownActivities
+
+    teardown = TeardownActivities(session_factory, DatabaseBillingGateway())
+    purge = PurgeActivities(session_factory)
+    return [*teardown.all(), *purge.all()]

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.models import TeardownLedger
 
-T = TeardownLedger.__table__
+L = TeardownLedger
 
 
 def recorded(session: Session, org_id: str, key: str) -> int | None:
-    return session.execute(select(T.c.count).where(T.c.org_id == org_id, T.c.key == key)
+    return session.execute(select(L.count).where(L.org_id == org_id, L.key == key)
                            ).scalar_one_or_none()
 
 
 def record(session: Session, org_id: str, key: str, count: int) -> None:
-    session.execute(insert(T).values(org_id=org_id, key=key, count=count))
+    session.execute(insert(L).values(org_id=org_id, key=key, count=count))
 
 
 def once(session: Session, org_id: str, key: str, work: Callable[[], int]) -> int:
@@ -34,10 +34,28 @@ def once(session: Session, org_id: str, key: str, work: Callable[[], int]) -> in
     return count
 
 
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
 def total(session: Session, org_id: str, key_prefix: str) -> int:
     """Sum of recorded counts whose key starts with `key_prefix` (e.g. all batches of a project)."""
-    escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    value = session.execute(select(func.coalesce(func.sum(T.c.count), 0))
-                            .where(T.c.org_id == org_id,
-                                   T.c.key.like(escaped + "%", escape="\\"))).scalar_one()
+    value = session.execute(select(func.coalesce(func.sum(L.count), 0))
+                            .where(L.org_id == org_id,
+                                   L.key.like(_like_prefix(key_prefix), escape="\\"))
+                            ).scalar_one()
     return int(value)
+
+
+def entries(session: Session, org_id: str, key_prefix: str) -> dict[str, int]:
+    """Recorded counts whose key starts with `key_prefix`, by key."""
+    rows = session.execute(select(L.key, L.count).where(
+        L.org_id == org_id, L.key.like(_like_prefix(key_prefix), escape="\\")))
+    return dict(rows.all())
+
+
+def forget(session: Session, org_id: str, key_prefix: str) -> None:
+    """Drop recorded counts under `key_prefix` (a cancelled teardown's snapshot)."""
+    session.execute(delete(L).where(L.org_id == org_id,
+                                    L.key.like(_like_prefix(key_prefix), escape="\\")))

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lifecycle.settings import Settings
+from store.ledger import record
 from store.migrate import downgrade, upgrade
 from store.models import (
     AdminImmutableError,
@@ -25,7 +26,6 @@ from store.models import (
     PaymentMethod,
 )
 from store.ownership import leftover_counts
-from store.ledger import record
 from store.seeding import OrgShape, seed_org
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=3,

@@ -7,4 +7,7 @@ from typing import Any
 
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
-    return []
+    from workflows.purge import ProjectPurgeWorkflow
+    from workflows.teardown import OrgTeardownWorkflow
+
+    return [OrgTeardownWorkflow, ProjectPurgeWorkflow]

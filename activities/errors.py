@@ -1,0 +1,19 @@
+"""Final activity errors: raised non-retryable so a workflow fails at once with a clear reason.
+
+Transient database errors are left as they are: Temporal retries them with the backoff named in
+the workflow's retry policy.
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+ORG_NOT_FOUND = "OrgNotFound"
+ORG_NOT_FROZEN = "OrgNotFrozen"
+TEARDOWN_BLOCKED = "TeardownBlocked"
+VERIFICATION_FAILED = "VerificationFailed"
+FINAL_ERRORS = [ORG_NOT_FOUND, ORG_NOT_FROZEN, TEARDOWN_BLOCKED, VERIFICATION_FAILED]
+
+
+def final(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)

@@ -1,0 +1,83 @@
+"""The teardown dry run: what would be deleted, and what must be settled first.
+
+Shared by the API (shown before the admin confirms) and the freeze activity (which refuses to
+start when a blocking item appeared between the preview and the confirmation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.base import Base
+from store.models import (
+    Invoice,
+    InvoiceStatus,
+    Organization,
+    OrgStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
+from store.ownership import leftover_counts
+
+
+@dataclass
+class Blocker:
+    code: str
+    reason: str
+    blocking: bool
+
+
+@dataclass
+class TeardownPlan:
+    org_id: str
+    status: str
+    counts: dict[str, int]
+    blockers: list[Blocker] = field(default_factory=list)
+    confirmation_phrase: str = ""
+
+    @property
+    def blocked(self) -> bool:
+        return any(b.blocking for b in self.blockers)
+
+
+def owned_counts(session: Session, org_id: str) -> dict[str, int]:
+    """Rows the org owns in every registered table (the same query the verifier runs)."""
+    return leftover_counts(session, org_id, dict(Base.metadata.tables))
+
+
+def compute_plan(session: Session, org_id: str) -> TeardownPlan | None:
+    """The plan for `org_id`, or None when no such org exists."""
+    org = session.get(Organization, org_id)
+    if org is None:
+        return None
+    plan = TeardownPlan(org_id=org_id, status=org.status.value,
+                        counts=owned_counts(session, org_id),
+                        confirmation_phrase=org.name)
+    unpaid = session.execute(select(func.count()).select_from(Invoice).where(
+        Invoice.org_id == org_id, Invoice.status == InvoiceStatus.UNPAID)).scalar_one()
+    if unpaid:
+        plan.blockers.append(Blocker(
+            "unpaid_invoices", f"{unpaid} unpaid invoice(s) must be settled before deletion",
+            blocking=True))
+    if org.status is not OrgStatus.ACTIVE:
+        plan.blockers.append(Blocker(
+            "not_active", f"the organization is {org.status.value}: a teardown is under way",
+            blocking=True))
+    active = dict(session.execute(
+        select(Subscription.kind, func.count()).where(
+            Subscription.org_id == org_id, Subscription.status == SubscriptionStatus.ACTIVE)
+        .group_by(Subscription.kind)).all())
+    jobs = active.get(SubscriptionKind.JOB_PLAN, 0)
+    if jobs:
+        plan.blockers.append(Blocker(
+            "active_job_plans", f"{jobs} job plan subscription(s) will be cancelled",
+            blocking=False))
+    if active.get(SubscriptionKind.WORKSPACE_CAPACITY, 0):
+        plan.blockers.append(Blocker(
+            "workspace_capacity", "the AI workspace capacity plan will be cancelled",
+            blocking=False))
+    return plan

@@ -1,0 +1,315 @@
+"""The org-level teardown activities: freeze, billing, keys, members, card, usage, org, proof.
+
+Every destructive activity runs its work and its ledger row in one transaction (`ledger.once`),
+so killing the worker at any line and retrying gives the same end state and the same counts.
+Every destructive activity also refuses to touch an org that is not frozen: a teardown can never
+delete from a live org, whatever happened to the workflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.billing import BillingGateway
+from activities.errors import (
+    ORG_NOT_FOUND,
+    ORG_NOT_FROZEN,
+    TEARDOWN_BLOCKED,
+    VERIFICATION_FAILED,
+    final,
+)
+from activities.plan import compute_plan, owned_counts
+from activities.teardown_io import (
+    CertificateInput,
+    FreezeResult,
+    Notice,
+    OrgStep,
+    ProjectPage,
+    StepCount,
+    SubscriptionStep,
+)
+from store import ledger
+from store.audit import audit
+from store.base import utcnow
+from store.models import (
+    ApiKey,
+    DeletionCertificate,
+    Invoice,
+    Member,
+    Organization,
+    OrgStatus,
+    OutboxMessage,
+    Project,
+    Quota,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+    UsageRecord,
+)
+
+log = logging.getLogger(__name__)
+
+NOTICE_SUBJECTS = {
+    "requested": "Your organization is scheduled for deletion",
+    "grace_ending": "Your organization will be deleted in less than a day",
+    "cancelled": "The deletion of your organization was cancelled",
+    "completed": "Your organization has been deleted",
+    "failed": "The deletion of your organization needs attention",
+}
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def name_hash(name: str) -> str:
+    """SHA-256 of the org name: lets an auditor check a claimed name without storing it."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+class TeardownActivities:
+    """Activities bound to a session factory and a billing gateway (registered as methods)."""
+
+    def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway) -> None:
+        self.sessions = sessions
+        self.billing = billing
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _frozen_org(self, session: Session, org_id: str) -> Organization:
+        org = session.get(Organization, org_id)
+        if org is None:
+            raise final(ORG_NOT_FOUND, f"organization {org_id} not found")
+        if org.status is OrgStatus.ACTIVE:
+            raise final(ORG_NOT_FROZEN,
+                        f"organization {org_id} is active: refusing a destructive step")
+        return org
+
+    def _step(self, step: OrgStep, key: str,
+              work: Callable[[Session], dict[str, int]]) -> StepCount:
+        """Run one destructive unit exactly once, with its audit event, in one transaction.
+
+        `work` returns rows deleted per table. The ledger is read first: a retry after the work
+        committed (the org row may be gone by then) returns the recorded counts without looking
+        at the org again.
+        """
+        with self.sessions.begin() as session:
+            if ledger.recorded(session, step.org_id, key) is not None:
+                return StepCount(
+                    ledger.recorded(session, step.org_id, key) or 0,
+                    {k.split("/", 1)[1]: v for k, v in ledger.entries(
+                        session, step.org_id, key + "/").items()})
+            self._frozen_org(session, step.org_id)
+            detail = work(session)
+            for table, n in detail.items():
+                ledger.record(session, step.org_id, f"{key}/{table}", n)
+            total = sum(detail.values())
+            ledger.record(session, step.org_id, key, total)
+            audit(session, step.org_id, f"workflow:{step.workflow_id}",
+                  "teardown.step_finished", key, **detail)
+        log.info("teardown %s: %s -> %s", step.workflow_id, key, detail)
+        return StepCount(total, detail)
+
+    # -- freeze, restore, point of no return ----------------------------------------------
+
+    @activity.defn
+    def freeze_org(self, step: OrgStep) -> FreezeResult:
+        """Stop all writes and key use; snapshot the counts the certificate will report."""
+        with self.sessions.begin() as session:
+            org = session.execute(select(Organization).where(Organization.id == step.org_id)
+                                  .with_for_update()).scalar_one_or_none()
+            if org is None:
+                raise final(ORG_NOT_FOUND, f"organization {step.org_id} not found")
+            if org.status is OrgStatus.ACTIVE:
+                plan = compute_plan(session, step.org_id)
+                blocking = [b.reason for b in plan.blockers if b.blocking] if plan else []
+                if blocking:
+                    raise final(TEARDOWN_BLOCKED, "; ".join(blocking))
+                org.status = OrgStatus.FROZEN
+                org.frozen_at = utcnow()
+                audit(session, step.org_id, step.actor, "teardown.requested",
+                      f"workflow:{step.workflow_id}")
+            snapshot = {}
+            for table, n in owned_counts(session, step.org_id).items():
+                recorded = ledger.recorded(session, step.org_id, f"snapshot:{table}")
+                if recorded is None:
+                    ledger.record(session, step.org_id, f"snapshot:{table}", n)
+                snapshot[table] = n if recorded is None else recorded
+            return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
+                                already_destructive=org.status is OrgStatus.DELETING)
+
+    @activity.defn
+    def unfreeze_org(self, step: OrgStep) -> None:
+        """Cancel during grace: the org is exactly as before (nothing was deleted yet)."""
+        with self.sessions.begin() as session:
+            org = session.get(Organization, step.org_id)
+            if org is None:
+                raise final(ORG_NOT_FOUND, f"organization {step.org_id} not found")
+            if org.status is OrgStatus.ACTIVE:
+                return  # restored by an earlier attempt
+            if org.status is OrgStatus.DELETING:
+                raise final(ORG_NOT_FROZEN, "deletion already started: cannot restore")
+            org.status = OrgStatus.ACTIVE
+            org.frozen_at = None
+            ledger.forget(session, step.org_id, "snapshot:")
+            audit(session, step.org_id, step.actor, "teardown.cancelled",
+                  f"workflow:{step.workflow_id}")
+
+    @activity.defn
+    def begin_destruction(self, step: OrgStep) -> None:
+        """Mark the point of no return in the database too (status `deleting`)."""
+        with self.sessions.begin() as session:
+            session.execute(update(Organization).where(
+                Organization.id == step.org_id, Organization.status == OrgStatus.FROZEN)
+                .values(status=OrgStatus.DELETING))
+            self._frozen_org(session, step.org_id)
+
+    # -- billing ---------------------------------------------------------------------------
+
+    @activity.defn
+    def list_subscriptions(self, step: OrgStep) -> dict[str, list[str]]:
+        """Ids of the org's active subscriptions by kind (a handful per org)."""
+        with self.sessions() as session:
+            rows = session.execute(select(Subscription.kind, Subscription.id).where(
+                Subscription.org_id == step.org_id,
+                Subscription.status == SubscriptionStatus.ACTIVE)
+                .order_by(Subscription.id)).all()
+        out: dict[str, list[str]] = {k.value: [] for k in SubscriptionKind}
+        for kind, sub_id in rows:
+            out[kind.value].append(sub_id)
+        return out
+
+    @activity.defn
+    def cancel_subscription(self, step: SubscriptionStep) -> StepCount:
+        key = f"{step.workflow_id}-unsubscribe-{step.subscription_id}"
+        org_step = OrgStep(step.org_id, step.workflow_id)
+        return self._step(org_step, f"unsubscribe:{step.subscription_id}", lambda s: {
+            "subscriptions_cancelled": int(self.billing.cancel_subscription(
+                s, step.org_id, step.subscription_id, key))})
+
+    # -- the rest of the org ---------------------------------------------------------------
+
+    @activity.defn
+    def list_project_page(self, page: ProjectPage) -> list[str]:
+        """The next page of project ids after `page.after`, in id order."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Project.id).where(
+                Project.org_id == page.org_id, Project.id > page.after)
+                .order_by(Project.id).limit(page.limit)))
+
+    @activity.defn
+    def revoke_api_keys(self, step: OrgStep) -> StepCount:
+        """Delete every remaining key (team keys; project keys went with their projects)."""
+        return self._step(step, "revoke_api_keys", lambda s: {"api_keys": _rowcount(
+            s.execute(delete(ApiKey).where(ApiKey.org_id == step.org_id)))})
+
+    @activity.defn
+    def remove_members(self, step: OrgStep) -> StepCount:
+        def work(s: Session) -> dict[str, int]:
+            return {
+                "quotas": _rowcount(s.execute(delete(Quota).where(Quota.org_id == step.org_id))),
+                "members": _rowcount(s.execute(delete(Member)
+                                               .where(Member.org_id == step.org_id))),
+            }
+
+        return self._step(step, "remove_members", work)
+
+    @activity.defn
+    def delete_payment_method(self, step: OrgStep) -> StepCount:
+        key = f"{step.workflow_id}-detach-card"
+        return self._step(step, "delete_payment_method", lambda s: {
+            "payment_methods": self.billing.detach_payment_method(s, step.org_id, key)})
+
+    @activity.defn
+    def erase_usage_and_billing(self, step: OrgStep) -> StepCount:
+        def work(s: Session) -> dict[str, int]:
+            org = step.org_id
+            return {
+                "usage_records": _rowcount(s.execute(delete(UsageRecord)
+                                                     .where(UsageRecord.org_id == org))),
+                "invoices": _rowcount(s.execute(delete(Invoice).where(Invoice.org_id == org))),
+                "subscriptions": _rowcount(s.execute(delete(Subscription)
+                                                     .where(Subscription.org_id == org))),
+            }
+
+        return self._step(step, "erase_usage_and_billing", work)
+
+    @activity.defn
+    def delete_org(self, step: OrgStep) -> StepCount:
+        return self._step(step, "delete_org", lambda s: {"organizations": _rowcount(
+            s.execute(delete(Organization).where(Organization.id == step.org_id)))})
+
+    @activity.defn
+    def verify_nothing_left(self, step: OrgStep) -> dict[str, int]:
+        """Count the org's rows in every registered table; any leftover fails the teardown."""
+        with self.sessions() as session:
+            counts = owned_counts(session, step.org_id)
+        left = {table: n for table, n in counts.items() if n}
+        if left:
+            detail = ", ".join(f"{t}={n}" for t, n in sorted(left.items()))
+            raise final(VERIFICATION_FAILED, f"rows left behind: {detail}")
+        return counts
+
+    @activity.defn
+    def write_certificate(self, cert: CertificateInput) -> str:
+        """Keep the proof: ids, a name hash, per-step times and counts; no personal data."""
+        with self.sessions.begin() as session:
+            existing = session.scalars(select(DeletionCertificate.id).where(
+                DeletionCertificate.org_id == cert.org_id)).one_or_none()
+            if existing:
+                return existing
+            row = DeletionCertificate(
+                org_id=cert.org_id, org_name_hash=cert.org_name_hash,
+                requested_by=cert.requested_by, workflow_id=cert.workflow_id,
+                run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
+                verification=cert.verification)
+            session.add(row)
+            session.flush()
+            audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
+                  f"certificate:{row.id}")
+            return row.id
+
+    # -- notifications ---------------------------------------------------------------------
+
+    @activity.defn
+    def notify_admin(self, notice: Notice) -> None:
+        """Queue a message to the org admin in the outbox (delivered by the mail sender).
+
+        The admin's address is read here, never passed through the workflow; once the admin's
+        member row is gone, the address recorded with the first notice of this teardown is used.
+        """
+        key = f"{notice.workflow_id}:{notice.kind}"
+        with self.sessions.begin() as session:
+            if session.scalars(select(OutboxMessage.id).where(
+                    OutboxMessage.idempotency_key == key)).first() is not None:
+                return
+            recipient = session.scalars(
+                select(Member.email).join(Organization, Organization.admin_member_id == Member.id)
+                .where(Organization.id == notice.org_id)).first()
+            if recipient is None:
+                recipient = session.scalars(select(OutboxMessage.recipient).where(
+                    OutboxMessage.idempotency_key.like(f"{notice.workflow_id}:%"))
+                    .order_by(OutboxMessage.id)).first()
+            if recipient is None:
+                log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
+                            notice.kind)
+                return
+            body = (f"Organization {notice.org_id}: {NOTICE_SUBJECTS[notice.kind].lower()}."
+                    + (f"\n\n{notice.detail}" if notice.detail else ""))
+            session.add(OutboxMessage(idempotency_key=key, org_id=notice.org_id, channel="email",
+                                      recipient=recipient, subject=NOTICE_SUBJECTS[notice.kind],
+                                      body=body))
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.freeze_org, self.unfreeze_org, self.begin_destruction,
+                self.list_subscriptions, self.cancel_subscription, self.list_project_page,
+                self.revoke_api_keys, self.remove_members, self.delete_payment_method,
+                self.erase_usage_and_billing, self.delete_org, self.verify_nothing_left,
+                self.write_certificate, self.notify_admin]

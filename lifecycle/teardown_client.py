@@ -1,0 +1,41 @@
+"""Client-side calls into the teardown workflow, shared by the API, the CLI and tests.
+
+Starting is where invariant 3 lives: the id is derived from the org and a second start while
+one runs (or after one completed) is refused by Temporal itself, so two API replicas racing on
+the same click cannot start two teardowns. A failed teardown may be started again: every step
+is idempotent, so the new run resumes the work.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from lifecycle.settings import Settings
+from workflows.teardown import OrgTeardownWorkflow
+from workflows.teardown_state import Progress, TeardownInput, teardown_workflow_id
+
+TeardownHandle = WorkflowHandle[OrgTeardownWorkflow, Progress]
+
+
+def teardown_input(settings: Settings, org_id: str, requested_by: str,
+                   grace_seconds: int | None = None) -> TeardownInput:
+    return TeardownInput(
+        org_id=org_id, requested_by=requested_by,
+        grace_seconds=settings.teardown_grace_seconds if grace_seconds is None
+        else grace_seconds,
+        batch_size=settings.purge_batch_size, purge_concurrency=settings.purge_concurrency)
+
+
+async def start_teardown(client: Client, settings: Settings, inp: TeardownInput,
+                         task_queue: str | None = None) -> TeardownHandle:
+    """Start the org's teardown; raises `WorkflowAlreadyStartedError` if it exists already."""
+    return await client.start_workflow(
+        OrgTeardownWorkflow.run, inp, id=teardown_workflow_id(inp.org_id),
+        task_queue=task_queue or settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+
+
+def teardown_handle(client: Client, org_id: str) -> TeardownHandle:
+    return client.get_workflow_handle_for(OrgTeardownWorkflow.run, teardown_workflow_id(org_id))

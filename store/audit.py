@@ -1,0 +1,22 @@
+"""Audit events: who did what to which org, written in the same transaction as the change.
+
+Actors and targets are ids ("member:<id>", "key:<prefix>", "workflow:<id>"), never names,
+emails or secrets, because the audit trail outlives the org it describes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from store.base import utcnow
+from store.models import AuditEvent
+
+
+def audit(session: Session, org_id: str | None, actor: str, action: str, target: str = "",
+          **detail: Any) -> None:
+    session.execute(insert(AuditEvent).values(org_id=org_id, actor=actor, action=action,
+                                              target=target, detail=detail,
+                                              created_at=utcnow()))

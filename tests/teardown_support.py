@@ -1,0 +1,71 @@
+"""Helpers for teardown tests: a worker on a private task queue, history walking, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Worker
+
+from activities import build_activities
+from lifecycle.settings import Settings
+from workflows import all_workflows
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def teardown_worker(client: Client, settings: Settings,
+                          sessions: sessionmaker[Session],
+                          replace: Sequence[Callable[..., Any]] = ()) -> AsyncIterator[str]:
+    """Run the real workflows and activities on a fresh task queue; yields the queue name.
+
+    `replace` swaps activities by name (a unit test may hold or fail one step on purpose).
+    """
+    queue = f"teardown-test-{uuid.uuid4().hex[:8]}"
+    acts = {getattr(a, "__temporal_activity_definition").name: a
+            for a in build_activities(settings, sessions)}
+    for fn in replace:
+        acts[getattr(fn, "__temporal_activity_definition").name] = fn
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        async with Worker(client, task_queue=queue, workflows=all_workflows(),
+                          activities=list(acts.values()), activity_executor=pool,
+                          max_concurrent_activities=16):
+            yield queue
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool],
+                     timeout: float = 30.0) -> T:
+    """Poll `probe` until `accept` holds; fail with the last value seen after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s; last: {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def run_histories(client: Client, workflow_id: str, first_run_id: str
+                        ) -> list[WorkflowHistory]:
+    """Every run of a workflow, following continue-as-new from the first run."""
+    histories = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = None
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes \
+                .new_execution_run_id
+    return histories

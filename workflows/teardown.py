@@ -1,0 +1,337 @@
+"""`OrgTeardownWorkflow`: delete an organization and everything it owns, durably and provably.
+
+Steps run in the order of `STEPS`. Until the first destructive step the teardown can be
+cancelled (the org is restored exactly); from then on cancel is refused with the reason. The
+state (per-step progress, counts, cursor) lives in one dataclass that is carried across
+continue-as-new, so the parent's history stays bounded however many projects an org has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.teardown import TeardownActivities
+    from activities.teardown_io import (
+        CertificateInput,
+        Notice,
+        OrgStep,
+        ProjectPage,
+        StepCount,
+        SubscriptionStep,
+    )
+    from workflows.policies import RETRY, SHORT
+    from workflows.purge import ProjectPurgeWorkflow
+    from workflows.teardown_state import (
+        CANCELLED,
+        COMPLETED,
+        DESTRUCTIVE_FROM,
+        FAILED,
+        IN_GRACE,
+        RUNNING,
+        STEPS,
+        CancelRequest,
+        CancelResult,
+        ExpediteRequest,
+        ExpediteResult,
+        Progress,
+        ProjectPurgeInput,
+        ProjectPurgeResult,
+        StepProgress,
+        TeardownInput,
+        TeardownState,
+        percent_done,
+        project_purge_workflow_id,
+    )
+
+REMINDER_BEFORE = timedelta(days=1)
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost message: what actually went wrong, not the wrapper's."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
+
+
+@workflow.defn
+class OrgTeardownWorkflow:
+    @workflow.init
+    def __init__(self, inp: TeardownInput) -> None:
+        self.inp = inp
+        self.state = inp.carried or TeardownState()
+        self.cancel_request: CancelRequest | None = None
+        self.expedited = False
+
+    # -- the run ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: TeardownInput) -> Progress:
+        info = workflow.info()
+        self.state.first_run_id = self.state.first_run_id or info.run_id
+        current = ""
+        try:
+            for name in STEPS:
+                step = self.state.step(name)
+                if step.status in ("done", "skipped"):
+                    continue
+                current = name
+                if name == DESTRUCTIVE_FROM and not self.state.destructive:
+                    if self.cancel_request is not None:
+                        return await self._restore()
+                    self.state.destructive = True
+                    await self._act(TeardownActivities.begin_destruction, self._org_step())
+                await self._run_step(step)
+        except (ActivityError, ChildWorkflowError) as err:
+            return await self._fail(current, _reason(err))
+        self.state.status = COMPLETED
+        await self._notify("completed")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.progress()
+
+    async def _run_step(self, step: StepProgress) -> None:
+        step.status = "running"
+        step.started_at = step.started_at or workflow.now().isoformat()
+        await getattr(self, "_" + step.name)(step)
+        step.status = "done"
+        step.finished_at = workflow.now().isoformat()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _freeze(self, step: StepProgress) -> None:
+        step.total = 1
+        result = await self._act(TeardownActivities.freeze_org,
+                                 self._org_step(self.inp.requested_by))
+        self.state.org_name_hash = result.org_name_hash
+        self.state.snapshot = result.snapshot
+        step.done = 1
+        if result.already_destructive:  # a resumed teardown: the point of no return is behind
+            self.state.destructive = True
+            self.state.step("grace").status = "skipped"
+        else:
+            await self._notify("requested")
+
+    async def _grace(self, step: StepProgress) -> None:
+        grace = timedelta(seconds=max(self.inp.grace_seconds, 0))
+        deadline = workflow.now() + grace
+        self.state.grace_deadline = deadline.isoformat()
+        self.state.status = IN_GRACE
+        step.total = int(grace.total_seconds())
+        if grace > REMINDER_BEFORE and not await self._wait_for_decision(grace - REMINDER_BEFORE):
+            await self._notify("grace_ending")
+        await self._wait_for_decision(deadline - workflow.now())
+        step.done = step.total
+        self.state.status = RUNNING
+
+    async def _wait_for_decision(self, timeout: timedelta) -> bool:
+        """Wait up to `timeout` for cancel or expedite; True when one of them came."""
+        def decided() -> bool:
+            return self.cancel_request is not None or self.expedited
+
+        if timeout <= timedelta(0):
+            return decided()
+        try:
+            await workflow.wait_condition(decided, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _unsubscribe_job_plans(self, step: StepProgress) -> None:
+        subs = await self._act(TeardownActivities.list_subscriptions, self._org_step())
+        await self._cancel_each(step, subs.get("job_plan", []))
+
+    async def _cancel_workspace_capacity(self, step: StepProgress) -> None:
+        subs = await self._act(TeardownActivities.list_subscriptions, self._org_step())
+        await self._cancel_each(step, subs.get("workspace_capacity", []))
+
+    async def _cancel_each(self, step: StepProgress, ids: list[str]) -> None:
+        """One activity per subscription, so each cancellation is its own retried call."""
+        step.total = len(ids)
+        for sub_id in ids:
+            await self._act(TeardownActivities.cancel_subscription,
+                            SubscriptionStep(self.inp.org_id, self._wid(), sub_id))
+            step.done += 1
+
+    async def _purge_projects(self, step: StepProgress) -> None:
+        step.total = self.state.snapshot.get("projects", 0)
+        gate = asyncio.Semaphore(max(self.inp.purge_concurrency, 1))
+
+        async def purge(project_id: str) -> None:
+            async with gate:
+                result: ProjectPurgeResult = await workflow.execute_child_workflow(
+                    ProjectPurgeWorkflow.run,
+                    ProjectPurgeInput(self.inp.org_id, project_id, self.inp.batch_size,
+                                      self.inp.heartbeat_timeout_seconds),
+                    id=project_purge_workflow_id(self.inp.org_id, project_id))
+            self._add_deleted("dataset_records", result.records)
+            self._add_deleted("datasets", result.datasets)
+            self._add_deleted("api_keys", result.api_keys)
+            self._add_deleted("projects", 1)
+            self.state.records_purged += result.records
+            step.done += 1
+
+        pages = 0
+        while True:
+            page = await self._act(TeardownActivities.list_project_page, ProjectPage(
+                self.inp.org_id, self.state.project_cursor, self.inp.project_page_size))
+            if not page:
+                return
+            await asyncio.gather(*(purge(pid) for pid in page))
+            self.state.project_cursor = page[-1]
+            pages += 1
+            if pages >= self.inp.pages_per_run or workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+
+    async def _revoke_api_keys(self, step: StepProgress) -> None:
+        await self._counted(step, TeardownActivities.revoke_api_keys, ["api_keys"])
+
+    async def _remove_members(self, step: StepProgress) -> None:
+        await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"])
+
+    async def _delete_payment_method(self, step: StepProgress) -> None:
+        await self._counted(step, TeardownActivities.delete_payment_method, ["payment_methods"])
+
+    async def _erase_usage_and_billing(self, step: StepProgress) -> None:
+        await self._counted(step, TeardownActivities.erase_usage_and_billing,
+                            ["usage_records", "invoices", "subscriptions"])
+
+    async def _delete_org(self, step: StepProgress) -> None:
+        await self._counted(step, TeardownActivities.delete_org, ["organizations"])
+
+    async def _verify_nothing_left(self, step: StepProgress) -> None:
+        step.total = len(self.state.snapshot)
+        self.state.verification = await self._act(TeardownActivities.verify_nothing_left,
+                                                  self._org_step())
+        step.done = step.total
+
+    async def _certificate(self, step: StepProgress) -> None:
+        step.total = 1
+        step.finished_at = workflow.now().isoformat()
+        self.state.certificate_id = await self._act(
+            TeardownActivities.write_certificate,
+            CertificateInput(
+                org_id=self.inp.org_id, workflow_id=self._wid(),
+                run_id=workflow.info().run_id, org_name_hash=self.state.org_name_hash,
+                requested_by=self.inp.requested_by,
+                steps=[asdict(s) for s in self.state.steps],
+                counts=dict(sorted(self.state.deleted.items())),
+                verification=self.state.verification))
+        step.done = 1
+
+    # -- cancel, failure, continue-as-new --------------------------------------------------
+
+    async def _restore(self) -> Progress:
+        assert self.cancel_request is not None
+        await self._act(TeardownActivities.unfreeze_org,
+                        self._org_step(self.cancel_request.requested_by))
+        self.state.status = CANCELLED
+        await self._notify("cancelled")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.progress()
+
+    async def _fail(self, step: str, reason: str) -> Progress:
+        self.state.status = FAILED
+        self.state.last_error = f"{step}: {reason}"
+        workflow.logger.error("teardown of %s failed at %s: %s", self.inp.org_id, step, reason)
+        await self._notify("failed", self.state.last_error)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        raise ApplicationError(f"teardown failed at step {step}: {reason}",
+                               type="TeardownFailed", non_retryable=True)
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self.state.runs += 1
+        workflow.continue_as_new(TeardownInput(
+            org_id=self.inp.org_id, requested_by=self.inp.requested_by,
+            grace_seconds=self.inp.grace_seconds, batch_size=self.inp.batch_size,
+            purge_concurrency=self.inp.purge_concurrency,
+            project_page_size=self.inp.project_page_size, pages_per_run=self.inp.pages_per_run,
+            heartbeat_timeout_seconds=self.inp.heartbeat_timeout_seconds, carried=self.state))
+
+    # -- updates and query -----------------------------------------------------------------
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        self.cancel_request = request
+        await workflow.wait_condition(lambda: self.state.status not in (RUNNING, IN_GRACE)
+                                      or self.state.destructive)
+        if self.state.status == CANCELLED:
+            return CancelResult(True, "teardown cancelled: the organization is active again")
+        return CancelResult(False, f"teardown could not be cancelled: {self.state.status}")
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self.state.destructive:
+            raise ApplicationError(
+                "the point of no return has passed: deletion started with "
+                f"'{DESTRUCTIVE_FROM}' and cannot be cancelled", type="NotCancellable")
+        if self.state.status not in (RUNNING, IN_GRACE):
+            raise ApplicationError(f"teardown is {self.state.status}", type="NotCancellable")
+
+    @workflow.update
+    async def expedite(self, request: ExpediteRequest) -> ExpediteResult:
+        self.expedited = True
+        return ExpediteResult("grace window ended early: deletion proceeds now")
+
+    @expedite.validator
+    def _validate_expedite(self, request: ExpediteRequest) -> None:
+        if self.state.destructive or self.state.status not in (RUNNING, IN_GRACE):
+            raise ApplicationError("no grace window left to expedite", type="NotExpeditable")
+        if self.cancel_request is not None:
+            raise ApplicationError("a cancel is already under way", type="NotExpeditable")
+
+    @workflow.query
+    def progress(self) -> Progress:
+        current = next((s.name for s in self.state.steps if s.status == "running"), None)
+        return Progress(
+            org_id=self.inp.org_id, status=self.state.status, current_step=current,
+            steps=self.state.steps, percent=percent_done(self.state.steps),
+            grace_deadline=self.state.grace_deadline,
+            cancellable=not self.state.destructive and self.state.status in (RUNNING, IN_GRACE),
+            records_purged=self.state.records_purged, last_error=self.state.last_error,
+            certificate_id=self.state.certificate_id)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _wid(self) -> str:
+        return workflow.info().workflow_id
+
+    def _org_step(self, actor: str = "") -> OrgStep:
+        return OrgStep(self.inp.org_id, self._wid(), actor or f"workflow:{self._wid()}")
+
+    def _add_deleted(self, table: str, count: int) -> None:
+        self.state.deleted[table] = self.state.deleted.get(table, 0) + count
+
+    async def _counted(self, step: StepProgress,
+                       method: Callable[[TeardownActivities, OrgStep], StepCount],
+                       tables: list[str]) -> None:
+        step.total = sum(self.state.snapshot.get(t, 0) for t in tables)
+        if "api_keys" in tables:  # project keys already went with their projects
+            step.total -= self.state.deleted.get("api_keys", 0)
+        result = await self._act(method, self._org_step())
+        for table, count in result.detail.items():
+            self._add_deleted(table, count)
+        step.done = result.count
+
+    async def _act(self, method: Callable[[TeardownActivities, A], R], arg: A) -> R:
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=SHORT, retry_policy=RETRY)
+
+    async def _notify(self, kind: str, detail: str = "") -> None:
+        """Best effort: a failed notice is logged, never the reason a teardown fails."""
+        try:
+            await workflow.execute_activity_method(
+                TeardownActivities.notify_admin, Notice(self.inp.org_id, self._wid(), kind,
+                                                        detail),
+                start_to_close_timeout=SHORT, retry_policy=RETRY)
+        except ActivityError as err:
+            workflow.logger.warning("notice %s not queued: %s", kind, _reason(err))
