@@ -42,12 +42,14 @@ from store.models import (
     ApiKey,
     DeletionCertificate,
     Invoice,
+    KeyTombstone,
     Member,
     Organization,
     OrgStatus,
     OutboxMessage,
     Project,
     Quota,
+    Reminder,
     Subscription,
     SubscriptionKind,
     SubscriptionStatus,
@@ -206,9 +208,18 @@ class TeardownActivities:
 
     @activity.defn
     def revoke_api_keys(self, step: OrgStep) -> StepCount:
-        """Delete every remaining key (team keys; project keys went with their projects)."""
-        return self._step(step, "revoke_api_keys", lambda s: {"api_keys": _rowcount(
-            s.execute(delete(ApiKey).where(ApiKey.org_id == step.org_id)))})
+        """Delete every remaining key (team keys; project keys went with their projects),
+        with the keys' tombstones and reminder ledger rows."""
+        def work(s: Session) -> dict[str, int]:
+            org = step.org_id
+            return {
+                "reminders": _rowcount(s.execute(delete(Reminder).where(Reminder.org_id == org))),
+                "key_tombstones": _rowcount(s.execute(delete(KeyTombstone)
+                                                      .where(KeyTombstone.org_id == org))),
+                "api_keys": _rowcount(s.execute(delete(ApiKey).where(ApiKey.org_id == org))),
+            }
+
+        return self._step(step, "revoke_api_keys", work)
 
     @activity.defn
     def remove_members(self, step: OrgStep) -> StepCount:

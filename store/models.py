@@ -99,6 +99,11 @@ class Organization(Base):
     # insert and delete has to break. The admin is enforced by the update guard below instead.
     admin_member_id: Mapped[str] = mapped_column(String(32))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    max_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
+    # Optional per-org webhook for reminders; the signing secret is shared with the receiver,
+    # so unlike API key secrets it must be kept to sign with.
+    webhook_url: Mapped[str | None] = mapped_column(String(1000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
 
 
@@ -225,6 +230,7 @@ class ApiKey(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expired_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 @org_owned("org_id")
@@ -334,3 +340,44 @@ class TeardownLedger(Base):
     key: Mapped[str] = mapped_column(String(300))
     count: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class KeyTombstone(Base):
+    """What is left of a deleted key: enough to answer "who deleted which key, when"."""
+
+    __tablename__ = "key_tombstones"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[KeyScope] = mapped_column(_enum(KeyScope, "tombstone_scope"))
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    deleted_by: Mapped[str] = mapped_column(String(100))
+    deleted_at: Mapped[datetime] = created_column()
+
+
+@org_owned("org_id")
+class Reminder(Base):
+    """The reminder ledger: one row per (subject, window, due date) decides "exactly once".
+
+    `subject_kind` is `api_key` or `card`; `due_at` is the key's expiry (or the card's end of
+    validity), so extending a key gives it fresh rows and re-arms every window.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("subject_kind", "subject_id", "window", "due_at",
+                                       name="uq_reminders_subject_window_due"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(String(32))
+    window: Mapped[str] = mapped_column(String(20))  # e.g. 30d, 7d, 1d, expired
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|superseded
+    message_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

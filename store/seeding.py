@@ -28,11 +28,13 @@ from store.models import (
     Invoice,
     InvoiceStatus,
     KeyScope,
+    KeyTombstone,
     Member,
     Organization,
     PaymentMethod,
     Project,
     Quota,
+    Reminder,
     Role,
     Service,
     Subscription,
@@ -63,6 +65,8 @@ class OrgShape:
     invoices: int = 2
     unpaid_invoices: int = 0
     card: bool = True
+    key_tombstones: int = 1  # keys deleted earlier: their tombstones
+    reminders: int = 1  # reminder ledger rows already sent for the org's keys
 
 
 @dataclass
@@ -191,4 +195,19 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     if invoices:
         session.execute(insert(Invoice), invoices)
     counts["invoices"] = len(invoices)
+
+    tombstones = [dict(org_id=org_id, key_id=new_id(), prefix=f"olt_old{i:05d}",
+                       name=f"retired-key-{i}", scope=KeyScope.TEAM, project_id=None,
+                       deleted_by=f"member:{admin_id}", deleted_at=now)
+                  for i in range(shape.key_tombstones)]
+    if tombstones:
+        session.execute(insert(KeyTombstone), tombstones)
+    counts["key_tombstones"] = len(tombstones)
+    reminders = [dict(org_id=org_id, subject_kind="api_key", subject_id=row["id"],
+                      window="30d", due_at=row["expires_at"], status="sent", created_at=now,
+                      sent_at=now)
+                 for row in key_rows[:shape.reminders]]
+    if reminders:
+        session.execute(insert(Reminder), reminders)
+    counts["reminders"] = len(reminders)
     return seeded

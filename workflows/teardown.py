@@ -192,7 +192,8 @@ class OrgTeardownWorkflow:
                 await self._continue_as_new()
 
     async def _revoke_api_keys(self, step: StepProgress) -> None:
-        await self._counted(step, TeardownActivities.revoke_api_keys, ["api_keys"])
+        await self._counted(step, TeardownActivities.revoke_api_keys,
+                            ["api_keys", "key_tombstones", "reminders"])
 
     async def _remove_members(self, step: StepProgress) -> None:
         await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"])
