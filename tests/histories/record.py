@@ -1,0 +1,66 @@
+"""Record the replay fixtures from real runs: `python -m tests.histories.record`.
+
+Run it again only when a workflow change is *meant* to break old histories (and then version
+the change with `workflow.patched` instead, if running workflows must survive it). The replay
+test (tests/test_replay.py) checks every JSON file here against the current workflow code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from lifecycle.binaries import temporal_test_server
+from lifecycle.settings import Settings
+from lifecycle.teardown_client import start_teardown, teardown_input
+from store.db import make_engine, make_session_factory
+from store.migrate import upgrade
+from store.seeding import OrgShape, seed_org
+from tests.teardown_support import eventually, run_histories, teardown_worker
+from workflows.teardown import OrgTeardownWorkflow
+from workflows.teardown_state import IN_GRACE, CancelRequest, project_purge_workflow_id
+
+HERE = Path(__file__).parent
+
+
+async def record() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/record.db"
+        upgrade(url)
+        settings = Settings(database_url=url, data_dir=Path(tmp))
+        sessions = make_session_factory(make_engine(url))
+        with sessions.begin() as session:
+            done = seed_org(session, OrgShape(projects=2, records_per_dataset=5),
+                            settings.pepper_bytes)
+            kept = seed_org(session, OrgShape(projects=1), settings.pepper_bytes)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=temporal_test_server())
+        async with env, teardown_worker(env.client, settings, sessions) as queue:
+            inp = replace(teardown_input(settings, done.org_id, "member:recorder", 3600),
+                          batch_size=2, project_page_size=1, pages_per_run=1)
+            handle = await start_teardown(env.client, settings, inp, queue)
+            await handle.result()
+            runs = await run_histories(env.client, handle.id, handle.result_run_id or "")
+            (HERE / "teardown_completed.json").write_text(runs[0].to_json())
+            (HERE / "teardown_completed_last_run.json").write_text(runs[-1].to_json())
+            child = env.client.get_workflow_handle(
+                project_purge_workflow_id(done.org_id, sorted(done.project_ids)[0]))
+            (HERE / "project_purge.json").write_text((await child.fetch_history()).to_json())
+
+            cancel = await start_teardown(
+                env.client, settings, teardown_input(settings, kept.org_id, "member:r", 3600),
+                queue)
+            await eventually(lambda: cancel.query(OrgTeardownWorkflow.progress),
+                             lambda p: p.status == IN_GRACE)
+            await cancel.execute_update(OrgTeardownWorkflow.cancel, CancelRequest("member:r"))
+            await cancel.result()
+            (HERE / "teardown_cancelled.json").write_text(
+                (await cancel.fetch_history()).to_json())
+
+
+if __name__ == "__main__":
+    asyncio.run(record())

@@ -1,0 +1,59 @@
+"""Invariant 9: the parent teardown's history stays bounded however many projects an org has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from activities.plan import owned_counts
+from lifecycle.settings import Settings
+from lifecycle.teardown_client import start_teardown, teardown_input
+from store.db import make_engine, make_session_factory
+from store.seeding import OrgShape, seed_org
+from tests.teardown_support import run_histories, teardown_worker
+from workflows.teardown_state import COMPLETED
+
+PROJECTS = 300
+PAGE = 50
+PAGES_PER_RUN = 2
+# Per run: PAGE * PAGES_PER_RUN children at ~6 events each, plus a few dozen for the steps.
+EVENTS_PER_RUN_BOUND = PAGE * PAGES_PER_RUN * 8 + 200
+
+
+@pytest.fixture
+def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(postgres_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+async def test_hundreds_of_projects_keep_parent_history_bounded(
+        time_skipping_env: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
+        postgres_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=postgres_url, data_dir=tmp_path)
+    with pg_sessions.begin() as session:
+        org = seed_org(session, OrgShape(projects=PROJECTS, datasets_per_project=1,
+                                         records_per_dataset=2, project_keys_per_project=0),
+                       settings.pepper_bytes)
+    inp = replace(teardown_input(settings, org.org_id, "member:admin", 0),
+                  project_page_size=PAGE, pages_per_run=PAGES_PER_RUN, purge_concurrency=16)
+    client = time_skipping_env.client
+    async with teardown_worker(client, settings, pg_sessions) as queue:
+        handle = await start_teardown(client, settings, inp, queue)
+        result = await handle.result()
+    assert result.status == COMPLETED
+    with pg_sessions() as session:
+        assert set(owned_counts(session, org.org_id).values()) == {0}
+
+    histories = await run_histories(client, handle.id, handle.result_run_id or "")
+    sizes = [len(h.events) for h in histories]
+    print(f"parent history events per run for {PROJECTS} projects: {sizes}")
+    assert len(histories) == PROJECTS // (PAGE * PAGES_PER_RUN) + 1
+    assert max(sizes) <= EVENTS_PER_RUN_BOUND
+    # without continue-as-new the parent would hold all of them in one history
+    assert sum(sizes) > EVENTS_PER_RUN_BOUND
