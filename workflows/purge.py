@@ -13,7 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeActivities
     from activities.teardown_io import ProjectStep
-    from workflows.policies import LONG, RETRY, SHORT
+    from workflows.policies import LONG, RETRY
     from workflows.teardown_state import ProjectPurgeInput, ProjectPurgeResult
 
 
@@ -27,5 +27,6 @@ class ProjectPurgeWorkflow:
             heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_seconds),
             retry_policy=RETRY)
         return await workflow.execute_activity_method(
-            PurgeActivities.delete_project, step, start_to_close_timeout=SHORT,
+            PurgeActivities.delete_project, step,
+            start_to_close_timeout=timedelta(seconds=inp.step_timeout_seconds),
             retry_policy=RETRY)

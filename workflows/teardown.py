@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StepCount,
         SubscriptionStep,
     )
-    from workflows.policies import RETRY, SHORT
+    from workflows.policies import RETRY
     from workflows.purge import ProjectPurgeWorkflow
     from workflows.teardown_state import (
         CANCELLED,
@@ -170,7 +170,8 @@ class OrgTeardownWorkflow:
                 result: ProjectPurgeResult = await workflow.execute_child_workflow(
                     ProjectPurgeWorkflow.run,
                     ProjectPurgeInput(self.inp.org_id, project_id, self.inp.batch_size,
-                                      self.inp.heartbeat_timeout_seconds),
+                                      self.inp.heartbeat_timeout_seconds,
+                                      self.inp.step_timeout_seconds),
                     id=project_purge_workflow_id(self.inp.org_id, project_id))
             self._add_deleted("dataset_records", result.records)
             self._add_deleted("datasets", result.datasets)
@@ -256,7 +257,8 @@ class OrgTeardownWorkflow:
             grace_seconds=self.inp.grace_seconds, batch_size=self.inp.batch_size,
             purge_concurrency=self.inp.purge_concurrency,
             project_page_size=self.inp.project_page_size, pages_per_run=self.inp.pages_per_run,
-            heartbeat_timeout_seconds=self.inp.heartbeat_timeout_seconds, carried=self.state))
+            heartbeat_timeout_seconds=self.inp.heartbeat_timeout_seconds,
+            step_timeout_seconds=self.inp.step_timeout_seconds, carried=self.state))
 
     # -- updates and query -----------------------------------------------------------------
 
@@ -325,7 +327,10 @@ class OrgTeardownWorkflow:
 
     async def _act(self, method: Callable[[TeardownActivities, A], R], arg: A) -> R:
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=SHORT, retry_policy=RETRY)
+            method, arg, start_to_close_timeout=self._step_timeout(), retry_policy=RETRY)
+
+    def _step_timeout(self) -> timedelta:
+        return timedelta(seconds=self.inp.step_timeout_seconds)
 
     async def _notify(self, kind: str, detail: str = "") -> None:
         """Best effort: a failed notice is logged, never the reason a teardown fails."""
@@ -333,6 +338,6 @@ class OrgTeardownWorkflow:
             await workflow.execute_activity_method(
                 TeardownActivities.notify_admin, Notice(self.inp.org_id, self._wid(), kind,
                                                         detail),
-                start_to_close_timeout=SHORT, retry_policy=RETRY)
+                start_to_close_timeout=self._step_timeout(), retry_policy=RETRY)
         except ActivityError as err:
             workflow.logger.warning("notice %s not queued: %s", kind, _reason(err))

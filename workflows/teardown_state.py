@@ -88,6 +88,7 @@ class TeardownInput:
     project_page_size: int = 100
     pages_per_run: int = 10
     heartbeat_timeout_seconds: int = 30
+    step_timeout_seconds: int = 300  # a single-transaction step; a lost worker is retried after it
     carried: TeardownState | None = None
 
 
@@ -148,6 +149,7 @@ class ProjectPurgeInput:
     project_id: str
     batch_size: int
     heartbeat_timeout_seconds: int = 30
+    step_timeout_seconds: int = 300
 
 
 @dataclass
