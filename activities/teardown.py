@@ -295,12 +295,18 @@ class TeardownActivities:
 
         The admin's address is read here, never passed through the workflow; once the admin's
         member row is gone, the address recorded with the first notice of this teardown is used.
+        The key includes the teardown's first run id: a teardown started again after a cancel
+        sends its own notices.
         """
-        key = f"{notice.workflow_id}:{notice.kind}"
+        key = f"{notice.workflow_id}:{notice.teardown_id}:{notice.kind}"
         with self.sessions.begin() as session:
             if session.scalars(select(OutboxMessage.id).where(
                     OutboxMessage.idempotency_key == key)).first() is not None:
                 return
+            if notice.kind == "failed":
+                audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
+                      "teardown.failed", f"workflow:{notice.workflow_id}",
+                      reason=notice.detail)
             recipient = session.scalars(
                 select(Member.email).join(Organization, Organization.admin_member_id == Member.id)
                 .where(Organization.id == notice.org_id)).first()

@@ -57,6 +57,7 @@ class Notice:
     workflow_id: str
     kind: str  # requested | grace_ending | cancelled | completed | failed
     detail: str = ""
+    teardown_id: str = ""  # the first run id: one teardown across continue-as-new
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Client-side calls into the teardown workflow, shared by the API, the CLI and tests.
 
 Starting is where invariant 3 lives: the id is derived from the org and a second start while
-one runs (or after one completed) is refused by Temporal itself, so two API replicas racing on
-the same click cannot start two teardowns. A failed teardown may be started again: every step
-is idempotent, so the new run resumes the work.
+one runs is refused by Temporal itself, so two API replicas racing on the same click cannot
+start two teardowns. A closed one does not block a new start: after a cancel the admin may
+decide again, and after a failure a new run resumes the work (every step is idempotent). A
+completed teardown cannot be repeated in effect: its org is gone and the freeze refuses.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ async def start_teardown(client: Client, settings: Settings, inp: TeardownInput,
         OrgTeardownWorkflow.run, inp, id=teardown_workflow_id(inp.org_id),
         task_queue=task_queue or settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
 
 
 def teardown_handle(client: Client, org_id: str) -> TeardownHandle:

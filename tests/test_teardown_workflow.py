@@ -18,7 +18,14 @@ from activities.purge import PurgeActivities
 from activities.teardown_io import ProjectStep
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
-from store.models import ApiKey, DeletionCertificate, Organization, OrgStatus, OutboxMessage
+from store.models import (
+    ApiKey,
+    AuditEvent,
+    DeletionCertificate,
+    Organization,
+    OrgStatus,
+    OutboxMessage,
+)
 from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.teardown_support import eventually, run_histories, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
@@ -109,6 +116,15 @@ async def test_cancel_during_grace_restores_the_org(
         assert owned_counts(session, target.org_id) == target.counts
         key = session.scalars(select(ApiKey).where(ApiKey.prefix == target.admin_key[:12])).one()
         assert key.revoked_at is None
+    # the admin may decide again later: a new teardown of the same org starts and finishes
+    async with teardown_worker(client, settings, session_factory) as queue:
+        again = await start_teardown(client, settings, _input(settings, target), queue)
+        assert (await again.result()).status == COMPLETED
+    with session_factory() as session:
+        subjects = session.scalars(select(OutboxMessage.subject).where(
+            OutboxMessage.org_id == target.org_id)).all()
+    # requested + cancelled for the first teardown, requested + completed for the second
+    assert len(subjects) == 4
 
 
 async def test_cancel_after_point_of_no_return_is_refused(
@@ -207,6 +223,10 @@ async def test_blocking_preflight_refuses_the_teardown(
         with pytest.raises(Exception) as failed:
             await handle.result()
     assert "unpaid invoice" in str(failed.value.__cause__)
+    with session_factory() as session:
+        actions = session.scalars(select(AuditEvent.action).where(
+            AuditEvent.org_id == target.org_id)).all()
+    assert "teardown.failed" in actions
     with session_factory() as session:
         org = session.get(Organization, target.org_id)
         assert org is not None and org.status is OrgStatus.ACTIVE

@@ -336,8 +336,8 @@ class OrgTeardownWorkflow:
         """Best effort: a failed notice is logged, never the reason a teardown fails."""
         try:
             await workflow.execute_activity_method(
-                TeardownActivities.notify_admin, Notice(self.inp.org_id, self._wid(), kind,
-                                                        detail),
+                TeardownActivities.notify_admin,
+                Notice(self.inp.org_id, self._wid(), kind, detail, self.state.first_run_id),
                 start_to_close_timeout=self._step_timeout(), retry_policy=RETRY)
         except ActivityError as err:
             workflow.logger.warning("notice %s not queued: %s", kind, _reason(err))
