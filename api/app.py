@@ -10,19 +10,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from temporalio.client import Client
 
 from api import health, problems
+from api.routes import keys, ops, orgs, quotas, teardown
 from api.temporal import TemporalConnection
 from lifecycle.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; with no `settings`, read them from the `LIFECYCLE_*` environment."""
+def create_app(settings: Settings | None = None,
+               temporal_client: Client | None = None) -> FastAPI:
+    """Build the app; with no `settings`, read them from the `LIFECYCLE_*` environment.
+
+    `temporal_client` replaces the lazily connected client (tests pass the time-skipping
+    server's); workflows start on `settings.task_queue` either way.
+    """
     settings = settings if settings is not None else load_settings()
     engine = make_engine(settings.effective_database_url)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
-                                  settings.temporal_namespace)
+                                  settings.temporal_namespace, temporal_client)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -39,4 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.temporal = temporal
     problems.install(app)
     app.include_router(health.router)
+    for module in (orgs, keys, quotas, teardown, ops):
+        app.include_router(module.router)
     return app

@@ -98,6 +98,8 @@ def problem_response(request: Request, *, status: int, type_uri: str, title: str
                             "detail": detail, "instance": request.url.path}
     body.update(extensions)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:  # RFC 9110: a 401 names the scheme the client should use
+        headers = {"WWW-Authenticate": 'Bearer realm="org-lifecycle"'}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

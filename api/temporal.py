@@ -24,10 +24,12 @@ class TemporalConnection:
     connected is kept; only a failed first connection is retried on the next call.
     """
 
-    def __init__(self, address: str, namespace: str) -> None:
+    def __init__(self, address: str, namespace: str, client: Client | None = None) -> None:
         self.address = address
         self.namespace = namespace
-        self._client: Client | None = None
+        # An injected client (tests: the time-skipping server's) is used as is and kept.
+        self._injected = client
+        self._client: Client | None = client
         self._lock: asyncio.Lock | None = None
 
     async def get(self) -> Client:
@@ -60,5 +62,5 @@ class TemporalConnection:
 
     def forget(self) -> None:
         """Drop the client at shutdown: it belongs to the event loop that is ending."""
-        self._client = None
+        self._client = self._injected
         self._lock = None

@@ -1,0 +1,205 @@
+"""Who is calling: API keys for org admins and members, one operator credential for ops.
+
+A key is checked on every request, whatever the sweep did (invariant 7): well-formed (type
+prefix and checksum), known by its public prefix, its keyed hash equal in constant time, not
+revoked, not expired, and its org active (invariant 4: a frozen org's keys stop working, so a
+purge cannot race new data). The one exception is `TeardownKeyDep`, used only by the teardown
+routes: starting a teardown freezes the org, and its admin must still be able to watch, cancel
+or expedite it, so there an admin team key of a frozen or deleting org is accepted.
+
+The presented key is never logged or echoed: problems name the key only by its prefix, and
+only once the prefix is known to be ours.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from api.deps import SessionDep, SettingsDep
+from api.problems import NotPermitted, Unauthorized
+from lifecycle import keys
+from lifecycle.settings import Settings
+from store.base import utcnow
+from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
+
+LAST_USED_EVERY = timedelta(minutes=5)
+EXPIRY_WARNING = timedelta(days=7)
+EXPIRES_HEADER = "X-Key-Expires-At"
+# A fixed hash to compare against when the prefix is unknown, so an unknown key costs the same
+# HMAC work as a wrong one.
+_DUMMY_HASH = bytes(32)
+
+
+class OrgFrozen(NotPermitted):
+    slug = "org-frozen"
+    title = "Organization is frozen"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated API key: what it may touch and with which role.
+
+    A team key acts with the role of the member who created it on its own org; a project key
+    acts on its own project only and never has the admin role.
+    """
+
+    org_id: str
+    key_id: str
+    prefix: str
+    scope: KeyScope
+    project_id: str | None
+    member_id: str | None
+    role: Role | None
+    expires_at: datetime
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.prefix}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope is KeyScope.TEAM and self.role is Role.ADMIN
+
+    def require_org(self, org_id: str) -> None:
+        if org_id != self.org_id:
+            raise NotPermitted("this key belongs to another organization")
+
+    def require_team(self, org_id: str) -> None:
+        self.require_org(org_id)
+        if self.scope is not KeyScope.TEAM:
+            raise NotPermitted("a project key acts on its own project only")
+
+    def require_admin(self, org_id: str) -> None:
+        self.require_team(org_id)
+        if not self.is_admin:
+            raise NotPermitted("this action needs a team key created by the org admin")
+
+    def require_project(self, org_id: str, project_id: str) -> None:
+        """Admins reach every project of their org; a project key only its own project."""
+        self.require_org(org_id)
+        if self.scope is KeyScope.PROJECT:
+            if project_id != self.project_id:
+                raise NotPermitted("this project key belongs to another project")
+        elif not self.is_admin:
+            raise NotPermitted("this action needs an admin team key or the project's key")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operator credential: cross-org, read-mostly ops views."""
+
+    actor: str = "operator"
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+def authenticate(session: Session, settings: Settings, token: str, *,
+                 allow_frozen: bool = False, now: datetime | None = None) -> Principal:
+    """The principal for `token`, or a 401/403 problem; never says which check failed first
+    for an unknown key, so a caller cannot probe prefixes."""
+    now = now or utcnow()
+    if keys.scope_of(token) is None:
+        raise Unauthorized("the API key is malformed")
+    row = session.execute(select(ApiKey).where(ApiKey.prefix == token[:keys.PREFIX_LEN])
+                          ).scalar_one_or_none()
+    good = keys.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
+    if row is None or not good:
+        raise Unauthorized("the API key is not valid")
+    if row.revoked_at is not None:
+        raise Unauthorized("the API key was revoked", key_prefix=row.prefix)
+    if row.expires_at <= now:
+        raise Unauthorized("the API key has expired", key_prefix=row.prefix,
+                           expired_at=row.expires_at.isoformat())
+    role: Role | None = None
+    if row.scope is KeyScope.TEAM and row.created_by is not None:
+        role = session.execute(select(Member.role).where(
+            Member.id == row.created_by, Member.org_id == row.org_id)).scalar_one_or_none()
+    principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
+                          project_id=row.project_id, member_id=row.created_by, role=role,
+                          expires_at=row.expires_at)
+    status = session.execute(select(Organization.status).where(
+        Organization.id == row.org_id)).scalar_one()
+    if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
+        raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
+                        "teardown is under way", org_status=status.value)
+    _touch(session, row, now)
+    return principal
+
+
+def _touch(session: Session, row: ApiKey, now: datetime) -> None:
+    """Record use at most once per `LAST_USED_EVERY`, so busy keys do not write every call.
+
+    The conditional UPDATE is race-free across API replicas. It runs in the request's own
+    transaction, so a request that fails leaves `last_used_at` as it was.
+    """
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
+        return
+    session.execute(update(ApiKey).where(
+        ApiKey.id == row.id,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_EVERY))
+        .values(last_used_at=now).execution_options(synchronize_session=False))
+
+
+def _warn_if_expiring(response: Response, principal: Principal) -> None:
+    """Tell the caller (and whoever reads their logs) that the key runs out soon."""
+    if principal.expires_at - utcnow() <= EXPIRY_WARNING:
+        stamp = principal.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        response.headers[EXPIRES_HEADER] = stamp
+        response.headers["Warning"] = f'299 - "API key expires {stamp}"'
+
+
+def key_principal(request: Request, response: Response, session: SessionDep,
+                  settings: SettingsDep) -> Principal:
+    principal = authenticate(session, settings, bearer_token(request))
+    _warn_if_expiring(response, principal)
+    return principal
+
+
+def teardown_principal(request: Request, response: Response, session: SessionDep,
+                       settings: SettingsDep) -> Principal:
+    """Like `key_principal`, but an admin team key still works while its org is frozen."""
+    principal = authenticate(session, settings, bearer_token(request), allow_frozen=True)
+    _warn_if_expiring(response, principal)
+    return principal
+
+
+def is_operator(settings: Settings, token: str) -> bool:
+    expected = settings.operator_token.get_secret_value()
+    # An empty token would let an empty header in: with no token configured, nobody is one.
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def operator(request: Request, settings: SettingsDep) -> Operator:
+    if not is_operator(settings, bearer_token(request)):
+        raise Unauthorized("this endpoint needs the operator credential")
+    return Operator()
+
+
+def operator_or_teardown_admin(request: Request, response: Response, session: SessionDep,
+                               settings: SettingsDep) -> Operator | Principal:
+    """The teardown status after the org is gone is the operator's; before, also its admin's."""
+    token = bearer_token(request)
+    if is_operator(settings, token):
+        return Operator()
+    principal = authenticate(session, settings, token, allow_frozen=True)
+    _warn_if_expiring(response, principal)
+    return principal
+
+
+KeyDep = Annotated[Principal, Depends(key_principal)]
+TeardownKeyDep = Annotated[Principal, Depends(teardown_principal)]
+OperatorDep = Annotated[Operator, Depends(operator)]
+OperatorOrAdminDep = Annotated[Operator | Principal, Depends(operator_or_teardown_admin)]

@@ -1,0 +1,1 @@
+"""One router module per family of endpoints; `api.app` includes them all."""

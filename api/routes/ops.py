@@ -1,0 +1,223 @@
+"""Operator views of the workflows: list (Temporal visibility), describe, summarised history.
+
+Cross-org and read-only, behind the operator credential. Everything comes from Temporal through
+the client; each workflow links to the Temporal UI, where the full history lives. Filters are
+validated against strict patterns before they go into a visibility query, so a query string can
+never be smuggled in through them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import OperatorDep
+from api.deps import SettingsDep, TemporalClientDep
+from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
+from api.teardown_models import StepOut
+from lifecycle.settings import Settings
+from workflows.teardown import OrgTeardownWorkflow
+
+router = APIRouter(tags=["ops"], prefix="/ops")
+
+ERRORS = problem_responses(Unauthorized, NotFound, InvalidInput, Unavailable)
+STATUS_NAMES = {"running": "Running", "completed": "Completed", "failed": "Failed",
+                "canceled": "Canceled", "terminated": "Terminated",
+                "continued_as_new": "ContinuedAsNew", "timed_out": "TimedOut"}
+WorkflowId = Annotated[str, Path(min_length=1, max_length=300)]
+Token = Annotated[str, Query(max_length=4000, description="from the previous page")]
+
+
+class WorkflowSummary(BaseModel):
+    workflow_id: str
+    run_id: str
+    type: str
+    status: str
+    start_time: datetime | None
+    close_time: datetime | None
+    task_queue: str
+    ui_url: str
+
+
+class WorkflowPage(BaseModel):
+    items: list[WorkflowSummary]
+    next_page_token: str | None
+
+
+class WorkflowProgress(BaseModel):
+    status: str
+    current_step: str | None
+    percent: float
+    cancellable: bool
+    steps: list[StepOut]
+
+
+class WorkflowDetail(WorkflowSummary):
+    history_length: int
+    progress: WorkflowProgress | None = Field(description="teardowns only: the live query")
+
+
+class EventSummary(BaseModel):
+    event_id: int
+    type: str
+    time: datetime | None
+    activity: str | None = None
+    attempt: int | None = None
+    failure: str | None = None
+
+
+class HistoryPage(BaseModel):
+    workflow_id: str
+    ui_url: str
+    events: list[EventSummary]
+    next_page_token: str | None
+
+
+def ui_url(settings: Settings, namespace: str, workflow_id: str) -> str:
+    return (f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{quote(namespace)}"
+            f"/workflows/{quote(workflow_id, safe='')}")
+
+
+def _token_in(token: str) -> bytes | None:
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError):
+        raise InvalidInput("next_page_token is not one this API handed out") from None
+
+
+def _token_out(token: bytes | None) -> str | None:
+    return base64.urlsafe_b64encode(token).decode() if token else None
+
+
+def _summary(execution: WorkflowExecution, settings: Settings, ns: str) -> dict[str, Any]:
+    status = execution.status.name.lower() if execution.status else "unknown"
+    return dict(workflow_id=execution.id, run_id=execution.run_id,
+                type=execution.workflow_type, status=status,
+                start_time=execution.start_time, close_time=execution.close_time,
+                task_queue=execution.task_queue, ui_url=ui_url(settings, ns, execution.id))
+
+
+def visibility_query(type_: str | None, status: str | None, org_id: str | None) -> str:
+    clauses = []
+    if type_:
+        clauses.append(f"WorkflowType = '{type_}'")
+    if status:
+        clauses.append(f"ExecutionStatus = '{STATUS_NAMES[status]}'")
+    if org_id:
+        clauses.append(f"WorkflowId STARTS_WITH 'org-teardown-{org_id}'")
+    return " AND ".join(clauses)
+
+
+@router.get("/workflows", response_model=WorkflowPage, responses=ERRORS,
+            summary="List workflows by type, status and org (Temporal visibility)")
+async def list_workflows(
+        _op: OperatorDep, client: TemporalClientDep, settings: SettingsDep,
+        type: Annotated[str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")] = None,
+        status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUS_NAMES) + ")$")
+                          ] = None,
+        org_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+        next_page_token: Token = "") -> WorkflowPage:
+    query = visibility_query(type, status, org_id)
+    pages = client.list_workflows(query or None, page_size=page_size,
+                                  next_page_token=_token_in(next_page_token))
+    try:
+        await pages.fetch_next_page()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise InvalidInput(f"Temporal refused the filter: {exc.message}") from None
+        raise Unavailable(f"Temporal: {exc.message}") from None
+    ns = client.namespace
+    return WorkflowPage(items=[WorkflowSummary(**_summary(e, settings, ns))
+                               for e in pages.current_page or []],
+                        next_page_token=_token_out(pages.next_page_token))
+
+
+async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
+    handle = client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id)
+    try:
+        progress = await handle.query(OrgTeardownWorkflow.progress)
+    except RPCError:
+        return None
+    return WorkflowProgress(status=progress.status, current_step=progress.current_step,
+                            percent=progress.percent, cancellable=progress.cancellable,
+                            steps=[StepOut(**vars(s)) for s in progress.steps])
+
+
+@router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, responses=ERRORS,
+            summary="Describe one workflow; a running teardown also reports its progress")
+async def describe_workflow(workflow_id: WorkflowId, _op: OperatorDep,
+                            client: TemporalClientDep, settings: SettingsDep,
+                            run_id: Annotated[str | None, Query(max_length=100)] = None
+                            ) -> WorkflowDetail:
+    try:
+        desc = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except RPCError as exc:
+        raise _rpc_problem(exc, workflow_id) from None
+    progress = None
+    if (desc.workflow_type == "OrgTeardownWorkflow"
+            and desc.status is WorkflowExecutionStatus.RUNNING):
+        progress = await _teardown_progress(client, workflow_id)
+    return WorkflowDetail(**_summary(desc, settings, client.namespace),
+                          history_length=desc.history_length, progress=progress)
+
+
+def _rpc_problem(exc: RPCError, workflow_id: str) -> NotFound | InvalidInput | Unavailable:
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        return NotFound(f"workflow {workflow_id} does not exist", workflow_id=workflow_id)
+    if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+        return InvalidInput(f"Temporal refused the request: {exc.message}")
+    return Unavailable(f"Temporal: {exc.message}")
+
+
+def summarise(event: HistoryEvent, activity_names: dict[int, str]) -> EventSummary:
+    """One line per event: what an operator scans for (which activity, which try, what broke)."""
+    kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+    out = EventSummary(event_id=event.event_id, type=kind,
+                       time=event.event_time.ToDatetime() if event.HasField("event_time")
+                       else None)
+    attr_name = event.WhichOneof("attributes")
+    attrs: Any = getattr(event, attr_name) if attr_name else None
+    scheduled = getattr(attrs, "scheduled_event_id", 0)
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        out.activity = activity_names[event.event_id] = attrs.activity_type.name
+    elif scheduled and kind.startswith("activity_task"):
+        out.activity = activity_names.get(scheduled)
+    if attrs is not None and hasattr(attrs, "attempt") and attrs.attempt:
+        out.attempt = attrs.attempt
+    if attrs is not None and hasattr(attrs, "failure") and attrs.HasField("failure"):
+        out.failure = attrs.failure.message
+    return out
+
+
+@router.get("/workflows/{workflow_id}/history", response_model=HistoryPage, responses=ERRORS,
+            summary="A workflow's history, summarised and paginated")
+async def workflow_history(workflow_id: WorkflowId, _op: OperatorDep,
+                           client: TemporalClientDep, settings: SettingsDep,
+                           run_id: Annotated[str | None, Query(max_length=100)] = None,
+                           page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+                           next_page_token: Token = "") -> HistoryPage:
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    events = handle.fetch_history_events(page_size=page_size,
+                                         next_page_token=_token_in(next_page_token))
+    try:
+        await events.fetch_next_page()
+    except RPCError as exc:
+        raise _rpc_problem(exc, workflow_id) from None
+    names: dict[int, str] = {}
+    return HistoryPage(workflow_id=workflow_id,
+                       ui_url=ui_url(settings, client.namespace, workflow_id),
+                       events=[summarise(e, names) for e in events.current_page or []],
+                       next_page_token=_token_out(events.next_page_token))

@@ -1,0 +1,220 @@
+"""Org settings and the payment method: the console's Settings tab.
+
+The admin account is shown but can never be changed (the model's update guard is the last line;
+the route refuses first with a clear problem). The card on file is a provider token plus display
+facts; a request carrying anything that looks like a full card number is refused before parsing
+(invariant 6), so no field, log line or error body ever holds one.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.auth import KeyDep
+from api.deps import SessionDep
+from api.guards import org_or_404, writable_org
+from api.problems import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    Unauthorized,
+    problem_responses,
+)
+from lifecycle.cards import contains_card_number
+from store import orgs
+from store.audit import audit
+from store.base import utcnow
+from store.models import AdminImmutableError, Organization, PaymentMethod
+
+router = APIRouter(tags=["orgs"])
+
+OrgId = Annotated[str, Path(min_length=1, max_length=64, description="organization id")]
+PAYMENT_MESSAGE = "Check your payment settings"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+URL_PATTERN = r"^(https?://\S+)?$"
+
+
+class AdminImmutable(Conflict):
+    slug = "admin-immutable"
+    title = "The admin account cannot be changed"
+
+
+class CardNumberRefused(InvalidInput):
+    slug = "card-number-refused"
+    title = "A card number was sent"
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class AdminOut(BaseModel):
+    member_id: str
+    email: str
+    name: str
+
+
+class OrgOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "3f1c0e4b9a7d4c55b2e8a1f0c9d8e7b6", "name": "Acme Research",
+        "description": "GPU jobs", "contact_email": "billing@acme.example",
+        "website": "https://acme.example", "timezone": "Europe/Berlin", "status": "active",
+        "admin": {"member_id": "9b2d...", "email": "admin@acme.example", "name": "Ada"},
+        "max_key_lifetime_days": 365, "created_at": "2026-01-01T00:00:00Z",
+        "payment_attention": True, "payment_message": PAYMENT_MESSAGE}]})
+
+    id: str
+    name: str
+    description: str
+    contact_email: str
+    website: str
+    timezone: str
+    status: str
+    admin: AdminOut | None = Field(description="the admin account: visible, never changeable")
+    max_key_lifetime_days: int
+    created_at: datetime
+    payment_attention: bool = Field(description="the card on file is missing or unavailable")
+    payment_message: str | None
+
+
+class OrgPatch(BaseModel):
+    """Basic information; fields left out (or null) stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"description": "Our research org", "timezone": "Asia/Taipei"}]})
+
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=r"\S")
+    description: str | None = Field(None, max_length=2000)
+    contact_email: str | None = Field(None, max_length=320, pattern=EMAIL_PATTERN)
+    website: str | None = Field(None, max_length=500, pattern=URL_PATTERN)
+    timezone: str | None = Field(None, max_length=64)
+    admin_member_id: str | None = Field(None, description="always refused (409)")
+    admin: Any = Field(None, description="always refused (409)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _timezones():
+            raise ValueError("unknown IANA time zone")
+        return value
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"token": "tok_1N3x9Q", "brand": "visa", "last4": "4242", "exp_month": 12,
+         "exp_year": 2030}]})
+
+    token: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$",
+                       description="the payment provider's card token, never the number")
+    brand: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z ]*$")
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"brand": "visa", "masked": "**** 4242", "last4": "4242", "exp_month": 12,
+         "exp_year": 2030, "status": "valid", "updated_at": "2026-01-01T00:00:00Z"}]})
+
+    brand: str
+    masked: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    status: str
+    updated_at: datetime
+
+
+async def refuse_card_numbers(request: Request) -> None:
+    """Scan the raw body: a card number in any field (or in malformed JSON) is refused."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    if contains_card_number(body):
+        raise CardNumberRefused("a full card number is never accepted: send the payment "
+                                "provider's token with brand, last4 and expiry")
+
+
+def _org_out(session: SessionDep, org: Organization) -> OrgOut:
+    admin = orgs.admin_of(session, org)
+    attention = orgs.payment_attention(orgs.payment_method(session, org.id), utcnow())
+    return OrgOut(
+        id=org.id, name=org.name, description=org.description,
+        contact_email=org.contact_email, website=org.website, timezone=org.timezone,
+        status=org.status.value,
+        admin=AdminOut(member_id=admin.id, email=admin.email, name=admin.name) if admin else None,
+        max_key_lifetime_days=org.max_key_lifetime_days, created_at=org.created_at,
+        payment_attention=attention, payment_message=PAYMENT_MESSAGE if attention else None)
+
+
+def _payment_out(card: PaymentMethod) -> PaymentOut:
+    return PaymentOut(brand=card.brand, masked=f"**** {card.last4}", last4=card.last4,
+                      exp_month=card.exp_month, exp_year=card.exp_year,
+                      status=card.status.value, updated_at=card.updated_at)
+
+
+READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound)
+
+
+@router.get("/orgs/{org_id}", summary="Basic information, admin account and payment health",
+            response_model=OrgOut, responses=READ_ERRORS)
+def get_org(org_id: OrgId, principal: KeyDep, session: SessionDep) -> OrgOut:
+    principal.require_team(org_id)
+    return _org_out(session, org_or_404(session, org_id))
+
+
+@router.patch("/orgs/{org_id}", summary="Change basic information (never the admin)",
+              response_model=OrgOut,
+              responses=problem_responses(Unauthorized, NotPermitted, NotFound, AdminImmutable,
+                                          InvalidInput))
+def patch_org(org_id: OrgId, body: OrgPatch, principal: KeyDep,
+              session: SessionDep) -> OrgOut:
+    principal.require_admin(org_id)
+    if "admin_member_id" in body.model_fields_set or "admin" in body.model_fields_set:
+        raise AdminImmutable("the admin account cannot be changed")
+    org = writable_org(session, org_id)
+    changes = body.model_dump(exclude_none=True, exclude={"admin_member_id", "admin"})
+    try:
+        changed = orgs.update_org(org, changes)
+        session.flush()
+    except AdminImmutableError as exc:  # the model guard: a second line of defence
+        raise AdminImmutable(str(exc)) from None
+    audit(session, org_id, principal.actor, "org.updated", f"org:{org_id}",
+          fields=sorted(changed))
+    return _org_out(session, org)
+
+
+@router.get("/orgs/{org_id}/payment-method", summary="The card on file, masked",
+            response_model=PaymentOut, responses=READ_ERRORS)
+def get_payment_method(org_id: OrgId, principal: KeyDep, session: SessionDep) -> PaymentOut:
+    principal.require_admin(org_id)
+    org_or_404(session, org_id)
+    card = orgs.payment_method(session, org_id)
+    if card is None:
+        raise NotFound("no payment method on file")
+    return _payment_out(card)
+
+
+@router.put("/orgs/{org_id}/payment-method",
+            summary="Set the card on file (provider token; a card number is refused)",
+            response_model=PaymentOut, dependencies=[Depends(refuse_card_numbers)],
+            responses=problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput))
+def put_payment_method(org_id: OrgId, body: PaymentIn, principal: KeyDep,
+                       session: SessionDep) -> PaymentOut:
+    principal.require_admin(org_id)
+    writable_org(session, org_id)
+    facts = orgs.CardFacts(token=body.token, brand=body.brand, last4=body.last4,
+                           exp_month=body.exp_month, exp_year=body.exp_year)
+    if orgs.card_expired(facts, utcnow()):
+        raise InvalidInput("the card has expired", field="exp_year")
+    card = orgs.put_payment_method(session, org_id, facts)
+    audit(session, org_id, principal.actor, "payment_method.replaced", f"org:{org_id}",
+          brand=card.brand, last4=card.last4)
+    return _payment_out(card)

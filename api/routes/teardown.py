@@ -1,0 +1,228 @@
+"""The danger zone: plan, start, watch, cancel and expedite an org teardown.
+
+The API keeps no teardown state: it starts the workflow (whose id is derived from the org, so a
+second start is refused by Temporal itself, invariant 3), sends it updates and asks its
+`progress` query. Starting freezes the org, which turns off its keys (invariant 4); these routes
+alone accept the admin's team key of a frozen org (`TeardownKeyDep`) so the admin can still
+watch and cancel. Once the org is deleted its keys are gone too: the finished teardown's status
+and certificate are then the operator's to read (`OperatorOrAdminDep`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.plan import compute_plan
+from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
+from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.problems import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    Unauthorized,
+    Unavailable,
+    problem_responses,
+)
+from api.teardown_models import (
+    CancelIn,
+    DecisionOut,
+    PlanOut,
+    TeardownStart,
+    TeardownStarted,
+    TeardownStatus,
+    certificate_out,
+    plan_out,
+    status_from_certificate,
+    status_from_progress,
+)
+from lifecycle.teardown_client import start_teardown, teardown_handle, teardown_input
+from store import orgs
+from store.audit import audit
+from store.models import DeletionCertificate, OrgStatus
+from workflows.teardown import OrgTeardownWorkflow
+from workflows.teardown_state import CancelRequest, ExpediteRequest, teardown_workflow_id
+
+router = APIRouter(tags=["teardown"])
+
+OrgId = Annotated[str, Path(min_length=1, max_length=64)]
+BASE_ERRORS = (Unauthorized, NotPermitted, NotFound, Unavailable)
+
+
+class TeardownRunning(Conflict):
+    slug = "teardown-running"
+    title = "A teardown is already under way"
+
+
+class TeardownBlocked(Conflict):
+    slug = "teardown-blocked"
+    title = "The teardown is blocked"
+
+
+class NotCancellable(Conflict):
+    slug = "teardown-not-cancellable"
+    title = "The teardown cannot be changed now"
+
+
+def _requested_by(principal: Principal) -> str:
+    return f"member:{principal.member_id}" if principal.member_id else principal.actor
+
+
+@router.get("/orgs/{org_id}/teardown/plan", response_model=PlanOut,
+            summary="Dry run: what a teardown would delete, blockers, confirmation phrase",
+            responses=problem_responses(*BASE_ERRORS))
+def get_plan(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep) -> PlanOut:
+    principal.require_admin(org_id)
+    plan = compute_plan(session, org_id)
+    if plan is None:
+        raise NotFound(f"organization {org_id} does not exist")
+    return plan_out(plan)
+
+
+def _preflight(session: Session, org_id: str, confirm_name: str) -> OrgStatus:
+    """Lock the org and check it may be torn down; the status when it is not active."""
+    try:
+        org = orgs.lock_org(session, org_id)
+    except orgs.OrgMissing:
+        raise NotFound(f"organization {org_id} does not exist") from None
+    if org.status is not OrgStatus.ACTIVE:
+        return org.status
+    if confirm_name != org.name:
+        raise InvalidInput("the confirmation does not match the organization's name",
+                           field="confirm_name")
+    plan = compute_plan(session, org_id)
+    blocking = [b for b in plan.blockers if b.blocking] if plan else []
+    if blocking:
+        raise TeardownBlocked("; ".join(b.reason for b in blocking),
+                              blockers=[{"code": b.code, "reason": b.reason} for b in blocking])
+    return OrgStatus.ACTIVE
+
+
+@router.post("/orgs/{org_id}/teardown", status_code=202, response_model=TeardownStarted,
+             summary="Start deleting the organization (admin; typed name as confirmation)",
+             responses=problem_responses(*BASE_ERRORS, InvalidInput, Conflict))
+async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
+                session: SessionDep, settings: SettingsDep,
+                client: TemporalClientDep) -> TeardownStarted:
+    principal.require_admin(org_id)
+    org_status = await run_in_threadpool(_preflight, session, org_id, body.confirm_name)
+    workflow_id = teardown_workflow_id(org_id)
+    if org_status is not OrgStatus.ACTIVE:
+        run_id = await _running_run_id(client, org_id)
+        raise TeardownRunning(f"the organization is {org_status.value}: a teardown is "
+                              "under way", workflow_id=workflow_id, run_id=run_id)
+    inp = teardown_input(settings, org_id, _requested_by(principal), body.grace_seconds)
+    try:
+        handle = await start_teardown(client, settings, inp)
+    except WorkflowAlreadyStartedError as exc:
+        raise TeardownRunning("a teardown of this organization was already started",
+                              workflow_id=workflow_id, run_id=exc.run_id) from None
+    run_id = handle.result_run_id or ""
+    await run_in_threadpool(audit, session, org_id, principal.actor, "teardown.started",
+                            f"workflow:{workflow_id}", run_id=run_id,
+                            grace_seconds=inp.grace_seconds)
+    return TeardownStarted(workflow_id=workflow_id, run_id=run_id,
+                           status_url=f"/orgs/{org_id}/teardown")
+
+
+async def _running_run_id(client: TemporalClientDep, org_id: str) -> str | None:
+    try:
+        desc = await teardown_handle(client, org_id).describe()
+    except RPCError:
+        return None
+    return desc.run_id
+
+
+def _certificate(session: Session, org_id: str) -> DeletionCertificate | None:
+    return session.execute(select(DeletionCertificate).where(
+        DeletionCertificate.org_id == org_id)).scalar_one_or_none()
+
+
+@router.get("/orgs/{org_id}/teardown", response_model=TeardownStatus,
+            summary="Live progress; after completion, the deletion certificate",
+            responses=problem_responses(*BASE_ERRORS))
+async def status(org_id: OrgId, caller: OperatorOrAdminDep, session: SessionDep,
+                 client: TemporalClientDep) -> TeardownStatus:
+    if isinstance(caller, Principal):
+        caller.require_admin(org_id)
+    cert_row = await run_in_threadpool(_certificate, session, org_id)
+    cert = certificate_out(cert_row) if cert_row else None
+    handle = teardown_handle(client, org_id)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            if cert is not None:  # the history was already cleaned up; the proof remains
+                return status_from_certificate(cert)
+            raise NotFound("no teardown was started for this organization") from None
+        raise Unavailable(f"Temporal: {exc.message}") from None
+    if desc.status is WorkflowExecutionStatus.RUNNING:
+        progress = await handle.query(OrgTeardownWorkflow.progress)
+    elif desc.status is WorkflowExecutionStatus.COMPLETED:
+        progress = await handle.result()
+    else:
+        try:
+            progress = await handle.query(OrgTeardownWorkflow.progress)
+        except (RPCError, WorkflowFailureError):
+            ended = desc.status.name.lower() if desc.status else "unknown"
+            raise Conflict(f"the teardown ended as {ended}",
+                           workflow_id=desc.id, run_id=desc.run_id) from None
+    return status_from_progress(progress, desc.id, desc.run_id, cert)
+
+
+async def _decide(client: TemporalClientDep, org_id: str,
+                  request: CancelRequest | ExpediteRequest) -> DecisionOut:
+    handle = teardown_handle(client, org_id)
+    try:
+        if isinstance(request, CancelRequest):
+            result = await handle.execute_update(OrgTeardownWorkflow.cancel, request)
+            return DecisionOut(accepted=result.cancelled, detail=result.detail)
+        done = await handle.execute_update(OrgTeardownWorkflow.expedite, request)
+        return DecisionOut(accepted=True, detail=done.detail)
+    except WorkflowUpdateFailedError as exc:
+        reason = str(exc.cause) if exc.cause else str(exc)
+        raise NotCancellable(reason, workflow_id=handle.id) from None
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound("no teardown is running for this organization") from None
+        raise NotCancellable(f"the teardown cannot take this request: {exc.message}",
+                             workflow_id=handle.id) from None
+
+
+@router.post("/orgs/{org_id}/teardown/cancel", response_model=DecisionOut,
+             summary="Cancel during the grace window (refused after the point of no return)",
+             responses=problem_responses(*BASE_ERRORS, Conflict))
+async def cancel(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep,
+                 client: TemporalClientDep, body: CancelIn | None = None) -> DecisionOut:
+    principal.require_admin(org_id)
+    reason = body.reason if body else ""
+    out = await _decide(client, org_id,
+                        CancelRequest(requested_by=_requested_by(principal), reason=reason))
+    await run_in_threadpool(audit, session, org_id, principal.actor, "teardown.cancel",
+                            f"workflow:{teardown_workflow_id(org_id)}", accepted=out.accepted)
+    return out
+
+
+@router.post("/orgs/{org_id}/teardown/expedite", response_model=DecisionOut,
+             summary="End the grace window now and proceed with the deletion",
+             responses=problem_responses(*BASE_ERRORS, Conflict))
+async def expedite(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep,
+                   client: TemporalClientDep) -> DecisionOut:
+    principal.require_admin(org_id)
+    out = await _decide(client, org_id,
+                        ExpediteRequest(requested_by=_requested_by(principal)))
+    await run_in_threadpool(audit, session, org_id, principal.actor, "teardown.expedite",
+                            f"workflow:{teardown_workflow_id(org_id)}")
+    return out

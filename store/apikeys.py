@@ -1,0 +1,112 @@
+"""API key queries: create, list, extend, delete, and the status rule the console shows.
+
+Shared by the API and the key-expiry sweep, so "expiring" means the same thing in a list and
+in a reminder. Functions take the caller's session and never commit (the request or activity
+scope does), so a refused bulk delete leaves every key in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from lifecycle import keys
+from store.base import new_id
+from store.models import ApiKey, KeyScope, KeyTombstone
+
+EXPIRING_WITHIN = timedelta(days=7)
+ACTIVE, EXPIRING, EXPIRED, REVOKED = "active", "expiring", "expired", "revoked"
+
+
+def key_status(key: ApiKey, now: datetime) -> str:
+    """revoked > expired > expiring (within 7 days) > active; computed, never stored."""
+    if key.revoked_at is not None:
+        return REVOKED
+    if key.expires_at <= now:
+        return EXPIRED
+    if key.expires_at - now <= EXPIRING_WITHIN:
+        return EXPIRING
+    return ACTIVE
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    row: ApiKey
+    secret: str  # shown to the caller once, never stored
+
+
+def create_key(session: Session, *, org_id: str, scope: KeyScope, project_id: str | None,
+               name: str, created_by: str | None, lifetime_days: int, pepper: bytes,
+               now: datetime) -> CreatedKey:
+    made = keys.generate(scope.value, pepper)
+    row = ApiKey(id=new_id(), org_id=org_id, scope=scope, project_id=project_id, name=name,
+                 prefix=made.prefix, secret_hash=made.secret_hash, created_by=created_by,
+                 created_at=now, expires_at=now + timedelta(days=lifetime_days))
+    session.add(row)
+    session.flush()
+    return CreatedKey(row=row, secret=made.secret)
+
+
+def get_key(session: Session, org_id: str, key_id: str, *, lock: bool = False) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == org_id)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def list_keys(session: Session, org_id: str, *, project_id: str | None = None,
+              limit: int = 50, after: str = "") -> tuple[list[ApiKey], str | None]:
+    """One page in id order (keyset: stable under concurrent inserts); the next cursor."""
+    query = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.id > after)
+    if project_id is not None:
+        query = query.where(ApiKey.project_id == project_id)
+    rows = list(session.execute(query.order_by(ApiKey.id).limit(limit + 1)).scalars())
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+class ExtensionRefused(Exception):
+    """The key cannot be extended (revoked, or past the org's maximum lifetime)."""
+
+    def __init__(self, message: str, latest: datetime | None = None) -> None:
+        super().__init__(message)
+        self.latest = latest
+
+
+def extend_key(key: ApiKey, days: int, max_lifetime_days: int,
+               now: datetime) -> tuple[datetime, datetime]:
+    """New expiry = max(now, expires_at) + days, at most created_at + max lifetime.
+
+    An expired key may be extended (it starts again from now) as long as the cap allows: the
+    console's "Edit key" does the same. Returns (old, new) expiry.
+    """
+    if key.revoked_at is not None:
+        raise ExtensionRefused("a revoked key cannot be extended")
+    old = key.expires_at
+    new = max(now, old) + timedelta(days=days)
+    latest = key.created_at + timedelta(days=max_lifetime_days)
+    if new > latest:
+        raise ExtensionRefused(
+            f"keys of this organization live at most {max_lifetime_days} days: this key can "
+            f"be extended until {latest.isoformat()} at the latest", latest)
+    key.expires_at = new
+    return old, new
+
+
+def delete_keys(session: Session, rows: Sequence[ApiKey], actor: str, now: datetime) -> int:
+    """Delete keys for good, leaving a tombstone each (id, prefix, name, scope, actor, time)."""
+    if not rows:
+        return 0
+    session.execute(insert(KeyTombstone), [dict(
+        org_id=r.org_id, key_id=r.id, prefix=r.prefix, name=r.name, scope=r.scope,
+        project_id=r.project_id, deleted_by=actor, deleted_at=now) for r in rows])
+    result = session.execute(delete(ApiKey).where(ApiKey.id.in_([r.id for r in rows]))
+                             .execution_options(synchronize_session=False))
+    for row in rows:
+        session.expunge(row)
+    return int(getattr(result, "rowcount", 0) or 0)

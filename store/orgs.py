@@ -1,0 +1,113 @@
+"""Org and payment-method queries, and the write guard every mutating route goes through.
+
+Invariant 4 is enforced here, not only at authentication: a key checked a moment ago may belong
+to an org that a teardown froze since. `lock_active_org` takes the org row with
+`SELECT ... FOR UPDATE` (PostgreSQL; SQLite serialises writers anyway) and checks its status in
+the same transaction as the write, and the teardown's freeze takes the same lock, so a write
+either commits before the freeze or is refused after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.base import new_id, utcnow
+from store.models import Member, Organization, OrgStatus, PaymentMethod, PaymentStatus
+
+EDITABLE = ("name", "description", "contact_email", "website", "timezone")
+
+
+class OrgMissing(Exception):
+    """No org with that id (or it was deleted)."""
+
+
+class OrgNotActive(Exception):
+    def __init__(self, status: OrgStatus) -> None:
+        super().__init__(f"the organization is {status.value}: writes are refused")
+        self.status = status
+
+
+def get_org(session: Session, org_id: str) -> Organization:
+    org = session.get(Organization, org_id)
+    if org is None:
+        raise OrgMissing(org_id)
+    return org
+
+
+def lock_org(session: Session, org_id: str) -> Organization:
+    """The org row, locked until the transaction ends (fresh from the database)."""
+    org = session.execute(select(Organization).where(Organization.id == org_id)
+                          .with_for_update().execution_options(populate_existing=True)
+                          ).scalar_one_or_none()
+    if org is None:
+        raise OrgMissing(org_id)
+    return org
+
+
+def lock_active_org(session: Session, org_id: str) -> Organization:
+    """Lock the org and refuse unless it is active: call before every write to an org."""
+    org = lock_org(session, org_id)
+    if org.status is not OrgStatus.ACTIVE:
+        raise OrgNotActive(org.status)
+    return org
+
+
+def admin_of(session: Session, org: Organization) -> Member | None:
+    return session.get(Member, org.admin_member_id)
+
+
+def update_org(org: Organization, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply the editable fields present in `changes`; returns what actually changed."""
+    changed: dict[str, Any] = {}
+    for field in EDITABLE:
+        if field in changes and changes[field] != getattr(org, field):
+            setattr(org, field, changes[field])
+            changed[field] = changes[field]
+    return changed
+
+
+def payment_method(session: Session, org_id: str) -> PaymentMethod | None:
+    return session.execute(select(PaymentMethod).where(PaymentMethod.org_id == org_id)
+                           ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def put_payment_method(session: Session, org_id: str, card: CardFacts) -> PaymentMethod:
+    """Replace the card on file (one per org); a new card starts out valid."""
+    now = utcnow()
+    row = payment_method(session, org_id)
+    if row is None:
+        row = PaymentMethod(id=new_id(), org_id=org_id, created_at=now)
+        session.add(row)
+    row.provider_token = card.token
+    row.brand = card.brand
+    row.last4 = card.last4
+    row.exp_month = card.exp_month
+    row.exp_year = card.exp_year
+    row.status = PaymentStatus.VALID
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def card_expired(card: PaymentMethod | CardFacts, now: datetime) -> bool:
+    """A card is good through the last day of its expiry month."""
+    return (card.exp_year, card.exp_month) < (now.year, now.month)
+
+
+def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:
+    """The console's "check your payment settings": no usable card on file."""
+    return card is None or card.status is PaymentStatus.UNAVAILABLE or card_expired(card, now)
