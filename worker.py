@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from lifecycle.schedules import ensure_at_worker_start
 from lifecycle.settings import Settings, SettingsError, load_settings
 from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
 from store.db import make_engine, make_session_factory
@@ -69,6 +70,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
                                    deadline_s=CONNECT_DEADLINE_S), stop)
             if client is None:
                 return
+        # Idempotent create-or-update; never fatal (a server without schedules is logged).
+        await _unless_stopped(ensure_at_worker_start(client, settings), stop)
         if not workflows and not activities:
             # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
             # and compose stacks up while the registries are still being filled.

@@ -14,9 +14,15 @@ def build_activities(settings: Settings,
                      session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
     """Every activity the worker must register, bound to its dependencies."""
     from activities.billing import DatabaseBillingGateway
+    from activities.delivery import DeliveryActivities
+    from activities.digests import DigestActivities
     from activities.purge import PurgeActivities
+    from activities.sweep import SweepClaimActivities
     from activities.teardown import TeardownActivities
 
     teardown = TeardownActivities(session_factory, DatabaseBillingGateway())
     purge = PurgeActivities(session_factory)
-    return [*teardown.all(), *purge.all()]
+    sweep = [*SweepClaimActivities(session_factory).all(),
+             *DigestActivities(session_factory).all(),
+             *DeliveryActivities(session_factory, settings).all()]
+    return [*teardown.all(), *purge.all(), *sweep]

@@ -36,6 +36,12 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     return run_seed(settings, args)
 
 
+def _schedules(args: argparse.Namespace, settings: Settings) -> int:
+    from lifecycle.schedules_cli import run
+
+    return run(args, settings)
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker import main as worker_main
 
@@ -66,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the Temporal worker only")
     worker.set_defaults(handler=_worker)
+
+    scheds = sub.add_parser("schedules", help="the key-expiry sweep schedule")
+    from lifecycle.schedules_cli import add_arguments as add_schedule_arguments
+
+    add_schedule_arguments(scheds)
+    scheds.set_defaults(handler=_schedules)
     return parser
 
 

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
 
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
+    mail_max_attempts: int = Field(default=10, ge=1, le=100)
+
+    # Key-expiry sweep (issue 5): a Temporal Schedule starts `KeyExpirySweepWorkflow`.
+    sweep_schedule_enabled: bool = True
+    sweep_interval_seconds: int = Field(default=3600, ge=60)
+    sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
+    reminder_windows_days: list[int] = Field(default_factory=lambda: [30, 7, 1], min_length=1)
+    sweep_page_size: int = Field(default=1000, ge=1, le=50_000)
+    sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +70,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+    @field_validator("reminder_windows_days")
+    @classmethod
+    def _positive_distinct_windows(cls, value: list[int]) -> list[int]:
+        if any(days < 1 for days in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct whole days of at least 1")
+        return sorted(value, reverse=True)
 
     @field_validator("key_pepper")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Any
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
     from workflows.purge import ProjectPurgeWorkflow
+    from workflows.sweep import KeyExpirySweepWorkflow
     from workflows.teardown import OrgTeardownWorkflow
 
-    return [OrgTeardownWorkflow, ProjectPurgeWorkflow]
+    return [OrgTeardownWorkflow, ProjectPurgeWorkflow, KeyExpirySweepWorkflow]

@@ -1,0 +1,82 @@
+"""What a reminder digest says: the email text for one person and the webhook JSON for an org.
+
+Pure functions over plain values, so the wording is tested without a database or a server.
+Every expiry is shown in UTC and in the reader's zone with an explicit offset, plus a relative
+time, because "expires 2026-03-01" read in Taipei and in New York are different days.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from lifecycle.expiry_windows import EXPIRED, format_expiry, relative_time, zone
+
+
+@dataclass(frozen=True)
+class Item:
+    """One reminder in a digest: a key or a card, with what the reader needs to recognise it."""
+
+    kind: str  # api_key | card
+    subject_id: str
+    window: str
+    due_at: datetime
+    label: str  # key name, or "visa ending 4242"
+    detail: str  # "olt_AbCdEfGh, team key" or "valid through 03/2027"
+    facts: dict[str, str | None]  # machine-readable fields for the webhook
+
+
+def _line(item: Item, now: datetime, tz_name: str | None, org_tz: str) -> str:
+    when = format_expiry(item.due_at, zone(tz_name, org_tz))
+    what = "key" if item.kind == "api_key" else "payment card"
+    status = ("EXPIRED" if item.window == EXPIRED
+              else f"{item.window.removesuffix('d')}-day reminder")
+    verb = "expired" if item.due_at <= now else "expires"
+    return (f"- {what} \"{item.label}\" ({item.detail}) [{status}]\n"
+            f"  {verb} {when}, {relative_time(item.due_at, now)}")
+
+
+def email_subject(org_name: str, items: list[Item]) -> str:
+    expired = sum(1 for i in items if i.window == EXPIRED)
+    soon = len(items) - expired
+    parts = []
+    if soon:
+        parts.append(f"{soon} expiring soon")
+    if expired:
+        parts.append(f"{expired} expired")
+    return f"[{org_name}] Keys and cards: {', '.join(parts)}"
+
+
+def email_body(org_name: str, items: list[Item], now: datetime, tz_name: str | None,
+               org_tz: str) -> str:
+    lines = [
+        "Hello,",
+        "",
+        f"In the organization \"{org_name}\" these credentials expire soon or have expired:",
+        "",
+        *(_line(item, now, tz_name, org_tz) for item in items),
+        "",
+        "Extend or replace keys from Settings > Team API keys or from the project's API keys "
+        "page; an expired key is refused on every request. Change an expiring card from "
+        "Settings > Payment settings > Change credit card.",
+        "",
+        "You receive this because you created these keys or administer the organization.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def webhook_body(delivery_id: str, org_id: str, sweep_id: str, now: datetime,
+                 items: list[Item]) -> str:
+    """JSON with a stable key order: the signature is computed over these exact bytes."""
+    payload = {
+        "type": "key_expiry.reminders",
+        "delivery_id": delivery_id,
+        "org_id": org_id,
+        "sweep_id": sweep_id,
+        "generated_at": now.isoformat(),
+        "items": [{"subject": item.kind, "id": item.subject_id, "window": item.window,
+                   "expires_at": item.due_at.isoformat(), "expired": item.due_at <= now,
+                   **item.facts} for item in items],
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))

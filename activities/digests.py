@@ -1,0 +1,191 @@
+"""Turn claimed reminders into outbox messages: one digest per recipient per org per sweep.
+
+Why a phase of its own after all claim pages: keys are claimed in expiry order, so one org's
+keys are spread over many pages; writing mail per page would send a person several mails per
+sweep. Here each org is one transaction: its pending ledger rows move to `queued` (naming
+their batch) and the outbox rows of the batch are inserted, together or not at all. The
+idempotency keys derive from the sweep, the org and the exact set of reminders, so a retried
+transaction writes the same keys, and a committed one leaves nothing pending to write again.
+
+Pending rows left by a sweep that died before this phase are picked up by the next sweep,
+so a crash delays a reminder but never loses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.digest_text import Item, email_body, email_subject, webhook_body
+from activities.sweep_io import PageInput, PageResult
+from lifecycle.expiry_windows import EXPIRED, card_due_at
+from store import reminders
+from store.models import (
+    ApiKey,
+    Member,
+    Organization,
+    OrgStatus,
+    OutboxMessage,
+    PaymentMethod,
+    PaymentStatus,
+    Project,
+    Reminder,
+    Role,
+)
+
+
+def _digest(text: str, length: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def batch_key(sweep_id: str, org_id: str, reminder_ids: list[int]) -> str:
+    """`kx:<sweep>:<org>:<set of reminders>`: deterministic for a given claim set."""
+    ids = ",".join(str(i) for i in sorted(reminder_ids))
+    return f"kx:{_digest(sweep_id)}:{org_id}:{_digest(ids, 8)}"
+
+
+def _window_rank(window: str) -> int:
+    return 0 if window == EXPIRED else int(window.removesuffix("d"))
+
+
+def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
+    """Keep the closest pending window of each subject; the wider ones are superseded.
+
+    Two pending windows for one subject happen when a sweep died before its digests and the
+    next one claimed a closer window: the reader needs only the closer one.
+    """
+    by_subject: dict[tuple[str, str], list[Reminder]] = defaultdict(list)
+    for row in rows:
+        by_subject[(row.subject_kind, row.subject_id)].append(row)
+    keep, drop = [], []
+    for group in by_subject.values():
+        group.sort(key=lambda r: (_window_rank(r.window), r.id))
+        keep.append(group[0])
+        drop.extend(group[1:])
+    return keep, drop
+
+
+class DigestActivities:
+    """The compose phase, bound to a session factory."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="sweep_compose_digests")
+    def compose(self, page: PageInput) -> PageResult:
+        """Write the digests of the next page of orgs that have pending reminders."""
+        with self.sessions() as session:
+            orgs = reminders.orgs_with_pending(session, page.cursor, page.limit)
+        result = PageResult(cursor=orgs[-1] if orgs else page.cursor,
+                            done=len(orgs) < page.limit)
+        for org_id in orgs:
+            queued, messages = self._compose_org(org_id, page.sweep_id, page.now)
+            result.queued_reminders += queued
+            result.queued_messages += messages
+            activity.heartbeat(org_id)
+        return result
+
+    def _compose_org(self, org_id: str, sweep_id: str, now: datetime) -> tuple[int, int]:
+        with self.sessions.begin() as session:
+            org = session.get(Organization, org_id)
+            if org is None or org.status != OrgStatus.ACTIVE:
+                return 0, 0  # frozen or deleting: left pending, announced if it comes back
+            keep, drop = _closest_per_subject(reminders.pending_of_org(session, org_id))
+            if not keep:
+                return 0, 0
+            items, recipients_of, void = self._items(session, org, keep)
+            live_ids = [r.id for r in keep if r.id not in void]
+            batch = batch_key(sweep_id, org_id, live_ids)
+            reminders.set_status(session, [r.id for r in drop], reminders.SUPERSEDED)
+            reminders.set_status(session, sorted(void), reminders.VOID)
+            if reminders.set_status(session, live_ids, reminders.QUEUED, batch) != len(live_ids):
+                # An overlapping sweep moved some of these rows first: start over from the
+                # database's current state rather than announce a partial set twice.
+                raise ApplicationError("reminders changed while composing; retrying")
+            messages = self._enqueue(session, org, batch, sweep_id, now, items, recipients_of)
+            return len(live_ids), messages
+
+    def _items(self, session: Session, org: Organization, rows: list[Reminder]
+               ) -> tuple[list[Item], dict[str, set[str]], set[int]]:
+        """Digest items (ordered by expiry), each item's recipients, and rows now void."""
+        members = {m.id: m for m in session.scalars(select(Member)
+                                                    .where(Member.org_id == org.id))}
+        admins = {m.id for m in members.values()
+                  if m.role == Role.ADMIN or m.id == org.admin_member_id}
+        key_ids = [r.subject_id for r in rows if r.subject_kind == reminders.API_KEY]
+        card_ids = [r.subject_id for r in rows if r.subject_kind == reminders.CARD]
+        keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids)))}
+        cards = {c.id: c for c in session.scalars(
+            select(PaymentMethod).where(PaymentMethod.id.in_(card_ids)))}
+        project_ids = {k.project_id for k in keys.values() if k.project_id}
+        projects = dict(session.execute(select(Project.id, Project.name)
+                                        .where(Project.id.in_(project_ids))).all())
+        items: list[Item] = []
+        recipients_of: dict[str, set[str]] = {}
+        void: set[int] = set()
+        for row in rows:
+            item: Item | None = None
+            to: set[str] = set(admins)
+            if row.subject_kind == reminders.API_KEY:
+                key = keys.get(row.subject_id)
+                if key is not None and key.revoked_at is None and key.expires_at == row.due_at:
+                    where = (f"project {projects.get(key.project_id, key.project_id)}"
+                             if key.project_id else "team")
+                    item = Item("api_key", key.id, row.window, row.due_at, key.name,
+                                f"{key.prefix}, {where} key",
+                                {"name": key.name, "prefix": key.prefix, "scope": key.scope.value,
+                                 "project_id": key.project_id})
+                    # A departed creator's member row is gone: the admins remain.
+                    if key.created_by in members:
+                        to.add(key.created_by)
+            else:
+                card = cards.get(row.subject_id)
+                if card is not None and card_due_at(card.exp_year, card.exp_month) == row.due_at \
+                        and (card.status == PaymentStatus.VALID or row.window == EXPIRED):
+                    item = Item("card", card.id, row.window, row.due_at,
+                                f"{card.brand} ending {card.last4}",
+                                f"valid through {card.exp_month:02d}/{card.exp_year}",
+                                {"brand": card.brand, "last4": card.last4})
+            if item is None:
+                void.add(row.id)
+                continue
+            items.append(item)
+            recipients_of[item.subject_id] = {members[m].email for m in to}
+        items.sort(key=lambda i: (i.due_at, i.kind, i.subject_id))
+        return items, recipients_of, void
+
+    def _enqueue(self, session: Session, org: Organization, batch: str, sweep_id: str,
+                 now: datetime, items: list[Item], recipients_of: dict[str, set[str]]) -> int:
+        """Insert one email per recipient and one webhook call for the org; returns the count."""
+        if not items:
+            return 0
+        zones = {m.email: m.timezone for m in session.scalars(
+            select(Member).where(Member.org_id == org.id))}
+        per_person: dict[str, list[Item]] = defaultdict(list)
+        for item in items:
+            for email in sorted(recipients_of[item.subject_id]):
+                per_person[email].append(item)
+        rows: list[dict[str, Any]] = [
+            dict(idempotency_key=f"{batch}:email:{_digest(email)}", org_id=org.id,
+                 channel="email", recipient=email, subject=email_subject(org.name, mine),
+                 body=email_body(org.name, mine, now, zones.get(email), org.timezone))
+            for email, mine in sorted(per_person.items())]
+        if org.webhook_url:
+            delivery = f"{batch}:webhook"
+            rows.append(dict(idempotency_key=delivery, org_id=org.id, channel="webhook",
+                             recipient=org.webhook_url, subject="key_expiry.reminders",
+                             body=webhook_body(delivery, org.id, sweep_id, now, items)))
+        for row in rows:
+            session.add(OutboxMessage(status="pending", attempts=0, **row))
+        return len(rows)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.compose]

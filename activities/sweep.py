@@ -1,0 +1,95 @@
+"""Sweep activities that claim reminders: one page of due keys or due cards per call.
+
+A page is one transaction: ledger rows for the window to send (`pending`) and for the wider
+windows it supersedes, plus the expired marker on keys and the `unavailable` status on cards.
+Killing the worker anywhere and retrying the page gives the same rows (the inserts ignore rows
+that exist), so a page is idempotent; digests are written later, per org, by `digests`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.sweep_io import PageInput, PageResult
+from lifecycle.expiry_windows import EXPIRED, card_due_at, decide, horizon, month_index
+from store import reminders
+from store.base import utcnow
+
+
+def _key_cursor(raw: str) -> tuple[datetime, str] | None:
+    if not raw:
+        return None
+    at, key_id = raw.split("|", 1)
+    return datetime.fromisoformat(at), key_id
+
+
+def _ledger_rows(org_id: str, kind: str, subject_id: str, due_at: datetime, send: str,
+                 superseded: tuple[str, ...]) -> list[dict[str, Any]]:
+    created = utcnow()
+    rows = [dict(org_id=org_id, subject_kind=kind, subject_id=subject_id, window=send,
+                 due_at=due_at, status=reminders.PENDING, created_at=created)]
+    rows += [dict(org_id=org_id, subject_kind=kind, subject_id=subject_id, window=w,
+                  due_at=due_at, status=reminders.SUPERSEDED, created_at=created)
+             for w in superseded]
+    return rows
+
+
+class SweepClaimActivities:
+    """Claim activities bound to a session factory (registered as bound methods)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="sweep_claim_keys")
+    def claim_keys(self, page: PageInput) -> PageResult:
+        """Claim the reminders of the next page of due keys, in `(expires_at, id)` order."""
+        with self.sessions.begin() as session:
+            keys = reminders.due_keys(session, horizon(page.now, page.windows_days),
+                                      _key_cursor(page.cursor), page.limit)
+            rows: list[dict[str, Any]] = []
+            expired: list[str] = []
+            for key in keys:
+                decision = decide(key.expires_at, page.now, page.windows_days)
+                if decision.send is None:
+                    continue
+                rows += _ledger_rows(key.org_id, reminders.API_KEY, key.id, key.expires_at,
+                                     decision.send, decision.superseded)
+                if decision.send == EXPIRED:
+                    expired.append(key.id)
+            reminders.claim(session, rows)
+            reminders.mark_keys_expired(session, expired, page.now)
+        cursor = f"{keys[-1].expires_at.isoformat()}|{keys[-1].id}" if keys else page.cursor
+        return PageResult(cursor=cursor, done=len(keys) < page.limit, due=len(keys))
+
+    @activity.defn(name="sweep_claim_cards")
+    def claim_cards(self, page: PageInput) -> PageResult:
+        """Claim card reminders; a card past its expiry month is marked unavailable."""
+        with self.sessions.begin() as session:
+            cards = reminders.due_cards(session,
+                                        month_index(horizon(page.now, page.windows_days)),
+                                        page.cursor, page.limit)
+            rows: list[dict[str, Any]] = []
+            expired: list[str] = []
+            due = 0
+            for card in cards:
+                due_at = card_due_at(card.exp_year, card.exp_month)
+                decision = decide(due_at, page.now, page.windows_days)
+                if decision.send is None:
+                    continue  # due by month, not yet by the exact window
+                due += 1
+                rows += _ledger_rows(card.org_id, reminders.CARD, card.id, due_at,
+                                     decision.send, decision.superseded)
+                if decision.send == EXPIRED:
+                    expired.append(card.id)
+            reminders.claim(session, rows)
+            reminders.mark_cards_unavailable(session, expired, page.now)
+        cursor = cards[-1].id if cards else page.cursor
+        return PageResult(cursor=cursor, done=len(cards) < page.limit, due=due)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.claim_keys, self.claim_cards]

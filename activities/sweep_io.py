@@ -1,0 +1,84 @@
+"""Inputs and results of the key-expiry sweep: one dataclass each, ids and counts only.
+
+These values land in Temporal's history, which outlives keys and members: no names, emails,
+key prefixes or webhook secrets here. A single dataclass per call keeps inputs extensible
+without breaking replay of running sweeps (new fields get defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+KEYS = "keys"
+CARDS = "cards"
+COMPOSE = "compose"
+DELIVER = "deliver"
+DONE = "done"
+PHASES = (KEYS, CARDS, COMPOSE, DELIVER, DONE)
+
+
+@dataclass
+class SweepTotals:
+    keys_due: int = 0
+    cards_due: int = 0
+    reminders_queued: int = 0
+    messages_queued: int = 0
+    messages_sent: int = 0
+    messages_failed: int = 0
+
+
+@dataclass
+class SweepInput:
+    """What a sweep does; the schedule fills the settings part, the workflow the rest.
+
+    `now` fixes the sweep's clock (tests and catch-up runs pass it; otherwise the first run
+    takes `workflow.now()`), and every page and every continued run uses that same instant so
+    they agree on which keys are due.
+    """
+
+    windows_days: list[int] = field(default_factory=lambda: [30, 7, 1])
+    page_size: int = 1000
+    pages_per_run: int = 50
+    compose_page_size: int = 100
+    deliver_page_size: int = 100
+    deliver: bool = True
+    now: datetime | None = None
+    # Carried across continue-as-new; leave empty when starting a sweep.
+    sweep_id: str = ""
+    phase: str = KEYS
+    cursor: str = ""
+    runs: int = 0
+    totals: SweepTotals = field(default_factory=SweepTotals)
+
+
+@dataclass
+class SweepResult:
+    sweep_id: str
+    now: datetime
+    runs: int
+    totals: SweepTotals
+
+
+@dataclass
+class PageInput:
+    """One page of one phase: the sweep's identity and clock, and where the last page ended."""
+
+    sweep_id: str
+    now: datetime
+    windows_days: list[int]
+    cursor: str
+    limit: int
+
+
+@dataclass
+class PageResult:
+    """`cursor` is opaque to the workflow; `done` ends the phase."""
+
+    cursor: str
+    done: bool
+    due: int = 0
+    queued_reminders: int = 0
+    queued_messages: int = 0
+    sent: int = 0
+    failed: int = 0

@@ -1,0 +1,138 @@
+"""Queries of the key-expiry sweep: due keys and cards, ledger claims, pending reminders.
+
+Why the ledger insert ignores conflicts: the unique row (subject, window, due_at) is the only
+thing that decides "this reminder exists". Two overlapping sweeps, or a page retried after its
+transaction committed, insert the same rows; the database keeps the first and the others are
+no-ops, so nothing is announced twice and no application-level locking is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus, Reminder
+
+API_KEY = "api_key"
+CARD = "card"
+
+PENDING = "pending"  # claimed by a sweep, not yet in the outbox
+QUEUED = "queued"  # written into an outbox digest (message_key names the batch)
+SENT = "sent"  # every message of its batch was accepted by its channel
+SUPERSEDED = "superseded"  # a closer window was announced instead
+VOID = "void"  # the subject changed (extended, revoked, deleted) before it was announced
+
+
+@dataclass(frozen=True)
+class DueKey:
+    id: str
+    org_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DueCard:
+    id: str
+    org_id: str
+    exp_year: int
+    exp_month: int
+
+
+def due_keys(session: Session, due_before: datetime, after: tuple[datetime, str] | None,
+             limit: int) -> list[DueKey]:
+    """Keys expiring by `due_before`, live, in active orgs, after the keyset cursor.
+
+    Walks `ix_api_keys_expires_at_id` in order. Keys already announced as expired are left out
+    unless they were extended after that (their `expires_at` moved past the marker).
+    """
+    query = (select(ApiKey.id, ApiKey.org_id, ApiKey.expires_at)
+             .join(Organization, Organization.id == ApiKey.org_id)
+             .where(ApiKey.expires_at <= due_before, ApiKey.revoked_at.is_(None),
+                    Organization.status == OrgStatus.ACTIVE,
+                    or_(ApiKey.expired_marked_at.is_(None),
+                        ApiKey.expired_marked_at < ApiKey.expires_at))
+             .order_by(ApiKey.expires_at, ApiKey.id).limit(limit))
+    if after is not None:
+        query = query.where(tuple_(ApiKey.expires_at, ApiKey.id) > tuple_(*after))
+    return [DueKey(r.id, r.org_id, r.expires_at) for r in session.execute(query)]
+
+
+def due_cards(session: Session, last_month_index: int, after: str, limit: int) -> list[DueCard]:
+    """Valid cards of active orgs whose validity ends by the month `last_month_index`."""
+    query = (select(PaymentMethod.id, PaymentMethod.org_id, PaymentMethod.exp_year,
+                    PaymentMethod.exp_month)
+             .join(Organization, Organization.id == PaymentMethod.org_id)
+             .where(PaymentMethod.status == PaymentStatus.VALID,
+                    Organization.status == OrgStatus.ACTIVE,
+                    PaymentMethod.exp_year * 12 + PaymentMethod.exp_month <= last_month_index,
+                    PaymentMethod.id > after)
+             .order_by(PaymentMethod.id).limit(limit))
+    return [DueCard(r.id, r.org_id, r.exp_year, r.exp_month) for r in session.execute(query)]
+
+
+def claim(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ledger rows, ignoring any that already exist (the exactly-once decision)."""
+    if not rows:
+        return
+    table: Table = Reminder.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def mark_keys_expired(session: Session, key_ids: Sequence[str], now: datetime) -> None:
+    """Record that the sweep announced these keys as expired (auth refuses them regardless)."""
+    if key_ids:
+        session.execute(update(ApiKey).where(
+            ApiKey.id.in_(key_ids),
+            or_(ApiKey.expired_marked_at.is_(None), ApiKey.expired_marked_at < ApiKey.expires_at))
+            .values(expired_marked_at=now))
+
+
+def mark_cards_unavailable(session: Session, card_ids: Sequence[str], now: datetime) -> None:
+    """An expired card can no longer pay: the console shows "check your payment settings"."""
+    if card_ids:
+        session.execute(update(PaymentMethod).where(
+            PaymentMethod.id.in_(card_ids), PaymentMethod.status == PaymentStatus.VALID)
+            .values(status=PaymentStatus.UNAVAILABLE, updated_at=now))
+
+
+def orgs_with_pending(session: Session, after: str, limit: int) -> list[str]:
+    """Orgs that have claimed reminders waiting for a digest, in id order after `after`."""
+    query = (select(Reminder.org_id).where(Reminder.status == PENDING, Reminder.org_id > after)
+             .group_by(Reminder.org_id).order_by(Reminder.org_id).limit(limit))
+    return list(session.scalars(query))
+
+
+def pending_of_org(session: Session, org_id: str) -> list[Reminder]:
+    """The org's pending reminders, locked on PostgreSQL so an overlapping sweep skips them."""
+    query = (select(Reminder).where(Reminder.org_id == org_id, Reminder.status == PENDING)
+             .order_by(Reminder.id).with_for_update(skip_locked=True))
+    return list(session.scalars(query))
+
+
+def set_status(session: Session, ids: Sequence[int], status: str,
+               message_key: str | None = None) -> int:
+    """Move pending rows to `status`; returns how many moved (fewer means someone else won)."""
+    if not ids:
+        return 0
+    values: dict[str, Any] = {"status": status}
+    if message_key is not None:
+        values["message_key"] = message_key
+    result = session.execute(update(Reminder).where(
+        and_(Reminder.id.in_(ids), Reminder.status == PENDING)).values(**values))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_batch_sent(session: Session, org_id: str, message_key: str,
+                    now: datetime) -> None:
+    """Reminders of a digest batch become `sent` once every message of the batch went out."""
+    session.execute(update(Reminder).where(
+        Reminder.org_id == org_id, Reminder.message_key == message_key,
+        Reminder.status == QUEUED).values(status=SENT, sent_at=now))

@@ -1,0 +1,91 @@
+"""`KeyExpirySweepWorkflow`: claim due reminders, write digests, deliver them; page by page.
+
+Four phases, each a keyset walk of one activity per page: keys (by `(expires_at, id)`), cards
+(by id), compose (by org id), deliver (by outbox id). The sweep's clock is fixed once, at the
+start of the first run, and handed to every page and every continued run, so all pages agree
+on which keys are due. After `pages_per_run` pages (or when Temporal suggests it) the workflow
+continues as new with its phase, cursor and totals, so a sweep of a million keys keeps every
+run's history small (invariant 9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.sweep_io import (
+        CARDS,
+        COMPOSE,
+        DELIVER,
+        DONE,
+        KEYS,
+        PageInput,
+        PageResult,
+        SweepInput,
+        SweepResult,
+        SweepTotals,
+    )
+
+# Database pages retry forever with capped backoff: a sweep should finish once the database is
+# back. Delivery pages fail on purpose while a receiver refuses; the backoff spaces the retries
+# and each message's own attempt limit ends them.
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=1))
+PAGE_TIMEOUT = timedelta(minutes=10)
+HEARTBEAT = timedelta(minutes=2)
+
+ACTIVITY = {KEYS: "sweep_claim_keys", CARDS: "sweep_claim_cards",
+            COMPOSE: "sweep_compose_digests", DELIVER: "sweep_deliver_outbox"}
+NEXT = {KEYS: CARDS, CARDS: COMPOSE, COMPOSE: DELIVER, DELIVER: DONE}
+
+
+def _add(totals: SweepTotals, phase: str, page: PageResult) -> None:
+    if phase == KEYS:
+        totals.keys_due += page.due
+    elif phase == CARDS:
+        totals.cards_due += page.due
+    totals.reminders_queued += page.queued_reminders
+    totals.messages_queued += page.queued_messages
+    totals.messages_sent += page.sent
+    totals.messages_failed += page.failed
+
+
+@workflow.defn(name="KeyExpirySweep")
+class KeyExpirySweepWorkflow:
+    @workflow.run
+    async def run(self, sweep: SweepInput) -> SweepResult:
+        info = workflow.info()
+        if not sweep.sweep_id:
+            # First run: fix identity and clock; both survive continue-as-new unchanged.
+            sweep = replace(sweep, sweep_id=f"{info.workflow_id}/{info.run_id}",
+                            now=sweep.now or workflow.now())
+        assert sweep.now is not None
+        phase, cursor, totals = sweep.phase, sweep.cursor, sweep.totals
+        pages = 0
+        while phase != DONE:
+            if phase == DELIVER and not sweep.deliver:
+                phase, cursor = DONE, ""
+                break
+            if pages >= sweep.pages_per_run or info.is_continue_as_new_suggested():
+                workflow.continue_as_new(replace(sweep, phase=phase, cursor=cursor,
+                                                 runs=sweep.runs + 1, totals=totals))
+            limit = {COMPOSE: sweep.compose_page_size,
+                     DELIVER: sweep.deliver_page_size}.get(phase, sweep.page_size)
+            page: PageResult = await workflow.execute_activity(
+                ACTIVITY[phase],
+                PageInput(sweep_id=sweep.sweep_id, now=sweep.now,
+                          windows_days=sweep.windows_days, cursor=cursor, limit=limit),
+                result_type=PageResult, start_to_close_timeout=PAGE_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT, retry_policy=RETRY)
+            pages += 1
+            _add(totals, phase, page)
+            if page.done:
+                phase, cursor = NEXT[phase], ""
+            else:
+                cursor = page.cursor
+        return SweepResult(sweep_id=sweep.sweep_id, now=sweep.now, runs=sweep.runs + 1,
+                           totals=totals)
