@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -186,7 +186,7 @@ def summarise(event: HistoryEvent, activity_names: dict[int, str]) -> EventSumma
     """One line per event: what an operator scans for (which activity, which try, what broke)."""
     kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
     out = EventSummary(event_id=event.event_id, type=kind,
-                       time=event.event_time.ToDatetime() if event.HasField("event_time")
+                       time=event.event_time.ToDatetime(tzinfo=UTC) if event.HasField("event_time")
                        else None)
     attr_name = event.WhichOneof("attributes")
     attrs: Any = getattr(event, attr_name) if attr_name else None
@@ -209,15 +209,39 @@ async def workflow_history(workflow_id: WorkflowId, _op: OperatorDep,
                            run_id: Annotated[str | None, Query(max_length=100)] = None,
                            page_size: Annotated[int, Query(ge=1, le=500)] = 100,
                            next_page_token: Token = "") -> HistoryPage:
+    server_token, offset = _history_token_in(next_page_token)
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    events = handle.fetch_history_events(page_size=page_size,
-                                         next_page_token=_token_in(next_page_token))
+    events = handle.fetch_history_events(page_size=page_size, next_page_token=server_token)
     try:
         await events.fetch_next_page()
     except RPCError as exc:
         raise _rpc_problem(exc, workflow_id) from None
+    page = list(events.current_page or [])
+    # A server may send more than asked (the test server ignores the page size): the rest of
+    # its page is served next, from the same server token and an offset.
+    if offset + page_size < len(page):
+        following = _history_token_out(server_token, offset + page_size)
+    else:
+        following = _history_token_out(events.next_page_token, 0)
     names: dict[int, str] = {}
+    summaries = [summarise(e, names) for e in page]
     return HistoryPage(workflow_id=workflow_id,
                        ui_url=ui_url(settings, client.namespace, workflow_id),
-                       events=[summarise(e, names) for e in events.current_page or []],
-                       next_page_token=_token_out(events.next_page_token))
+                       events=summaries[offset:offset + page_size],
+                       next_page_token=following)
+
+
+def _history_token_in(token: str) -> tuple[bytes | None, int]:
+    raw = _token_in(token)
+    if raw is None:
+        return None, 0
+    offset_text, _, server = raw.partition(b":")
+    if not offset_text.isdigit():
+        raise InvalidInput("next_page_token is not one this API handed out")
+    return server or None, int(offset_text)
+
+
+def _history_token_out(server: bytes | None, offset: int) -> str | None:
+    if server is None and offset == 0:
+        return None
+    return _token_out(str(offset).encode() + b":" + (server or b""))

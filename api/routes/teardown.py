@@ -196,7 +196,10 @@ async def _decide(client: TemporalClientDep, org_id: str,
         raise NotCancellable(reason, workflow_id=handle.id) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise NotFound("no teardown is running for this organization") from None
+            if await _running_run_id(client, org_id) is None:
+                raise NotFound("no teardown was started for this organization") from None
+            raise NotCancellable("the teardown has already ended", workflow_id=handle.id
+                                 ) from None
         raise NotCancellable(f"the teardown cannot take this request: {exc.message}",
                              workflow_id=handle.id) from None
 
