@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import health, problems
+from api import health, openapi, problems
 from api.routes import keys, ops, orgs, quotas, teardown
 from api.temporal import TemporalConnection
 from lifecycle.settings import Settings, load_settings
@@ -48,4 +48,5 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router)
     for module in (orgs, keys, quotas, teardown, ops):
         app.include_router(module.router)
+    openapi.install(app)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -18,7 +18,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorDep
@@ -30,6 +35,7 @@ from workflows.teardown import OrgTeardownWorkflow
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 
+QUERY_TIMEOUT = timedelta(seconds=2)
 ERRORS = problem_responses(Unauthorized, NotFound, InvalidInput, Unavailable)
 STATUS_NAMES = {"running": "Running", "completed": "Completed", "failed": "Failed",
                 "canceled": "Canceled", "terminated": "Terminated",
@@ -148,8 +154,8 @@ async def list_workflows(
 async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
     handle = client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id)
     try:
-        progress = await handle.query(OrgTeardownWorkflow.progress)
-    except RPCError:
+        progress = await handle.query(OrgTeardownWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):  # no worker polling: describe without it
         return None
     return WorkflowProgress(status=progress.status, current_step=progress.current_step,
                             percent=progress.percent, cancellable=progress.cancellable,

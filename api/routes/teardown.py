@@ -10,6 +10,7 @@ and certificate are then the operator's to read (`OperatorOrAdminDep`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -58,6 +60,7 @@ from workflows.teardown_state import CancelRequest, ExpediteRequest, teardown_wo
 router = APIRouter(tags=["teardown"])
 
 OrgId = Annotated[str, Path(min_length=1, max_length=64)]
+QUERY_TIMEOUT = timedelta(seconds=10)
 BASE_ERRORS = (Unauthorized, NotPermitted, NotFound, Unavailable)
 
 
@@ -168,17 +171,18 @@ async def status(org_id: OrgId, caller: OperatorOrAdminDep, session: SessionDep,
                 return status_from_certificate(cert)
             raise NotFound("no teardown was started for this organization") from None
         raise Unavailable(f"Temporal: {exc.message}") from None
-    if desc.status is WorkflowExecutionStatus.RUNNING:
-        progress = await handle.query(OrgTeardownWorkflow.progress)
-    elif desc.status is WorkflowExecutionStatus.COMPLETED:
-        progress = await handle.result()
-    else:
-        try:
-            progress = await handle.query(OrgTeardownWorkflow.progress)
-        except (RPCError, WorkflowFailureError):
-            ended = desc.status.name.lower() if desc.status else "unknown"
-            raise Conflict(f"the teardown ended as {ended}",
-                           workflow_id=desc.id, run_id=desc.run_id) from None
+    try:
+        if desc.status is WorkflowExecutionStatus.COMPLETED:
+            progress = await handle.result()
+        else:  # running, or failed: the query still answers from the replayed state
+            progress = await handle.query(OrgTeardownWorkflow.progress,
+                                          rpc_timeout=QUERY_TIMEOUT)
+    except (WorkflowFailureError, WorkflowQueryFailedError):
+        ended = desc.status.name.lower() if desc.status else "unknown"
+        raise Conflict(f"the teardown ended as {ended}", workflow_id=desc.id,
+                       run_id=desc.run_id) from None
+    except RPCError as exc:
+        raise Unavailable(f"no worker answered the progress query: {exc.message}") from None
     return status_from_progress(progress, desc.id, desc.run_id, cert)
 
 
