@@ -70,8 +70,9 @@ class SweepClaimActivities:
     def claim_cards(self, page: PageInput) -> PageResult:
         """Claim card reminders; a card past its expiry month is marked unavailable."""
         with self.sessions.begin() as session:
+            # cards ending by the horizon: their month is before the horizon's month + 1
             cards = reminders.due_cards(session,
-                                        month_index(horizon(page.now, page.windows_days)),
+                                        month_index(horizon(page.now, page.windows_days)) + 1,
                                         page.cursor, page.limit)
             rows: list[dict[str, Any]] = []
             expired: list[str] = []

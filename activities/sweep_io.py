@@ -20,6 +20,10 @@ PHASES = (KEYS, CARDS, COMPOSE, DELIVER, DONE)
 
 @dataclass
 class SweepTotals:
+    """Counts for operators. `messages_sent`/`failed` count the page attempts that completed:
+    a message sent by an attempt that then crashed is counted by nobody here; the outbox
+    table is the record of what went out."""
+
     keys_due: int = 0
     cards_due: int = 0
     reminders_queued: int = 0

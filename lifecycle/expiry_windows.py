@@ -57,7 +57,7 @@ def card_due_at(exp_year: int, exp_month: int) -> datetime:
 
 
 def month_index(moment: datetime) -> int:
-    """`year * 12 + month` in UTC: cards with `exp_year * 12 + exp_month <= month_index(t)`
+    """`year * 12 + month` in UTC: cards with `exp_year * 12 + exp_month < month_index(t)`
     end at or before `t` (their end is the first instant of the following month)."""
     utc = moment.astimezone(UTC)
     return utc.year * 12 + utc.month

@@ -63,14 +63,16 @@ def due_keys(session: Session, due_before: datetime, after: tuple[datetime, str]
     return [DueKey(r.id, r.org_id, r.expires_at) for r in session.execute(query)]
 
 
-def due_cards(session: Session, last_month_index: int, after: str, limit: int) -> list[DueCard]:
-    """Valid cards of active orgs whose validity ends by the month `last_month_index`."""
+def due_cards(session: Session, before_month_index: int, after: str,
+              limit: int) -> list[DueCard]:
+    """Valid cards of active orgs whose expiry month is before `before_month_index`, i.e.
+    whose validity ends by the start of that month (see `month_index`)."""
     query = (select(PaymentMethod.id, PaymentMethod.org_id, PaymentMethod.exp_year,
                     PaymentMethod.exp_month)
              .join(Organization, Organization.id == PaymentMethod.org_id)
              .where(PaymentMethod.status == PaymentStatus.VALID,
                     Organization.status == OrgStatus.ACTIVE,
-                    PaymentMethod.exp_year * 12 + PaymentMethod.exp_month <= last_month_index,
+                    PaymentMethod.exp_year * 12 + PaymentMethod.exp_month < before_month_index,
                     PaymentMethod.id > after)
              .order_by(PaymentMethod.id).limit(limit))
     return [DueCard(r.id, r.org_id, r.exp_year, r.exp_month) for r in session.execute(query)]

@@ -104,7 +104,8 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 @dataclass
 class Hooks:
-    """A customer's endpoint: verifies every request, optionally refuses the first few."""
+    """A customer's endpoint: verifies every request, optionally refuses the first few
+    correctly signed ones (503) as an endpoint that is briefly down would."""
 
     secret: str
     refuse_first: int = 0
@@ -128,12 +129,12 @@ def webhook_receiver(hooks: Hooks) -> Iterator[str]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             with hooks.lock:
                 hooks.requests += 1
-                if hooks.refuse_first > 0:
-                    hooks.refuse_first -= 1
-                    status = 503
-                elif not hooks.verify(self.headers, body):
+                if not hooks.verify(self.headers, body):
                     hooks.bad_signatures += 1
                     status = 401
+                elif hooks.refuse_first > 0:  # a correctly signed call, refused while "down"
+                    hooks.refuse_first -= 1
+                    status = 503
                 else:
                     hooks.delivery_ids.append(self.headers["X-Lifecycle-Delivery"])
                     hooks.accepted.append(json.loads(body))
