@@ -29,14 +29,15 @@ def _key_cursor(raw: str) -> tuple[datetime, str] | None:
 
 
 def _ledger_rows(org_id: str, kind: str, subject_id: str, due_at: datetime, send: str,
-                 superseded: tuple[str, ...]) -> list[dict[str, Any]]:
+                 superseded: tuple[str, ...], known: set[tuple[str, str, datetime]]
+                 ) -> list[dict[str, Any]]:
+    """The rows this decision needs that the ledger does not hold yet."""
     created = utcnow()
-    rows = [dict(org_id=org_id, subject_kind=kind, subject_id=subject_id, window=send,
-                 due_at=due_at, status=reminders.PENDING, created_at=created)]
-    rows += [dict(org_id=org_id, subject_kind=kind, subject_id=subject_id, window=w,
-                  due_at=due_at, status=reminders.SUPERSEDED, created_at=created)
-             for w in superseded]
-    return rows
+    wanted = [(send, reminders.PENDING)] + [(w, reminders.SUPERSEDED) for w in superseded]
+    return [dict(org_id=org_id, subject_kind=kind, subject_id=subject_id, window=window,
+                 due_at=due_at, status=status, message_key=None, created_at=created,
+                 sent_at=None)
+            for window, status in wanted if (subject_id, window, due_at) not in known]
 
 
 class SweepClaimActivities:
@@ -51,6 +52,7 @@ class SweepClaimActivities:
         with self.sessions.begin() as session:
             keys = reminders.due_keys(session, horizon(page.now, page.windows_days),
                                       _key_cursor(page.cursor), page.limit)
+            known = reminders.existing(session, reminders.API_KEY, [k.id for k in keys])
             rows: list[dict[str, Any]] = []
             expired: list[str] = []
             for key in keys:
@@ -58,7 +60,7 @@ class SweepClaimActivities:
                 if decision.send is None:
                     continue
                 rows += _ledger_rows(key.org_id, reminders.API_KEY, key.id, key.expires_at,
-                                     decision.send, decision.superseded)
+                                     decision.send, decision.superseded, known)
                 if decision.send == EXPIRED:
                     expired.append(key.id)
             reminders.claim(session, rows)
@@ -74,6 +76,7 @@ class SweepClaimActivities:
             cards = reminders.due_cards(session,
                                         month_index(horizon(page.now, page.windows_days)) + 1,
                                         page.cursor, page.limit)
+            known = reminders.existing(session, reminders.CARD, [c.id for c in cards])
             rows: list[dict[str, Any]] = []
             expired: list[str] = []
             due = 0
@@ -84,7 +87,7 @@ class SweepClaimActivities:
                     continue  # due by month, not yet by the exact window
                 due += 1
                 rows += _ledger_rows(card.org_id, reminders.CARD, card.id, due_at,
-                                     decision.send, decision.superseded)
+                                     decision.send, decision.superseded, known)
                 if decision.send == EXPIRED:
                     expired.append(card.id)
             reminders.claim(session, rows)

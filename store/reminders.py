@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, and_, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus, Reminder
@@ -27,6 +27,14 @@ QUEUED = "queued"  # written into an outbox digest (message_key names the batch)
 SENT = "sent"  # every message of its batch was accepted by its channel
 SUPERSEDED = "superseded"  # a closer window was announced instead
 VOID = "void"  # the subject changed (extended, revoked, deleted) before it was announced
+
+CLAIM_CHUNK = 1000  # rows per INSERT statement on PostgreSQL
+CLAIM_COLUMNS = ("org_id", "subject_kind", "subject_id", "window", "due_at", "status",
+                 "message_key", "created_at", "sent_at")
+# "window" is a reserved word in PostgreSQL: every column is quoted.
+_QUOTED = ", ".join(f'"{c}"' for c in CLAIM_COLUMNS)
+CLAIM_SQL = (f"INSERT INTO reminders ({_QUOTED}) VALUES %s "
+             "ON CONFLICT ON CONSTRAINT uq_reminders_subject_window_due DO NOTHING")
 
 
 @dataclass(frozen=True)
@@ -78,14 +86,41 @@ def due_cards(session: Session, before_month_index: int, after: str,
     return [DueCard(r.id, r.org_id, r.exp_year, r.exp_month) for r in session.execute(query)]
 
 
+def existing(session: Session, kind: str, subject_ids: Sequence[str]
+             ) -> set[tuple[str, str, datetime]]:
+    """(subject, window, due_at) already in the ledger for these subjects: one index range
+    read per page, so a repeated sweep writes nothing at all."""
+    if not subject_ids:
+        return set()
+    rows = session.execute(select(Reminder.subject_id, Reminder.window, Reminder.due_at).where(
+        Reminder.subject_kind == kind, Reminder.subject_id.in_(subject_ids)))
+    return {(r.subject_id, r.window, r.due_at) for r in rows}
+
+
 def claim(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ledger rows, ignoring any that already exist (the exactly-once decision)."""
+    """Insert ledger rows, ignoring any that already exist (the exactly-once decision).
+
+    Why not a Core insert: compiling a 1,000-row VALUES list costs SQLAlchemy ~0.25 s and
+    psycopg2's plain executemany sends a statement per row; on PostgreSQL `execute_values`
+    on the session's own connection (same transaction) does a page in milliseconds, and on
+    SQLite a compiled-once executemany is already fast.
+    """
     if not rows:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            execute_values(cursor, CLAIM_SQL, [tuple(r[c] for c in CLAIM_COLUMNS) for r in rows],
+                           page_size=CLAIM_CHUNK)
+        finally:
+            cursor.close()
+        return
     table: Table = Reminder.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    session.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
 
 
 def mark_keys_expired(session: Session, key_ids: Sequence[str], now: datetime) -> None:
