@@ -86,6 +86,14 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the run's PostgreSQL database, for tests that need PostgreSQL only."""
+    eng = make_engine(postgres_url)
+    yield make_session_factory(eng)
+    eng.dispose()
+
+
+@pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
 

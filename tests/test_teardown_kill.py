@@ -6,16 +6,10 @@ process that is killed without warning (no graceful shutdown, no heartbeat flush
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -23,28 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.plan import owned_counts
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
-from store.db import make_engine, make_session_factory
 from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.seeding import OrgShape, seed_org
+from tests.chaos.support import WorkerProcess
 from tests.teardown_support import eventually
 from workflows.teardown_state import COMPLETED
 
 SHAPE = OrgShape(projects=6, datasets_per_project=2, records_per_dataset=3_000)
-
-
-@pytest.fixture
-def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(postgres_url)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
-def _start_worker(settings: Settings, address: str, queue: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, LIFECYCLE_DATABASE_URL=settings.effective_database_url,
-               LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
-               LIFECYCLE_DATA_DIR=str(settings.data_dir))
-    return subprocess.Popen([sys.executable, "-m", "lifecycle.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def test_worker_killed_mid_purge_then_replaced(
@@ -70,23 +49,18 @@ async def test_worker_killed_mid_purge_then_replaced(
     async def probe() -> int:
         return remaining()
 
-    first = _start_worker(settings, address, queue)
+    worker = WorkerProcess(postgres_url, address, queue, tmp_path)
+    worker.start()
     try:
         handle = await start_teardown(local_temporal.client, settings, inp, queue)
         await eventually(probe, lambda n: n < total * 0.7, timeout=60)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        worker.kill()
         left_at_kill = remaining()
         assert 0 < left_at_kill < total
-    finally:
-        if first.poll() is None:
-            first.kill()
-    second = _start_worker(settings, address, queue)
-    try:
+        worker.start()
         result = await handle.result()
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        worker.stop()
     assert result.status == COMPLETED
     with pg_sessions() as session:
         assert set(owned_counts(session, target.org_id).values()) == {0}

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from activities.plan import owned_counts
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
-from store.db import make_engine, make_session_factory
 from store.seeding import OrgShape, seed_org
 from tests.teardown_support import run_histories, teardown_worker
 from workflows.teardown_state import COMPLETED
@@ -23,13 +20,6 @@ PAGE = 50
 PAGES_PER_RUN = 2
 # Per run: PAGE * PAGES_PER_RUN children at ~6 events each, plus a few dozen for the steps.
 EVENTS_PER_RUN_BOUND = PAGE * PAGES_PER_RUN * 8 + 200
-
-
-@pytest.fixture
-def pg_sessions(postgres_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(postgres_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 async def test_hundreds_of_projects_keep_parent_history_bounded(

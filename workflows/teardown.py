@@ -93,8 +93,8 @@ class OrgTeardownWorkflow:
                 await self._run_step(step)
         except (ActivityError, ChildWorkflowError) as err:
             return await self._fail(current, _reason(err))
-        self.state.status = COMPLETED
         await self._notify("completed")
+        self.state.status = COMPLETED  # only now: a reader of "completed" finds the run done
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 

@@ -1,0 +1,89 @@
+"""Fault injection helpers: real processes started, killed and restarted by the tests.
+
+`LIFECYCLE_CHAOS_SCALE` multiplies the counts: CI runs the reduced default (1); the full run
+documented in docs/reliability.md uses 10.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lifecycle.binaries import temporal_cli
+
+SCALE = max(1, int(os.environ.get("LIFECYCLE_CHAOS_SCALE", "1")))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+    process.wait(timeout=30)
+
+
+@dataclass
+class DevServer:
+    """A Temporal dev server with a persistent SQLite file, so it can be restarted mid-work."""
+
+    db_file: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = _start([temporal_cli(), "server", "start-dev", "--headless",
+                               "--db-filename", str(self.db_file), "--port", str(self.port),
+                               "--ip", "127.0.0.1", "--log-level", "error"])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _kill_group(self.process, signal.SIGTERM)
+
+
+@dataclass
+class WorkerProcess:
+    """`lifecycle worker` in a child process: killed with SIGKILL, replaced by a new one."""
+
+    database_url: str
+    temporal_address: str
+    task_queue: str
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    kills: int = 0
+
+    def start(self) -> None:
+        env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
+                   LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
+                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir))
+        self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env)
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, no last heartbeat, no completed activity reported."""
+        if self.process is not None:
+            _kill_group(self.process, signal.SIGKILL)
+            self.kills += 1
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _kill_group(self.process, signal.SIGTERM)
