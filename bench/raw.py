@@ -1,0 +1,62 @@
+"""The raw baseline: what a hurried operator would run by hand to delete an org, in one process.
+
+Dataset records go in batches of the same size the engine uses, each committed on its own (one
+giant statement would hold locks and WAL for the whole delete, which no operator may do on a live
+database), picked by the same `(dataset_id, id)` keyset; then the small tables in one
+transaction, in an order the foreign keys accept. No ledger, no audit, no orchestration: the
+difference to the engine's time is exactly what durability costs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, text
+
+# Children before parents; every statement takes the org id as :org.
+SMALL_TABLES = (
+    "DELETE FROM reminders WHERE org_id = :org",
+    "DELETE FROM key_tombstones WHERE org_id = :org",
+    "DELETE FROM api_keys WHERE org_id = :org",
+    "DELETE FROM datasets WHERE org_id = :org",
+    "DELETE FROM projects WHERE org_id = :org",
+    "DELETE FROM quotas WHERE org_id = :org",
+    "DELETE FROM usage_records WHERE org_id = :org",
+    "DELETE FROM invoices WHERE org_id = :org",
+    "DELETE FROM subscriptions WHERE org_id = :org",
+    "DELETE FROM payment_methods WHERE org_id = :org",
+    "DELETE FROM members WHERE org_id = :org",
+    "DELETE FROM organizations WHERE id = :org",
+)
+NEXT_UPPER = text("SELECT id FROM dataset_records WHERE dataset_id = :ds AND id > :after "
+                  "ORDER BY id LIMIT 1 OFFSET :skip")
+LAST_ID = text("SELECT max(id) FROM dataset_records WHERE dataset_id = :ds AND id > :after")
+DELETE_RANGE = text("DELETE FROM dataset_records WHERE dataset_id = :ds AND id > :after "
+                    "AND id <= :upper")
+
+
+def _purge_dataset(conn: Connection, dataset_id: str, batch: int) -> int:
+    deleted, after = 0, 0
+    while True:
+        params = {"ds": dataset_id, "after": after}
+        upper = conn.execute(NEXT_UPPER, {**params, "skip": batch - 1}).scalar()
+        if upper is None:
+            upper = conn.execute(LAST_ID, params).scalar()
+            if upper is None:
+                return deleted
+        deleted += conn.execute(DELETE_RANGE, {**params, "upper": upper}).rowcount
+        conn.commit()
+        after = upper
+
+
+def delete_org(engine: Engine, org_id: str, batch: int) -> int:
+    """Delete the org and all it owns; returns the number of dataset records deleted."""
+    records = 0
+    with engine.connect() as conn:
+        dataset_ids = list(conn.execute(text(
+            "SELECT id FROM datasets WHERE org_id = :org ORDER BY id"), {"org": org_id}).scalars())
+        conn.commit()
+        for dataset_id in dataset_ids:
+            records += _purge_dataset(conn, dataset_id, batch)
+        for statement in SMALL_TABLES:
+            conn.execute(text(statement), {"org": org_id})
+        conn.commit()
+    return records

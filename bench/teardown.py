@@ -1,0 +1,191 @@
+"""Teardown benchmark: one big org deleted by the engine, then by plain batched SQL.
+
+`python -m bench.teardown [--records N] [--sqlite]`. The engine phase is the real thing: the
+dev server binary with its SQLite file, `lifecycle worker` as its own process, grace 0; the
+clock runs from the start call to the workflow's result (worker start-up excluded: a production
+worker is long-running). The same shape is then seeded again and deleted by `bench.raw` in this
+process. Both phases start from a vacuumed database, back to back, so the ratio holds on a
+shared machine where absolute times drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.plan import owned_counts
+from bench import raw
+from bench.common import (
+    cpu_seconds,
+    dev_server,
+    machine_busy_seconds,
+    peak_rss_mb,
+    profiled,
+    result_line,
+    rss_mb,
+    run_histories,
+    say,
+    temp_database,
+    vacuum,
+    wait_for_pollers,
+    worker_process,
+)
+from lifecycle.settings import Settings
+from lifecycle.teardown_client import start_teardown, teardown_input
+from store.db import make_engine, make_session_factory
+from store.seeding import OrgShape, SeededOrg, seed_org
+from workflows.teardown_state import COMPLETED, Progress
+
+PROJECTS = 20
+DATASETS_PER_PROJECT = 5
+
+
+def org_shape(records: int) -> OrgShape:
+    """An org as a real one looks: records spread over 20 projects x 5 datasets, keys, members,
+    plans, months of usage and invoices (about 6,000 small rows beside the records)."""
+    per_dataset = max(1, -(-records // (PROJECTS * DATASETS_PER_PROJECT)))
+    return OrgShape(projects=PROJECTS, datasets_per_project=DATASETS_PER_PROJECT,
+                    records_per_dataset=per_dataset, members=50, team_keys=10,
+                    project_keys_per_project=2, job_plans=3, usage_records=5_000, invoices=24,
+                    key_tombstones=20, reminders=20)
+
+
+def seed(engine: Engine, sessions: sessionmaker[Session], shape: OrgShape,
+         settings: Settings) -> SeededOrg:
+    started = time.perf_counter()
+    with sessions.begin() as session:
+        org = seed_org(session, shape, settings.pepper_bytes, rng=random.Random(6))
+    vacuum(engine)
+    say(f"seeded {org.counts['dataset_records']:,} records in "
+        f"{time.perf_counter() - started:.1f}s")
+    return org
+
+
+def assert_gone(sessions: sessionmaker[Session], org_id: str) -> None:
+    with sessions() as session:
+        left = {t: n for t, n in owned_counts(session, org_id).items() if n}
+    if left:
+        raise SystemExit(f"rows left behind: {left}")
+
+
+def step_seconds(progress: Progress) -> list[tuple[str, float]]:
+    """Each step's duration by workflow time, to show where the engine's time goes."""
+    out = []
+    for step in progress.steps:
+        if step.started_at and step.finished_at:
+            secs = (datetime.fromisoformat(step.finished_at)
+                    - datetime.fromisoformat(step.started_at)).total_seconds()
+            out.append((step.name, secs))
+    return out
+
+
+async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Path,
+                       batch: int, concurrency: int, profile: Path | None
+                       ) -> dict[str, float | str]:
+    queue = f"bench-teardown-{uuid.uuid4().hex[:6]}"
+    async with dev_server(workdir) as temporal:
+        with worker_process(url, temporal.address, queue, workdir) as worker:
+            await wait_for_pollers(temporal.client, queue, worker)
+            idle_rss = rss_mb(worker.pid)
+            inp = replace(teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
+                          batch_size=batch, purge_concurrency=concurrency)
+            with profiled(worker.pid, profile):
+                cpu_before = (cpu_seconds(worker.pid), cpu_seconds(temporal.pid),
+                              machine_busy_seconds())
+                started = time.perf_counter()
+                handle = await start_teardown(temporal.client, settings, inp, queue)
+                progress = await handle.result()
+                seconds = time.perf_counter() - started
+                cpu_after = (cpu_seconds(worker.pid), cpu_seconds(temporal.pid),
+                             machine_busy_seconds())
+            peak = peak_rss_mb(worker.pid)
+        if progress.status != COMPLETED:
+            raise SystemExit(f"teardown ended {progress.status}: {progress.last_error}")
+        histories = await run_histories(temporal.client, handle.id, handle.result_run_id or "")
+    sizes = [len(h.events) for h in histories]
+    say("engine step times: " + ", ".join(f"{name} {secs:.2f}s"
+                                           for name, secs in step_seconds(progress)))
+    worker_cpu, server_cpu, busy = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+    say(f"engine CPU: worker {worker_cpu:.2f}s, dev server {server_cpu:.2f}s, "
+        f"rest of the machine (PostgreSQL, others) {busy - worker_cpu - server_cpu:.2f}s")
+    return {"seconds": seconds, "idle_rss": idle_rss, "peak_rss": peak,
+            "worker_cpu": worker_cpu, "server_cpu": server_cpu, "busy_cpu": busy,
+            "runs": float(len(sizes)), "history": "/".join(str(n) for n in sizes)}
+
+
+async def run(args: argparse.Namespace) -> int:
+    shape = org_shape(args.records)
+    with tempfile.TemporaryDirectory(prefix="bench-teardown-") as tmp, \
+            temp_database(Path(tmp), sqlite=args.sqlite) as url:
+        workdir = Path(tmp)
+        settings = Settings(database_url=url, data_dir=workdir)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        try:
+            org = seed(engine, sessions, shape, settings)
+            records = org.counts["dataset_records"]
+            say("engine phase: dev server + worker process")
+            eng = await engine_phase(url, org, settings, workdir, args.batch_size,
+                                     args.concurrency, args.profile)
+            assert_gone(sessions, org.org_id)
+            say(f"engine: {eng['seconds']:.2f}s; reseeding for the raw baseline")
+            again = seed(engine, sessions, shape, settings)
+            busy_before, started = machine_busy_seconds(), time.perf_counter()
+            raw_records = raw.delete_org(engine, again.org_id, args.batch_size)
+            raw_s = time.perf_counter() - started
+            raw_busy = machine_busy_seconds() - busy_before
+            assert_gone(sessions, again.org_id)
+        finally:
+            engine.dispose()
+    if raw_records != records:
+        raise SystemExit(f"raw baseline deleted {raw_records} records, engine {records}")
+    engine_s = float(eng["seconds"])
+    ratio = engine_s / raw_s
+    db = "sqlite" if args.sqlite else "postgresql"
+    print(f"records            {records:,} ({db}, batch {args.batch_size}, "
+          f"concurrency {args.concurrency})")
+    print(f"engine             {engine_s:.2f}s  {records / engine_s:,.0f} records/s")
+    print(f"raw SQL            {raw_s:.2f}s  {records / raw_s:,.0f} records/s")
+    print(f"ratio              {ratio:.2f}  (goal <= 1.3)")
+    print(f"worker RSS         idle {eng['idle_rss']:.0f} MB, peak {eng['peak_rss']:.0f} MB "
+          "(goal < 250 MB)")
+    print(f"CPU seconds        engine: worker {eng['worker_cpu']:.2f}, dev server "
+          f"{eng['server_cpu']:.2f}, whole machine {eng['busy_cpu']:.2f}; raw: whole machine "
+          f"{raw_busy:.2f}")
+    print(f"parent history     {eng['history']} events in {int(eng['runs'])} run(s)")
+    print(result_line("teardown", ratio, records=records, db=db, engine_s=engine_s,
+                      raw_s=raw_s, engine_rps=round(records / engine_s),
+                      raw_rps=round(records / raw_s), worker_peak_rss_mb=eng["peak_rss"],
+                      worker_idle_rss_mb=eng["idle_rss"], worker_cpu_s=eng["worker_cpu"],
+                      server_cpu_s=eng["server_cpu"], history=eng["history"]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="python -m bench.teardown", description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000,
+                        help="dataset records in the org (default 1,000,000)")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite file instead of PostgreSQL")
+    parser.add_argument("--batch-size", type=int, default=defaults.purge_batch_size)
+    parser.add_argument("--concurrency", type=int, default=defaults.purge_concurrency,
+                        help="projects purged at once by the engine")
+    parser.add_argument("--profile", type=Path, metavar="FILE.json",
+                        help="sample the worker with py-spy during the engine phase "
+                        "(speedscope JSON; needs py-spy in the venv)")
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
