@@ -64,7 +64,7 @@ async def test_sync_is_idempotent_and_keeps_an_operators_pause(
     assert [i.every for i in desc.schedule.spec.intervals] == [timedelta(seconds=900)]
     assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
     action = desc.schedule.action
-    assert getattr(action, "workflow", None) == "KeyExpirySweep"
+    assert getattr(action, "workflow", None) == "KeyExpirySweepWorkflow"
     assert getattr(action, "task_queue", None) == settings.task_queue
 
     await schedules.unpause(client)
@@ -92,8 +92,8 @@ async def test_worker_start_ensures_the_schedule_and_a_trigger_runs_a_sweep(
         async def finished_sweeps() -> int:
             count = 0
             async for wf in client.list_workflows(
-                    f"WorkflowType = 'KeyExpirySweep' AND TaskQueue = '{settings.task_queue}' "
-                    "AND ExecutionStatus = 'Completed'"):
+                    "WorkflowType = 'KeyExpirySweepWorkflow' AND "
+                    f"TaskQueue = '{settings.task_queue}' AND ExecutionStatus = 'Completed'"):
                 count += wf.id.startswith(schedules.WORKFLOW_ID)
             return count
 

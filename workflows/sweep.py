@@ -54,7 +54,7 @@ def _add(totals: SweepTotals, phase: str, page: PageResult) -> None:
     totals.messages_failed += page.failed
 
 
-@workflow.defn(name="KeyExpirySweep")
+@workflow.defn
 class KeyExpirySweepWorkflow:
     @workflow.run
     async def run(self, sweep: SweepInput) -> SweepResult:
