@@ -317,7 +317,8 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(20), default="pending",  # pending|sent|failed
+                                        index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -377,7 +378,8 @@ class Reminder(Base):
     subject_id: Mapped[str] = mapped_column(String(32))
     window: Mapped[str] = mapped_column(String(20))  # e.g. 30d, 7d, 1d, expired
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|superseded
+    status: Mapped[str] = mapped_column(String(20), default="pending",  # pending|sent|superseded
+                                        index=True)
     message_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
