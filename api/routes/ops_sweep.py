@@ -1,0 +1,109 @@
+"""Operator controls for the key-expiry sweep: its schedule and the stale-key review list.
+
+The schedule calls are the same functions `lifecycle schedules ...` uses (lifecycle/schedules.py)
+so the CLI and the API cannot drift apart; the stale list is the store query in
+store/stale_keys.py. Both sit behind the operator credential: they are cross-org.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import OperatorDep
+from api.deps import SessionDep, TemporalClientDep
+from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
+from lifecycle import schedules
+from store.base import utcnow
+from store.stale_keys import stale_keys
+
+router = APIRouter(tags=["ops"], prefix="/ops")
+ERRORS = problem_responses(Unauthorized, NotFound, Unavailable)
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    paused: bool
+    note: str
+    interval_seconds: list[float]
+    overlap: str
+    catchup_window_seconds: float
+    next_runs: list[datetime]
+    recent_runs: list[dict[str, Any]]
+
+
+class StaleKeyOut(BaseModel):
+    id: str
+    org_id: str
+    scope: str
+    project_id: str | None
+    name: str
+    prefix: str
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+
+
+class StaleKeyPage(BaseModel):
+    items: list[StaleKeyOut]
+    next_cursor: str | None
+
+
+async def _describe(client: TemporalClientDep) -> ScheduleOut:
+    try:
+        view = await schedules.show(client)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"schedule {schedules.SCHEDULE_ID} does not exist: start a worker "
+                           "or run `lifecycle schedules sync`") from None
+        raise
+    return ScheduleOut(**vars(view))
+
+
+@router.get("/schedules/key-expiry-sweep", summary="Show the key-expiry sweep schedule",
+            response_model=ScheduleOut, responses=ERRORS)
+async def show_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+    return await _describe(client)
+
+
+@router.post("/schedules/key-expiry-sweep/pause", summary="Pause the key-expiry sweeps",
+             response_model=ScheduleOut, responses=ERRORS)
+async def pause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+    await _describe(client)
+    await schedules.pause(client)
+    return await _describe(client)
+
+
+@router.post("/schedules/key-expiry-sweep/unpause", summary="Resume the key-expiry sweeps",
+             response_model=ScheduleOut, responses=ERRORS)
+async def unpause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+    await _describe(client)
+    await schedules.unpause(client)
+    return await _describe(client)
+
+
+@router.post("/schedules/key-expiry-sweep/trigger", summary="Run a sweep now",
+             description="The overlap policy still applies: skipped while a sweep runs.",
+             response_model=ScheduleOut, status_code=202, responses=ERRORS)
+async def trigger_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+    await _describe(client)
+    await schedules.trigger(client)
+    return await _describe(client)
+
+
+@router.get("/keys/stale", summary="Live keys unused for N days (for review)",
+            response_model=StaleKeyPage, responses=problem_responses(Unauthorized))
+def list_stale_keys(_: OperatorDep, session: SessionDep,
+                    unused_days: Annotated[int, Query(ge=0, le=3650)] = 90,
+                    org_id: Annotated[str | None, Query(pattern="^[0-9a-f]{32}$")] = None,
+                    cursor: Annotated[str, Query(pattern="^[0-9a-f]{0,32}$")] = "",
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> StaleKeyPage:
+    rows = stale_keys(session, unused_days=unused_days, now=utcnow(), org_id=org_id,
+                      after_id=cursor, limit=limit)
+    items = [StaleKeyOut(**{**vars(r), "scope": r.scope.value}) for r in rows]
+    return StaleKeyPage(items=items, next_cursor=rows[-1].id if len(rows) == limit else None)
