@@ -16,19 +16,16 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from lifecycle import schedules, schedules_cli
-from lifecycle.binaries import temporal_cli
 from lifecycle.cli import main as cli_main
 from lifecycle.settings import Settings
 from tests.teardown_support import eventually
 from worker import run_worker
 
 
-@pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli(),
-                                                ui=False)
-    yield env
-    await env.shutdown()
+@pytest.fixture
+def dev_env(local_temporal: WorkflowEnvironment) -> WorkflowEnvironment:
+    """The session's dev server (tests/conftest.py); this module's tests clean up after them."""
+    return local_temporal
 
 
 @pytest.fixture
