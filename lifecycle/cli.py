@@ -42,6 +42,12 @@ def _schedules(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _teardown(args: argparse.Namespace, settings: Settings) -> int:
+    from lifecycle.teardown_cli import run
+
+    return run(args, settings)
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker import main as worker_main
 
@@ -78,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_schedule_arguments(scheds)
     scheds.set_defaults(handler=_schedules)
+
+    teardown = sub.add_parser("teardown", help="plan, start, watch, cancel an org teardown")
+    from lifecycle.teardown_cli import add_arguments as add_teardown_arguments
+
+    add_teardown_arguments(teardown)
+    teardown.set_defaults(handler=_teardown)
     return parser
 
 
