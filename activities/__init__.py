@@ -17,12 +17,14 @@ def build_activities(settings: Settings,
     from activities.delivery import DeliveryActivities
     from activities.digests import DigestActivities
     from activities.purge import PurgeActivities
+    from activities.subscriptions import SubscriptionActivities
     from activities.sweep import SweepClaimActivities
     from activities.teardown import TeardownActivities
 
     teardown = TeardownActivities(session_factory, DatabaseBillingGateway())
     purge = PurgeActivities(session_factory)
+    subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),
              *DigestActivities(session_factory).all(),
              *DeliveryActivities(session_factory, settings).all()]
-    return [*teardown.all(), *purge.all(), *sweep]
+    return [*teardown.all(), *purge.all(), *subscriptions.all(), *sweep]

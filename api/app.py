@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import health, openapi, problems
-from api.routes import keys, ops, ops_sweep, orgs, quotas, teardown
+from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
 from api.temporal import TemporalConnection
 from lifecycle.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None,
     app.state.temporal = temporal
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, keys, quotas, teardown, ops, ops_sweep):
+    for module in (orgs, keys, quotas, subscriptions, teardown, ops, ops_sweep):
         app.include_router(module.router)
     openapi.install(app)
     return app

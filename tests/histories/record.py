@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from lifecycle.binaries import temporal_test_server
@@ -19,8 +20,14 @@ from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
+from store.models import Subscription, SubscriptionKind
 from store.seeding import OrgShape, seed_org
 from tests.teardown_support import eventually, run_histories, teardown_worker
+from workflows.subscriptions import (
+    SubscriptionCancelInput,
+    SubscriptionCancelWorkflow,
+    subscription_cancel_workflow_id,
+)
 from workflows.teardown import OrgTeardownWorkflow
 from workflows.teardown_state import IN_GRACE, CancelRequest, project_purge_workflow_id
 
@@ -60,6 +67,19 @@ async def record() -> None:
             await cancel.result()
             (HERE / "teardown_cancelled.json").write_text(
                 (await cancel.fetch_history()).to_json())
+
+            # the org is active again after the cancelled teardown: unsubscribe a job plan
+            with sessions() as session:
+                plan_id = session.execute(select(Subscription.id).where(
+                    Subscription.org_id == kept.org_id,
+                    Subscription.kind == SubscriptionKind.JOB_PLAN).limit(1)).scalar_one()
+            unsubscribe = await env.client.start_workflow(
+                SubscriptionCancelWorkflow.run,
+                SubscriptionCancelInput(kept.org_id, plan_id, "job_plan", "key:recorder"),
+                id=subscription_cancel_workflow_id(plan_id), task_queue=queue)
+            await unsubscribe.result()
+            (HERE / "subscription_cancel.json").write_text(
+                (await unsubscribe.fetch_history()).to_json())
 
 
 if __name__ == "__main__":

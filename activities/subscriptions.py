@@ -1,0 +1,103 @@
+"""Cancelling one subscription of a *live* org, for the subscription endpoints.
+
+The teardown's `cancel_subscription` refuses active orgs on purpose (a teardown step must never
+touch a live org), so the console's "unsubscribe" needs its own activity with the opposite
+guard: the org must be active, checked under the org row lock in the same transaction as the
+cancel, so a teardown freezing the org concurrently either sees the cancel committed or makes
+this activity refuse. Billing goes through the same `BillingGateway` with an idempotency key
+derived from the workflow id, so a retried attempt cannot cancel twice, and the audit event is
+written in that transaction only when this key actually changed the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.billing import BillingGateway
+from activities.errors import ORG_NOT_FOUND, final
+from store import orgs
+from store.audit import audit
+from store.models import OrgStatus, Subscription, SubscriptionKind, SubscriptionStatus
+
+ORG_NOT_ACTIVE = "OrgNotActive"
+SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"
+SUBSCRIPTION_ERRORS = [ORG_NOT_FOUND, ORG_NOT_ACTIVE, SUBSCRIPTION_NOT_FOUND]
+
+
+@dataclass
+class SubscriptionCancel:
+    """Ids only: this goes into Temporal's history, which outlives the org."""
+
+    org_id: str
+    subscription_id: str
+    kind: str  # a `SubscriptionKind` value: the endpoint says which kind it may cancel
+    idempotency_key: str
+    actor: str
+
+
+@dataclass
+class SubscriptionCancelResult:
+    subscription_id: str
+    kind: str
+    status: str
+    cancelled_at: str | None  # ISO 8601, UTC
+    # True when the plan was already cancelled by someone else (another call, a teardown):
+    # the caller gets the same 200 either way, this only says whose cancel it was.
+    already_cancelled: bool
+
+
+def _result(sub: Subscription, already: bool) -> SubscriptionCancelResult:
+    return SubscriptionCancelResult(
+        subscription_id=sub.id, kind=sub.kind.value, status=sub.status.value,
+        cancelled_at=sub.cancelled_at.isoformat() if sub.cancelled_at else None,
+        already_cancelled=already)
+
+
+class SubscriptionActivities:
+    """Activities bound to a session factory and a billing gateway (registered as methods)."""
+
+    def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway) -> None:
+        self.sessions = sessions
+        self.billing = billing
+
+    @activity.defn
+    def cancel_subscription_live(self, req: SubscriptionCancel) -> SubscriptionCancelResult:
+        """Cancel one subscription of an active org, exactly once per idempotency key.
+
+        A retry whose earlier attempt committed finds the row cancelled with its own key and
+        returns the same result without a second audit event, even if the org was frozen since.
+        """
+        with self.sessions.begin() as session:
+            try:
+                org = orgs.lock_org(session, req.org_id)
+            except orgs.OrgMissing:
+                raise final(ORG_NOT_FOUND, f"organization {req.org_id} not found") from None
+            sub = session.execute(select(Subscription).where(
+                Subscription.id == req.subscription_id, Subscription.org_id == req.org_id,
+                Subscription.kind == SubscriptionKind(req.kind))).scalar_one_or_none()
+            if sub is None:
+                raise final(SUBSCRIPTION_NOT_FOUND,
+                            f"no {req.kind} subscription {req.subscription_id} in this org")
+            if sub.status is SubscriptionStatus.CANCELLED and \
+                    sub.cancel_key == req.idempotency_key:
+                return _result(sub, already=False)
+            if org.status is not OrgStatus.ACTIVE:
+                raise final(ORG_NOT_ACTIVE, f"organization {req.org_id} is "
+                            f"{org.status.value}: subscriptions are left to its teardown")
+            if not self.billing.cancel_subscription(session, req.org_id, sub.id,
+                                                    req.idempotency_key):
+                return _result(sub, already=True)  # cancelled earlier under another key
+            session.flush()
+            audit(session, req.org_id, req.actor, "subscription.cancelled",
+                  f"subscription:{sub.id}", kind=sub.kind.value, plan=sub.plan,
+                  idempotency_key=req.idempotency_key)
+            return _result(sub, already=False)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.cancel_subscription_live]

@@ -1,0 +1,219 @@
+"""Subscriptions: list them, unsubscribe one job plan, cancel the workspace capacity plan.
+
+The cancels run as `SubscriptionCancelWorkflow` (durable: a crash mid-cancel is retried to the
+end by Temporal, not lost with the request). The route checks what it can answer at once (who
+may call, that the subscription exists and is of the right kind), then starts the workflow with
+`USE_EXISTING`, so two clicks share one execution, and waits a bounded time for its result.
+
+Already cancelled is not an error: the call answers 200 with `status: cancelled` and
+`already_cancelled: true`, so a client retrying after a lost response sees success, not a 409.
+When no worker finishes the cancel within `RESULT_WAIT` the answer is a 202 with
+`pending: true` naming the workflow: the cancel is durably queued (that is the point of the
+workflow) and repeating the call joins the same execution and returns its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.service import RPCError
+
+from activities.subscriptions import ORG_NOT_ACTIVE, SUBSCRIPTION_NOT_FOUND
+from api.auth import KeyDep, OrgFrozen, Principal
+from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.guards import org_or_404, writable_org
+from api.problems import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    Unauthorized,
+    Unavailable,
+    problem_responses,
+)
+from lifecycle.settings import Settings
+from store.models import Subscription, SubscriptionKind, SubscriptionStatus
+from workflows.subscriptions import (
+    SubscriptionCancelInput,
+    SubscriptionCancelWorkflow,
+    subscription_cancel_workflow_id,
+)
+
+router = APIRouter(tags=["subscriptions"])
+
+OrgId = Annotated[str, Path(min_length=1, max_length=64)]
+SubId = Annotated[str, Path(min_length=1, max_length=64)]
+RESULT_WAIT = timedelta(seconds=5)  # below a typical client read timeout
+READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
+CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
+                                  Unavailable)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    kind: SubscriptionKind
+    plan: str
+    status: SubscriptionStatus
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class SubscriptionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "5f0c...", "kind": "job_plan", "plan": "job-plan-0", "status": "active",
+        "created_at": "2025-01-01T00:00:00Z", "cancelled_at": None}], "next_cursor": None}]})
+
+    items: list[SubscriptionOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class CancelOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "subscription_id": "5f0c...", "kind": "job_plan", "status": "cancelled",
+        "cancelled_at": "2025-01-02T10:00:00+00:00", "already_cancelled": False,
+        "workflow_id": "subscription-cancel-5f0c..."}]})
+
+    subscription_id: str
+    kind: SubscriptionKind
+    status: SubscriptionStatus
+    cancelled_at: datetime | None
+    already_cancelled: bool = Field(
+        description="true when an earlier call (or a teardown) had already cancelled it")
+    workflow_id: str | None = Field(
+        description="the cancel workflow; null when it was already cancelled before this call")
+    pending: bool = Field(False, description="true (with status 202) when the cancel is "
+                          "queued but not finished yet: repeat the call for its result")
+
+
+PENDING: dict[int | str, dict[str, Any]] = {202: {
+    "model": CancelOut, "description": "Queued, not finished yet (`pending: true`)"}}
+
+
+def _out(row: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(id=row.id, kind=row.kind, plan=row.plan, status=row.status,
+                           created_at=row.created_at, cancelled_at=row.cancelled_at)
+
+
+@router.get("/orgs/{org_id}/subscriptions", response_model=SubscriptionPage,
+            responses=READ_ERRORS,
+            summary="The org's subscriptions, active and cancelled (any member of the org)")
+def list_subscriptions(org_id: OrgId, principal: KeyDep, session: SessionDep,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                       cursor: Annotated[str, Query(max_length=64)] = "") -> SubscriptionPage:
+    principal.require_team(org_id)
+    org_or_404(session, org_id)
+    rows = list(session.execute(select(Subscription).where(
+        Subscription.org_id == org_id, Subscription.id > cursor)
+        .order_by(Subscription.id).limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return SubscriptionPage(items=[_out(r) for r in rows],
+                            next_cursor=rows[-1].id if more else None)
+
+
+def _already(row: Subscription) -> CancelOut:
+    return CancelOut(subscription_id=row.id, kind=row.kind, status=row.status,
+                     cancelled_at=row.cancelled_at, already_cancelled=True, workflow_id=None)
+
+
+def _job_plan(session: Session, org_id: str, sub_id: str) -> Subscription:
+    writable_org(session, org_id)
+    row = session.execute(select(Subscription).where(
+        Subscription.id == sub_id, Subscription.org_id == org_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"subscription {sub_id} is not in this organization")
+    if row.kind is not SubscriptionKind.JOB_PLAN:
+        raise InvalidInput("only job plans are unsubscribed here; the workspace capacity plan "
+                           f"is cancelled with POST /orgs/{org_id}/workspace-capacity/cancel",
+                           kind=row.kind.value)
+    # End the request's transaction before the workflow runs: it holds the org row lock (and
+    # on SQLite the write lock of the key's last-used stamp), which the activity needs.
+    session.commit()
+    return row
+
+
+def _capacity_plan(session: Session, org_id: str) -> Subscription:
+    writable_org(session, org_id)
+    rows = list(session.execute(select(Subscription).where(
+        Subscription.org_id == org_id,
+        Subscription.kind == SubscriptionKind.WORKSPACE_CAPACITY)
+        .order_by(Subscription.created_at.desc(), Subscription.id)).scalars())
+    if not rows:
+        raise NotFound("this organization has no workspace capacity plan")
+    active = [r for r in rows if r.status is SubscriptionStatus.ACTIVE]
+    session.commit()  # see `_job_plan`
+    return active[0] if active else rows[0]
+
+
+async def _cancel(client: Client, settings: Settings, principal: Principal,
+                  row: Subscription, response: Response) -> CancelOut:
+    if row.status is SubscriptionStatus.CANCELLED:
+        return _already(row)
+    workflow_id = subscription_cancel_workflow_id(row.id)
+    inp = SubscriptionCancelInput(org_id=row.org_id, subscription_id=row.id,
+                                  kind=row.kind.value, actor=principal.actor)
+    try:
+        handle = await client.start_workflow(
+            SubscriptionCancelWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+        result = await asyncio.wait_for(handle.result(), RESULT_WAIT.total_seconds())
+    except TimeoutError:
+        response.status_code = 202
+        return CancelOut(subscription_id=row.id, kind=row.kind, status=row.status,
+                         cancelled_at=None, already_cancelled=False, workflow_id=workflow_id,
+                         pending=True)
+    except WorkflowFailureError as exc:
+        raise _failure(exc, workflow_id) from None
+    except RPCError as exc:
+        raise Unavailable(f"Temporal: {exc.message}", workflow_id=workflow_id) from None
+    return CancelOut(subscription_id=result.subscription_id,
+                     kind=SubscriptionKind(result.kind),
+                     status=SubscriptionStatus(result.status),
+                     cancelled_at=datetime.fromisoformat(result.cancelled_at)
+                     if result.cancelled_at else None,
+                     already_cancelled=result.already_cancelled, workflow_id=workflow_id)
+
+
+def _failure(exc: WorkflowFailureError, workflow_id: str) -> Exception:
+    """The activity's final error as the problem it stands for (races the preflight lost)."""
+    cause = exc.cause.cause if isinstance(exc.cause, ActivityError) else exc.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+    if kind == ORG_NOT_ACTIVE:
+        return OrgFrozen(message, workflow_id=workflow_id)
+    if kind == SUBSCRIPTION_NOT_FOUND:
+        return NotFound(message, workflow_id=workflow_id)
+    return Conflict(f"the cancel failed: {message}", workflow_id=workflow_id)
+
+
+@router.post("/orgs/{org_id}/subscriptions/{sub_id}/unsubscribe", response_model=CancelOut,
+             responses={**CANCEL_ERRORS, **PENDING},
+             summary="Unsubscribe one job plan (admin; idempotent, 200 when already cancelled)")
+async def unsubscribe(org_id: OrgId, sub_id: SubId, principal: KeyDep, session: SessionDep,
+                      settings: SettingsDep, client: TemporalClientDep,
+                      response: Response) -> CancelOut:
+    principal.require_admin(org_id)
+    row = await run_in_threadpool(_job_plan, session, org_id, sub_id)
+    return await _cancel(client, settings, principal, row, response)
+
+
+@router.post("/orgs/{org_id}/workspace-capacity/cancel", response_model=CancelOut,
+             responses={**CANCEL_ERRORS, **PENDING},
+             summary="Cancel the workspace capacity plan (admin; idempotent)")
+async def cancel_capacity(org_id: OrgId, principal: KeyDep, session: SessionDep,
+                          settings: SettingsDep, client: TemporalClientDep,
+                          response: Response) -> CancelOut:
+    principal.require_admin(org_id)
+    row = await run_in_threadpool(_capacity_plan, session, org_id)
+    return await _cancel(client, settings, principal, row, response)

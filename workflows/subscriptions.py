@@ -1,0 +1,49 @@
+"""`SubscriptionCancelWorkflow`: one subscription cancel, made durable by Temporal.
+
+The endpoint could cancel in its own transaction, but billing is an external call in general
+(`BillingGateway`): running it as an activity means a crash between "provider cancelled" and
+"row updated" is retried to completion instead of leaving the two disagreeing. The workflow id
+is derived from the subscription, so concurrent clicks share one execution, and the billing
+idempotency key from the workflow id, so every retry of that execution reuses one key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.subscriptions import (
+        SubscriptionActivities,
+        SubscriptionCancel,
+        SubscriptionCancelResult,
+    )
+    from workflows.policies import RETRY
+
+
+def subscription_cancel_workflow_id(subscription_id: str) -> str:
+    return f"subscription-cancel-{subscription_id}"
+
+
+@dataclass
+class SubscriptionCancelInput:
+    org_id: str
+    subscription_id: str
+    kind: str
+    actor: str
+    step_timeout_seconds: int = 60
+
+
+@workflow.defn
+class SubscriptionCancelWorkflow:
+    @workflow.run
+    async def run(self, inp: SubscriptionCancelInput) -> SubscriptionCancelResult:
+        key = f"{workflow.info().workflow_id}/cancel"
+        return await workflow.execute_activity_method(
+            SubscriptionActivities.cancel_subscription_live,
+            SubscriptionCancel(org_id=inp.org_id, subscription_id=inp.subscription_id,
+                               kind=inp.kind, idempotency_key=key, actor=inp.actor),
+            start_to_close_timeout=timedelta(seconds=inp.step_timeout_seconds),
+            retry_policy=RETRY)
