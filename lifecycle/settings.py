@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # How long a request waits for a short durable workflow before answering 202 (pending);
+    # below a typical client read timeout.
+    api_workflow_wait_seconds: float = Field(default=5.0, gt=0, le=60)
 
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     operator_token: SecretStr = SecretStr("")

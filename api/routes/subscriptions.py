@@ -7,7 +7,8 @@ may call, that the subscription exists and is of the right kind), then starts th
 
 Already cancelled is not an error: the call answers 200 with `status: cancelled` and
 `already_cancelled: true`, so a client retrying after a lost response sees success, not a 409.
-When no worker finishes the cancel within `RESULT_WAIT` the answer is a 202 with
+When no worker finishes the cancel within the `api_workflow_wait_seconds` setting, the
+answer is a 202 with
 `pending: true` naming the workflow: the cancel is durably queued (that is the point of the
 workflow) and repeating the call joins the same execution and returns its result.
 """
@@ -15,7 +16,7 @@ workflow) and repeating the call joins the same execution and returns its result
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -53,7 +54,6 @@ router = APIRouter(tags=["subscriptions"])
 
 OrgId = Annotated[str, Path(min_length=1, max_length=64)]
 SubId = Annotated[str, Path(min_length=1, max_length=64)]
-RESULT_WAIT = timedelta(seconds=5)  # below a typical client read timeout
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
                                   Unavailable)
@@ -167,7 +167,7 @@ async def _cancel(client: Client, settings: Settings, principal: Principal,
             SubscriptionCancelWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
-        result = await asyncio.wait_for(handle.result(), RESULT_WAIT.total_seconds())
+        result = await asyncio.wait_for(handle.result(), settings.api_workflow_wait_seconds)
     except TimeoutError:
         response.status_code = 202
         return CancelOut(subscription_id=row.id, kind=row.kind, status=row.status,
