@@ -29,6 +29,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
 
 from lifecycle.binaries import temporal_cli
+from lifecycle.histories import run_histories
 from lifecycle.temporal import wait_until_serving
 from store.db import make_engine
 from store.migrate import upgrade
@@ -258,21 +259,6 @@ async def wait_for_pollers(client: Client, queue: str, process: subprocess.Popen
 
 
 # -- histories -------------------------------------------------------------------------------
-
-async def run_histories(client: Client, workflow_id: str, first_run_id: str
-                        ) -> list[WorkflowHistory]:
-    """Every run of a workflow, following the continue-as-new chain from the first run."""
-    histories = []
-    run_id: str | None = first_run_id
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        run_id = None
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes \
-                .new_execution_run_id
-    return histories
 
 
 def count_events(history: WorkflowHistory, kind: EventType.ValueType) -> int:

@@ -27,12 +27,12 @@ from bench.common import (
     Temporal,
     dev_server,
     result_line,
-    run_histories,
     say,
     temp_database,
     wait_for_pollers,
     worker_process,
 )
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.db import make_engine, make_session_factory

@@ -34,13 +34,13 @@ from bench.common import (
     profiled,
     result_line,
     rss_mb,
-    run_histories,
     say,
     temp_database,
     vacuum,
     wait_for_pollers,
     worker_process,
 )
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.db import make_engine, make_session_factory

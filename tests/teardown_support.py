@@ -10,8 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
@@ -55,17 +54,3 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         await asyncio.sleep(0.05)
 
 
-async def run_histories(client: Client, workflow_id: str, first_run_id: str
-                        ) -> list[WorkflowHistory]:
-    """Every run of a workflow, following continue-as-new from the first run."""
-    histories = []
-    run_id: str | None = first_run_id
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        run_id = None
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes \
-                .new_execution_run_id
-    return histories

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from activities.plan import owned_counts
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.seeding import OrgShape, seed_org
-from tests.teardown_support import run_histories, teardown_worker
+from tests.teardown_support import teardown_worker
 from workflows.teardown_state import COMPLETED
 
 PROJECTS = 300

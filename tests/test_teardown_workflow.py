@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.plan import owned_counts
 from activities.purge import PurgeActivities
 from activities.teardown_io import ProjectStep
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.models import (
@@ -27,7 +28,7 @@ from store.models import (
     OutboxMessage,
 )
 from store.seeding import OrgShape, SeededOrg, seed_org
-from tests.teardown_support import eventually, run_histories, teardown_worker
+from tests.teardown_support import eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 from workflows.teardown_state import (
     CANCELLED,

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from lifecycle.binaries import temporal_test_server
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import Subscription, SubscriptionKind
 from store.seeding import OrgShape, seed_org
-from tests.teardown_support import eventually, run_histories, teardown_worker
+from tests.teardown_support import eventually, teardown_worker
 from workflows.subscriptions import (
     SubscriptionCancelInput,
     SubscriptionCancelWorkflow,
