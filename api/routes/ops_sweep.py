@@ -8,7 +8,7 @@ store/stale_keys.py. Both sit behind the operator credential: they are cross-org
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -18,22 +18,12 @@ from api.auth import OperatorDep
 from api.deps import SessionDep, TemporalClientDep
 from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
 from lifecycle import schedules
+from lifecycle.schedules import ScheduleView
 from store.base import utcnow
 from store.stale_keys import stale_keys
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 ERRORS = problem_responses(Unauthorized, NotFound, Unavailable)
-
-
-class ScheduleOut(BaseModel):
-    id: str
-    paused: bool
-    note: str
-    interval_seconds: list[float]
-    overlap: str
-    catchup_window_seconds: float
-    next_runs: list[datetime]
-    recent_runs: list[dict[str, Any]]
 
 
 class StaleKeyOut(BaseModel):
@@ -54,34 +44,33 @@ class StaleKeyPage(BaseModel):
     next_cursor: str | None
 
 
-async def _describe(client: TemporalClientDep) -> ScheduleOut:
+async def _describe(client: TemporalClientDep) -> ScheduleView:
     try:
-        view = await schedules.show(client)
+        return await schedules.show(client)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(f"schedule {schedules.SCHEDULE_ID} does not exist: start a worker "
                            "or run `lifecycle schedules sync`") from None
         raise
-    return ScheduleOut(**vars(view))
 
 
 @router.get("/schedules/key-expiry-sweep", summary="Show the key-expiry sweep schedule",
-            response_model=ScheduleOut, responses=ERRORS)
-async def show_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+            response_model=ScheduleView, responses=ERRORS)
+async def show_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
     return await _describe(client)
 
 
 @router.post("/schedules/key-expiry-sweep/pause", summary="Pause the key-expiry sweeps",
-             response_model=ScheduleOut, responses=ERRORS)
-async def pause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+             response_model=ScheduleView, responses=ERRORS)
+async def pause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
     await _describe(client)
     await schedules.pause(client)
     return await _describe(client)
 
 
 @router.post("/schedules/key-expiry-sweep/unpause", summary="Resume the key-expiry sweeps",
-             response_model=ScheduleOut, responses=ERRORS)
-async def unpause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+             response_model=ScheduleView, responses=ERRORS)
+async def unpause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
     await _describe(client)
     await schedules.unpause(client)
     return await _describe(client)
@@ -89,8 +78,8 @@ async def unpause_schedule(_: OperatorDep, client: TemporalClientDep) -> Schedul
 
 @router.post("/schedules/key-expiry-sweep/trigger", summary="Run a sweep now",
              description="The overlap policy still applies: skipped while a sweep runs.",
-             response_model=ScheduleOut, status_code=202, responses=ERRORS)
-async def trigger_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleOut:
+             response_model=ScheduleView, status_code=202, responses=ERRORS)
+async def trigger_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
     await _describe(client)
     await schedules.trigger(client)
     return await _describe(client)
