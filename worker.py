@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from lifecycle.schedules import ensure_at_worker_start
+from lifecycle.sdk_metrics import metrics_runtime
 from lifecycle.settings import Settings, SettingsError, load_settings
 from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
 from store.db import make_engine, make_session_factory
@@ -67,7 +68,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
                      settings.temporal_namespace)
             client = await _unless_stopped(
                 wait_until_serving(address, settings.temporal_namespace,
-                                   deadline_s=CONNECT_DEADLINE_S), stop)
+                                   deadline_s=CONNECT_DEADLINE_S,
+                                   runtime=metrics_runtime(settings)), stop)
             if client is None:
                 return
         # Idempotent create-or-update; never fatal (a server without schedules is logged).

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     task_queue: str = "org-lifecycle"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
+    # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
+    worker_metrics_address: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -72,6 +74,14 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if value and not (host and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError("must be host:port, e.g. 0.0.0.0:9464")
         return value
 
     @field_validator("reminder_windows_days")

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
 POLL_INTERVAL_S = 0.2
@@ -46,15 +47,17 @@ def short_error(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-async def connect_once(address: str, namespace: str, *, timeout_s: float) -> Client:
+async def connect_once(address: str, namespace: str, *, timeout_s: float,
+                       runtime: Runtime | None = None) -> Client:
     """Connect and prove the namespace exists, all within `timeout_s`.
 
     `Client.connect` alone only reaches the frontend; describing the namespace is what tells us
     the server can take work for it (a dev server opens its port before the namespace exists).
+    `runtime` carries telemetry (the worker's metrics); None is the SDK's default runtime.
     """
 
     async def attempt() -> Client:
-        client = await Client.connect(address, namespace=namespace)
+        client = await Client.connect(address, namespace=namespace, runtime=runtime)
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
         return client
@@ -65,7 +68,7 @@ async def connect_once(address: str, namespace: str, *, timeout_s: float) -> Cli
 async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
                              attempt_timeout_s: float = 2.0,
                              still_worth_waiting: Callable[[], str | None] | None = None,
-                             ) -> Client:
+                             runtime: Runtime | None = None) -> Client:
     """Retry `connect_once` until it succeeds or `deadline_s` passes.
 
     `still_worth_waiting` lets a caller that owns the server stop early: it returns a reason
@@ -75,7 +78,8 @@ async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
     last_error = "no attempt made"
     while True:
         try:
-            return await connect_once(address, namespace, timeout_s=attempt_timeout_s)
+            return await connect_once(address, namespace, timeout_s=attempt_timeout_s,
+                                      runtime=runtime)
         except CONNECT_ERRORS as exc:
             last_error = short_error(exc)
         if still_worth_waiting is not None:
