@@ -40,7 +40,7 @@ AfterSend = Callable[[OutboxMessage], None]
 
 def batch_of(idempotency_key: str) -> str | None:
     """The digest batch (`kx:<sweep>:<org>:<set>`) a sweep message belongs to, if any."""
-    if not idempotency_key.startswith("kx:"):
+    if not idempotency_key.startswith(reminders.BATCH_PREFIX):
         return None
     parts = idempotency_key.split(":")
     return ":".join(parts[:4])

@@ -49,7 +49,7 @@ def _digest(text: str, length: int = 16) -> str:
 def batch_key(sweep_id: str, org_id: str, reminder_ids: list[int]) -> str:
     """`kx:<sweep>:<org>:<set of reminders>`: deterministic for a given claim set."""
     ids = ",".join(str(i) for i in sorted(reminder_ids))
-    return f"kx:{_digest(sweep_id)}:{org_id}:{_digest(ids, 8)}"
+    return f"{reminders.BATCH_PREFIX}{_digest(sweep_id)}:{org_id}:{_digest(ids, 8)}"
 
 
 def _window_rank(window: str) -> int:

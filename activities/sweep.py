@@ -64,7 +64,8 @@ class SweepClaimActivities:
                 if decision.send == EXPIRED:
                     expired.append(key.id)
             reminders.claim(session, rows)
-            reminders.mark_keys_expired(session, expired, page.now)
+            reminders.mark_keys_expired(session, expired, page.now,
+                                        actor=f"workflow:{activity.info().workflow_id}")
         cursor = f"{keys[-1].expires_at.isoformat()}|{keys[-1].id}" if keys else page.cursor
         return PageResult(cursor=cursor, done=len(keys) < page.limit, due=len(keys))
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import health, openapi, problems
+from api import health, metrics, openapi, problems
 from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
 from api.temporal import TemporalConnection
 from lifecycle.settings import Settings, load_settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None,
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    metrics.install(app, app.state.session_factory)
     app.state.temporal = temporal
     problems.install(app)
     app.include_router(health.router)

@@ -6,6 +6,7 @@ emails or secrets, because the audit trail outlives the org it describes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert
@@ -20,3 +21,14 @@ def audit(session: Session, org_id: str | None, actor: str, action: str, target:
     session.execute(insert(AuditEvent).values(org_id=org_id, actor=actor, action=action,
                                               target=target, detail=detail,
                                               created_at=utcnow()))
+
+
+def audit_many(session: Session, actor: str, action: str,
+               subjects: Sequence[tuple[str | None, str]]) -> None:
+    """One event per (org id, target), in one executemany: a sweep page marks up to a page of
+    keys at once, and a statement per key would cost a round trip each."""
+    if subjects:
+        now = utcnow()
+        session.execute(insert(AuditEvent), [
+            dict(org_id=org_id, actor=actor, action=action, target=target, detail={},
+                 created_at=now) for org_id, target in subjects])

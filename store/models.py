@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,6 +80,16 @@ class InvoiceStatus(enum.StrEnum):
     PAID = "paid"
     UNPAID = "unpaid"
     VOID = "void"
+
+
+# Predicates of partial indexes that hold only the rows the business metrics count (see
+# `store.business_totals`, whose queries repeat them verbatim so the planner uses the index).
+PURGED_BATCHES = "key LIKE 'records:%'"  # one ledger row per purged batch of records
+SENT_REMINDER_DIGESTS = "status = 'sent' AND idempotency_key LIKE 'kx:%'"  # reminders.BATCH_PREFIX
+
+
+def _partial_index(name: str, column: str, *, where: str) -> Index:
+    return Index(name, column, postgresql_where=text(where), sqlite_where=text(where))
 
 
 @org_owned("id")
@@ -282,7 +293,8 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str | None] = mapped_column(String(32), index=True)
     actor: Mapped[str] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(100))
+    # Indexed for the business metrics, which count a few actions (`store.business_totals`).
+    action: Mapped[str] = mapped_column(String(100), index=True)
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = created_column()
@@ -309,6 +321,8 @@ class OutboxMessage(Base):
     """A message to deliver; `idempotency_key` makes enqueueing it twice a no-op."""
 
     __tablename__ = "outbox"
+    __table_args__ = (_partial_index("ix_outbox_reminders_sent", "channel",
+                                     where=SENT_REMINDER_DIGESTS),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -334,7 +348,9 @@ class TeardownLedger(Base):
     """
 
     __tablename__ = "teardown_ledger"
-    __table_args__ = (UniqueConstraint("org_id", "key", name="uq_teardown_ledger_org_key"),)
+    __table_args__ = (UniqueConstraint("org_id", "key", name="uq_teardown_ledger_org_key"),
+                      _partial_index("ix_teardown_ledger_purged", "count",
+                                     where=PURGED_BATCHES))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = mapped_column(String(32))

@@ -17,6 +17,7 @@ from sqlalchemy import Table, and_, or_, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from store.audit import audit_many
 from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus, Reminder
 
 API_KEY = "api_key"
@@ -27,6 +28,9 @@ QUEUED = "queued"  # written into an outbox digest (message_key names the batch)
 SENT = "sent"  # every message of its batch was accepted by its channel
 SUPERSEDED = "superseded"  # a closer window was announced instead
 VOID = "void"  # the subject changed (extended, revoked, deleted) before it was announced
+# Outbox idempotency keys of reminder digests start with this (`kx:<sweep>:<org>:<set>`).
+BATCH_PREFIX = "kx:"
+KEY_EXPIRED = "api_key.expired"  # audit action of a key the sweep marked expired
 
 CLAIM_CHUNK = 1000  # rows per INSERT statement on PostgreSQL
 CLAIM_COLUMNS = ("org_id", "subject_kind", "subject_id", "window", "due_at", "status",
@@ -123,13 +127,24 @@ def claim(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(sqlite.insert(table).on_conflict_do_nothing(), list(rows))
 
 
-def mark_keys_expired(session: Session, key_ids: Sequence[str], now: datetime) -> None:
-    """Record that the sweep announced these keys as expired (auth refuses them regardless)."""
-    if key_ids:
-        session.execute(update(ApiKey).where(
-            ApiKey.id.in_(key_ids),
-            or_(ApiKey.expired_marked_at.is_(None), ApiKey.expired_marked_at < ApiKey.expires_at))
-            .values(expired_marked_at=now))
+def mark_keys_expired(session: Session, key_ids: Sequence[str], now: datetime,
+                      actor: str = "sweep") -> int:
+    """Record that the sweep announced these keys as expired (auth refuses them regardless).
+
+    Each key marked now also gets an `api_key.expired` audit event in the same transaction:
+    the marker dies with the key (deleted, or its org torn down), the audit trail does not, so
+    the event is what "keys expired so far" is counted from (`store.business_totals`). Only
+    rows this statement changed get one, so a retried page adds no second event.
+    """
+    if not key_ids:
+        return 0
+    marked = session.execute(update(ApiKey).where(
+        ApiKey.id.in_(key_ids),
+        or_(ApiKey.expired_marked_at.is_(None), ApiKey.expired_marked_at < ApiKey.expires_at))
+        .values(expired_marked_at=now).returning(ApiKey.org_id, ApiKey.prefix)).all()
+    audit_many(session, actor, KEY_EXPIRED, [(org_id, f"key:{prefix}")
+                                             for org_id, prefix in marked])
+    return len(marked)
 
 
 def mark_cards_unavailable(session: Session, card_ids: Sequence[str], now: datetime) -> None:
