@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from lifecycle.schedules import ensure_at_worker_start
-from lifecycle.sdk_metrics import metrics_runtime
+from lifecycle.sdk_metrics import MetricsExporterError, metrics_runtime
 from lifecycle.settings import Settings, SettingsError, load_settings
 from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
 from store.db import make_engine, make_session_factory
@@ -148,7 +148,7 @@ def main(settings: Settings) -> int:
     _configure_logging()
     try:
         asyncio.run(run_worker(settings))
-    except TemporalUnavailableError as exc:
+    except (TemporalUnavailableError, MetricsExporterError) as exc:
         log.error("%s", exc)
         return 1
     return 0

@@ -15,6 +15,10 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from lifecycle.settings import Settings
 
 
+class MetricsExporterError(RuntimeError):
+    """The metrics port could not be bound; the message names the address (one line)."""
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A runtime that serves SDK metrics on `settings.worker_metrics_address`, or None (off).
 
@@ -26,4 +30,8 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
         return None
     prometheus = PrometheusConfig(bind_address=settings.worker_metrics_address,
                                   counters_total_suffix=True, durations_as_seconds=True)
-    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+    except ValueError as exc:  # what the bridge raises for a port in use or a bad host
+        raise MetricsExporterError(
+            f"worker metrics at {settings.worker_metrics_address}: {exc}") from None

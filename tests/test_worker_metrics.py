@@ -5,6 +5,8 @@ dev server runs a sweep, then its metrics endpoint shows the activities it execu
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import uuid
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from lifecycle.sdk_metrics import metrics_runtime
 from lifecycle.settings import SettingsError, load_settings
 from tests.sweep_support import free_port
 from tests.teardown_support import eventually
-from worker import run_worker
+from worker import main, run_worker
 from workflows.sweep import KeyExpirySweepWorkflow
 
 
@@ -69,3 +71,20 @@ def test_a_malformed_address_names_the_variable(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("LIFECYCLE_WORKER_METRICS_ADDRESS", bad)
     with pytest.raises(SettingsError, match="LIFECYCLE_WORKER_METRICS_ADDRESS"):
         load_settings()
+
+
+def test_a_busy_metrics_port_stops_the_worker_with_one_line(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        monkeypatch.setenv("LIFECYCLE_DATABASE_URL", sqlite_url)
+        monkeypatch.setenv("LIFECYCLE_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("LIFECYCLE_WORKER_METRICS_ADDRESS", address)
+        with caplog.at_level(logging.ERROR, logger="lifecycle.worker"):
+            assert main(load_settings()) == 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "lifecycle.worker"]
+    assert line.startswith(f"worker metrics at {address}: ") and "in use" in line, line
+    assert "\n" not in line
