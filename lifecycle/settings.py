@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,11 +68,23 @@ class Settings(BaseSettings):
     sweep_page_size: int = Field(default=1000, ge=1, le=50_000)
     sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
+    # Logs and traces (issue 8): see lifecycle/logs.py and lifecycle/tracing.py.
+    log_format: Literal["auto", "json", "plain"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otlp_endpoint: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_endpoint(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (OTLP over HTTP)")
         return value
 
     @field_validator("reminder_windows_days")

@@ -18,6 +18,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from lifecycle.tracing import temporal_interceptors
+
 POLL_INTERVAL_S = 0.2
 
 
@@ -54,7 +56,8 @@ async def connect_once(address: str, namespace: str, *, timeout_s: float) -> Cli
     """
 
     async def attempt() -> Client:
-        client = await Client.connect(address, namespace=namespace)
+        client = await Client.connect(address, namespace=namespace,
+                                      interceptors=temporal_interceptors())
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
         return client
