@@ -9,12 +9,15 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
@@ -27,7 +30,7 @@ from lifecycle.logs import build_handler, configure_logging, wants_json
 from lifecycle.settings import Settings
 from tests.api_support import OPERATOR_TOKEN, api_client, api_settings, bearer, seed_with_keys
 from tests.api_support import teardown_status as status
-from tests.chaos.support import WorkerProcess
+from tests.chaos.support import WorkerProcess, free_port
 from tests.chatty_workflow import ChattyWorkflow, chatty_activity
 from tests.otlp_receiver import otlp_receiver
 from tests.teardown_support import eventually
@@ -179,3 +182,41 @@ async def test_worker_process_logs_json_lines_with_activity_context_and_no_secre
     worker_spans = [span for service, span in collector.spans if service == "lifecycle-worker"]
     assert {s.name for s in worker_spans if s.trace_id.hex() == trace_id} >= {
         "RunWorkflow:OrgTeardownWorkflow", "RunActivity:freeze_org"}
+
+
+@pytest.mark.slow
+async def test_api_process_logs_json_lines_uvicorn_included(tmp_path: Path) -> None:
+    """uvicorn's own access and server lines go through our setup too, and a bearer key sent
+    by a client appears nowhere."""
+    secret = generate("team", PEPPER.encode()).secret
+    port = free_port()
+    log_path = tmp_path / "api.log"
+    env = dict(os.environ, LIFECYCLE_DATA_DIR=str(tmp_path), LIFECYCLE_LOG_FORMAT="auto",
+               LIFECYCLE_LOG_LEVEL="INFO", LIFECYCLE_KEY_PEPPER=PEPPER)
+    with log_path.open("wb") as log_file:
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+                async def probe() -> int:
+                    try:
+                        return (await client.get("/healthz")).status_code
+                    except httpx.TransportError:
+                        return 0
+
+                await eventually(probe, lambda code: code == 200)
+                # no database here: the request fails after reading the key, and says so
+                answered = await client.get("/orgs/x", headers=bearer(secret))
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+    assert answered.status_code == 503
+    text = log_path.read_text()
+    records = _json_lines(text)
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert any('"GET /orgs/x HTTP/1.1" 503' in r["message"] for r in access), records
+    assert any(r["logger"] == "uvicorn.error" for r in records), records
+    assert secret not in text and secret[PREFIX_LEN:] not in text
