@@ -79,10 +79,6 @@ def activate(provider: TracerProvider | None) -> None:
     _active = provider
 
 
-def active_provider() -> TracerProvider | None:
-    return _active
-
-
 def temporal_interceptors() -> list[Interceptor]:
     """What `Client.connect` should carry: the tracing interceptor when tracing is on."""
     if _active is None:
