@@ -24,10 +24,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from lifecycle.logs import configure_logging
 from lifecycle.schedules import ensure_at_worker_start
 from lifecycle.sdk_metrics import MetricsExporterError, metrics_runtime
 from lifecycle.settings import Settings, SettingsError, load_settings
 from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
+from lifecycle.tracing import SERVICE_WORKER, configure_tracing
 from store.db import make_engine, make_session_factory
 from workflows import all_workflows
 
@@ -136,16 +138,10 @@ def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
     stop.set()
 
 
-def _configure_logging() -> None:
-    """Plain timestamped lines on stderr, unless an embedding process configured logging."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def main(settings: Settings) -> int:
     """Process entry point (`lifecycle worker`, `python worker.py`); returns the exit status."""
-    _configure_logging()
+    configure_logging(settings)
+    configure_tracing(settings, SERVICE_WORKER)
     try:
         asyncio.run(run_worker(settings))
     except (TemporalUnavailableError, MetricsExporterError) as exc:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import health, metrics, openapi, problems
+from api import health, instrument, metrics, openapi, problems
 from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
 from api.temporal import TemporalConnection
 from lifecycle.settings import Settings, load_settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None,
     app.state.session_factory = make_session_factory(engine)
     metrics.install(app, app.state.session_factory)
     app.state.temporal = temporal
+    instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
     for module in (orgs, keys, quotas, subscriptions, teardown, ops, ops_sweep):

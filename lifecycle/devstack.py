@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from lifecycle import processes
 from lifecycle.binaries import MissingBinaryError, temporal_cli
+from lifecycle.logs import configure_logging
 from lifecycle.settings import Settings
 from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
 from store.migrate import upgrade
@@ -166,6 +167,9 @@ def _say(message: str, *, error: bool = False) -> None:
 
 def run_dev(settings: Settings, args: argparse.Namespace) -> int:
     """Entry point of `lifecycle dev`; returns the exit status."""
+    # The children (worker, API) set up the same logging themselves and share our stderr, so
+    # library lines of this supervisor come out in the format of theirs.
+    configure_logging(settings)
     plan = DevPlan.resolve(settings, args)
     plan.data_dir.mkdir(parents=True, exist_ok=True)
     busy = plan.busy_ports()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     sweep_page_size: int = Field(default=1000, ge=1, le=50_000)
     sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
+    # Logs and traces (issue 8): see lifecycle/logs.py and lifecycle/tracing.py.
+    log_format: Literal["auto", "json", "plain"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otlp_endpoint: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -82,6 +88,13 @@ class Settings(BaseSettings):
         host, _, port = value.rpartition(":")
         if value and not (host and port.isdigit() and 1 <= int(port) <= 65535):
             raise ValueError("must be host:port, e.g. 0.0.0.0:9464")
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_endpoint(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (OTLP over HTTP)")
         return value
 
     @field_validator("reminder_windows_days")

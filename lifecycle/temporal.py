@@ -19,6 +19,8 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
+from lifecycle.tracing import temporal_interceptors
+
 POLL_INTERVAL_S = 0.2
 
 
@@ -57,7 +59,8 @@ async def connect_once(address: str, namespace: str, *, timeout_s: float,
     """
 
     async def attempt() -> Client:
-        client = await Client.connect(address, namespace=namespace, runtime=runtime)
+        client = await Client.connect(address, namespace=namespace, runtime=runtime,
+                                      interceptors=temporal_interceptors())
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
         return client

@@ -52,6 +52,15 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+async def teardown_status(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]
+                          ) -> dict[str, Any]:
+    """The org's teardown status body, asserting the API answered 200."""
+    response = await client.get(f"/orgs/{org_id}/teardown", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def problem(response: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
     """Assert `response` is an RFC 9457 problem with `status` (and type slug); its body."""
     assert response.status_code == status, response.text

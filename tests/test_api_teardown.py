@@ -5,9 +5,7 @@ and the real worker on a private task queue.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -26,6 +24,7 @@ from tests.api_support import (
     bearer,
     problem,
     seed_with_keys,
+    teardown_status,
 )
 from tests.teardown_support import eventually, teardown_worker
 
@@ -33,14 +32,6 @@ SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, memb
                  team_keys=1, project_keys_per_project=1, job_plans=1, usage_records=3,
                  invoices=1)
 OPERATOR = bearer(OPERATOR_TOKEN)
-
-
-async def _status(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]
-                  ) -> dict[str, Any]:
-    response = await client.get(f"/orgs/{org_id}/teardown", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_the_whole_journey_plan_start_progress_done_certificate(
@@ -69,7 +60,7 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
         assert body["status_url"] == f"/orgs/{org_id}/teardown"
 
         # frozen: the admin key still watches the teardown, and is refused everywhere else
-        live = await eventually(lambda: _status(client, org_id, admin),
+        live = await eventually(lambda: teardown_status(client, org_id, admin),
                                 lambda s: s["status"] == "grace")
         assert live["source"] == "workflow" and live["cancellable"] and live["grace_deadline"]
         problem(await client.get(f"/orgs/{org_id}", headers=admin), 403, "org-frozen")
@@ -85,7 +76,7 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
 
         expedited = await client.post(f"/orgs/{org_id}/teardown/expedite", headers=admin)
         assert expedited.status_code == 200 and expedited.json()["accepted"], expedited.text
-        done = await eventually(lambda: _status(client, org_id, OPERATOR),
+        done = await eventually(lambda: teardown_status(client, org_id, OPERATOR),
                                 lambda s: s["status"] == "completed")
 
         # the org and its keys are gone: the admin key no longer authenticates
@@ -131,12 +122,12 @@ async def test_cancel_in_grace_restores_the_org_and_its_keys(
         started = await client.post(f"/orgs/{org_id}/teardown", headers=admin,
                                     json={"confirm_name": org.org.name, "grace_seconds": 3600})
         assert started.status_code == 202, started.text
-        await eventually(lambda: _status(client, org_id, admin),
+        await eventually(lambda: teardown_status(client, org_id, admin),
                          lambda s: s["status"] == "grace")
         cancelled = await client.post(f"/orgs/{org_id}/teardown/cancel", headers=admin,
                                       json={"reason": "changed our mind"})
         assert cancelled.status_code == 200 and cancelled.json()["accepted"], cancelled.text
-        after = await _status(client, org_id, admin)
+        after = await teardown_status(client, org_id, admin)
         back = await client.get(f"/orgs/{org_id}", headers=admin)
         late = await client.post(f"/orgs/{org_id}/teardown/expedite", headers=admin)
     assert after["status"] == "cancelled" and after["certificate"] is None
@@ -169,12 +160,12 @@ async def test_cancel_after_the_point_of_no_return_is_409_with_the_reason(
                                         json={"confirm_name": org.org.name,
                                               "grace_seconds": 0})
             assert started.status_code == 202, started.text
-            await eventually(lambda: _status(client, org_id, admin),
+            await eventually(lambda: teardown_status(client, org_id, admin),
                              lambda s: s["current_step"] == "purge_projects")
             refused = await client.post(f"/orgs/{org_id}/teardown/cancel", headers=admin)
         finally:
             release.set()
-        await eventually(lambda: _status(client, org_id, OPERATOR),
+        await eventually(lambda: teardown_status(client, org_id, OPERATOR),
                          lambda s: s["status"] == "completed")
     body = problem(refused, 409, "teardown-not-cancellable")
     assert "point of no return" in body["detail"]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from lifecycle.binaries import temporal_cli
 
@@ -25,9 +26,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _start(argv: list[str], env: dict[str, str] | None = None,
+           stderr: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=stderr or subprocess.DEVNULL, start_new_session=True)
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -71,12 +73,16 @@ class WorkerProcess:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
+    stderr: IO[bytes] | None = None  # where the worker's log goes (default: discarded)
 
     def start(self) -> None:
         env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
                    LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
-                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir))
-        self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env)
+                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir),
+                   **self.extra_env)
+        self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env,
+                              self.stderr)
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no last heartbeat, no completed activity reported."""
