@@ -167,6 +167,10 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
                             "--api-key", "not-a-real-key-0123456789")
         member = await cli(capsys, "teardown", "plan", org_id, "--api-url", url,
                            "--api-key", org.member)
+        # the operator token is set, but only a revoked admin key (401) switches to it: a
+        # member's key is refused (403), and that refusal is the answer
+        member_status = await cli(capsys, "teardown", "status", org_id, "--api-url", url,
+                                  "--api-key", org.member)
         no_key = await cli(capsys, "teardown", "plan", org_id, "--api-url", url)
         no_confirm = await cli(capsys, "teardown", "start", org_id, *base)
     unreachable = await cli(capsys, "teardown", "status", org_id, "--api-url", url,
@@ -183,6 +187,7 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
     one_line(wrong_name, 1, "Invalid input", "confirmation does not match")
     one_line(bad_key, 1, "lifecycle teardown plan: ")
     one_line(member, 1, "lifecycle teardown plan: ")
+    one_line(member_status, 1, "lifecycle teardown status: ", "Not permitted")
     one_line(no_key, 2, "LIFECYCLE_API_KEY")
     one_line(no_confirm, 2, "--confirm")
     one_line(unreachable, 1, "cannot reach the API")
