@@ -48,6 +48,12 @@ def _teardown(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from lifecycle.keys_cli import run
+
+    return run(args, settings)
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker import main as worker_main
 
@@ -90,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_teardown_arguments(teardown)
     teardown.set_defaults(handler=_teardown)
+
+    keys = sub.add_parser("keys", help="list, create, extend, delete an org's API keys")
+    from lifecycle.keys_cli import add_arguments as add_keys_arguments
+
+    add_keys_arguments(keys)
+    keys.set_defaults(handler=_keys)
     return parser
 
 
