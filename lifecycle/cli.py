@@ -54,6 +54,12 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _workflows(args: argparse.Namespace, settings: Settings) -> int:
+    from lifecycle.workflows_cli import run
+
+    return run(args, settings)
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from worker import main as worker_main
 
@@ -102,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_arguments(keys)
     keys.set_defaults(handler=_keys)
+
+    flows = sub.add_parser("workflows", help="operator view: list, show, history of workflows")
+    from lifecycle.workflows_cli import add_arguments as add_workflows_arguments
+
+    add_workflows_arguments(flows)
+    flows.set_defaults(handler=_workflows)
     return parser
 
 
