@@ -9,10 +9,31 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from lifecycle.settings import Settings, SettingsError, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class CommandGroup(Protocol):
+    """A module owning one command group: its arguments and its entry point."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace, settings: Settings) -> int: ...
+
+
+def _groups() -> list[tuple[str, str, CommandGroup]]:
+    """The groups that follow the `add_arguments` + `run` convention; a new one is one line."""
+    from lifecycle import keys_cli, schedules_cli, teardown_cli, workflows_cli
+
+    return [
+        ("schedules", "the key-expiry sweep schedule", schedules_cli),
+        ("teardown", "plan, start, watch, cancel an org teardown", teardown_cli),
+        ("keys", "list, create, extend, delete an org's API keys", keys_cli),
+        ("workflows", "operator view: list, show, history of workflows", workflows_cli),
+    ]
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -34,18 +55,6 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     from lifecycle.seed import run_seed
 
     return run_seed(settings, args)
-
-
-def _schedules(args: argparse.Namespace, settings: Settings) -> int:
-    from lifecycle.schedules_cli import run
-
-    return run(args, settings)
-
-
-def _teardown(args: argparse.Namespace, settings: Settings) -> int:
-    from lifecycle.teardown_cli import run
-
-    return run(args, settings)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,17 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the Temporal worker only")
     worker.set_defaults(handler=_worker)
 
-    scheds = sub.add_parser("schedules", help="the key-expiry sweep schedule")
-    from lifecycle.schedules_cli import add_arguments as add_schedule_arguments
-
-    add_schedule_arguments(scheds)
-    scheds.set_defaults(handler=_schedules)
-
-    teardown = sub.add_parser("teardown", help="plan, start, watch, cancel an org teardown")
-    from lifecycle.teardown_cli import add_arguments as add_teardown_arguments
-
-    add_teardown_arguments(teardown)
-    teardown.set_defaults(handler=_teardown)
+    for name, help_text, group in _groups():
+        command = sub.add_parser(name, help=help_text)
+        group.add_arguments(command)
+        command.set_defaults(handler=group.run)
     return parser
 
 

@@ -1,68 +1,28 @@
 """`lifecycle teardown ...` against a running stack: a real HTTP server (uvicorn on a free port),
-the real app and database, the time-skipping Temporal server and a real worker.
-
-Why a real socket and not ASGI transport: the CLI is a separate HTTP client with its own
-connection handling, timeouts and error mapping; only a listening server exercises those.
-The server and the worker run in the test's event loop (they share the time-skipping client,
-which belongs to that loop); the CLI runs in a thread, as it would in its own process.
+the real app and database, the time-skipping Temporal server and a real worker (see
+`tests/cli_support.py` for why a real socket).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
-from lifecycle.cli import main
 from lifecycle.settings import Settings
 from store.models import Organization, OrgStatus
 from store.seeding import OrgShape
 from tests.api_support import OPERATOR_TOKEN, api_settings, seed_with_keys
+from tests.cli_support import cli, running_api
 from tests.teardown_support import teardown_worker
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=2,
                  team_keys=1, project_keys_per_project=1, job_plans=1, usage_records=2,
                  invoices=1)
-START_DEADLINE_S = 10.0
-
-
-@asynccontextmanager
-async def running_api(settings: Settings, temporal: Client) -> AsyncIterator[str]:
-    """The app served by uvicorn on an ephemeral port; yields its base URL."""
-    app = create_app(settings, temporal)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_DEADLINE_S
-        while not server.started:
-            assert not task.done(), "uvicorn stopped while starting"
-            assert loop.time() < deadline, "uvicorn did not start in time"
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        app.state.engine.dispose()
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run `lifecycle <argv>` in a thread (the loop keeps serving); exit code, stdout, stderr."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -167,6 +127,10 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
                             "--api-key", "not-a-real-key-0123456789")
         member = await cli(capsys, "teardown", "plan", org_id, "--api-url", url,
                            "--api-key", org.member)
+        # the operator token is set, but only a revoked admin key (401) switches to it: a
+        # member's key is refused (403), and that refusal is the answer
+        member_status = await cli(capsys, "teardown", "status", org_id, "--api-url", url,
+                                  "--api-key", org.member)
         no_key = await cli(capsys, "teardown", "plan", org_id, "--api-url", url)
         no_confirm = await cli(capsys, "teardown", "start", org_id, *base)
     unreachable = await cli(capsys, "teardown", "status", org_id, "--api-url", url,
@@ -183,6 +147,7 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
     one_line(wrong_name, 1, "Invalid input", "confirmation does not match")
     one_line(bad_key, 1, "lifecycle teardown plan: ")
     one_line(member, 1, "lifecycle teardown plan: ")
+    one_line(member_status, 1, "lifecycle teardown status: ", "Not permitted")
     one_line(no_key, 2, "LIFECYCLE_API_KEY")
     one_line(no_confirm, 2, "--confirm")
     one_line(unreachable, 1, "cannot reach the API")
