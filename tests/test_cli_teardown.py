@@ -11,50 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from lifecycle.cli import main
 from lifecycle.settings import Settings
 from store.models import Organization, OrgStatus
 from store.seeding import OrgShape
-from tests.api_support import OPERATOR_TOKEN, api_settings, seed_with_keys
+from tests.api_support import OPERATOR_TOKEN, api_settings, running_api, seed_with_keys
 from tests.teardown_support import teardown_worker
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=2,
                  team_keys=1, project_keys_per_project=1, job_plans=1, usage_records=2,
                  invoices=1)
-START_DEADLINE_S = 10.0
-
-
-@asynccontextmanager
-async def running_api(settings: Settings, temporal: Client) -> AsyncIterator[str]:
-    """The app served by uvicorn on an ephemeral port; yields its base URL."""
-    app = create_app(settings, temporal)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_DEADLINE_S
-        while not server.started:
-            assert not task.done(), "uvicorn stopped while starting"
-            assert loop.time() < deadline, "uvicorn did not start in time"
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        app.state.engine.dispose()
 
 
 async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
