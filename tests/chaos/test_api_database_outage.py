@@ -24,7 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from lifecycle.settings import Settings
+from store.db import make_engine, make_session_factory
 from store.models import ApiKey, AuditEvent, Organization, PaymentMethod
 from tests.api_support import OrgKeys, api_settings, bearer, problem, running_api, seed_with_keys
 from tests.chaos.support import SCALE
@@ -212,3 +214,26 @@ async def test_random_cuts_under_concurrent_load(
     assert statuses[503] > 0 and (statuses[201] + statuses[200]) > 0, statuses
     print(f"random cuts seed={seed}: {cuts} cuts, answers {dict(statuses)}; "
           f"{len(keys)} keys each with its audit event")
+
+
+async def test_no_free_connection_is_a_503(pg_sessions: sessionmaker[Session],
+                                           postgres_url: str, tmp_path: Path) -> None:
+    """A pool that cannot hand out a connection in time is the database being unavailable.
+
+    The app's pool is shrunk to one connection that the test holds, so the request really
+    waits for the pool and really gets SQLAlchemy's pool timeout.
+    """
+    settings = api_settings(Settings(database_url=postgres_url, data_dir=tmp_path))
+    org = seed_with_keys(pg_sessions, settings)
+    app = create_app(settings)
+    app.state.engine.dispose()
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    app.state.engine, app.state.session_factory = engine, make_session_factory(engine)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        with engine.connect():  # the only connection, held until the request is answered
+            async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+                response = await c.get(f"/orgs/{org.org.org_id}", headers=bearer(org.admin))
+        _unavailable(response)
+    finally:
+        engine.dispose()
