@@ -25,9 +25,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+def _start(argv: list[str], env: dict[str, str] | None = None,
+           log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group; its output is appended to `log` or dropped."""
+    if log is None:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -71,12 +78,16 @@ class WorkerProcess:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
+    log_path: Path | None = None  # where its stdout and stderr go (a test scanning its logs)
+    env: dict[str, str] = field(default_factory=dict)  # more LIFECYCLE_* settings
 
     def start(self) -> None:
         env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
                    LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
-                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir))
-        self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env)
+                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir),
+                   **self.env)
+        self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env,
+                              self.log_path)
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no last heartbeat, no completed activity reported."""
