@@ -46,11 +46,19 @@ async def proxy() -> AsyncIterator[TcpProxy]:
     relay.cut()
 
 
-def _through(proxy: TcpProxy, postgres_url: str) -> str:
-    """The run's database URL, rerouted through the proxy, in clear so cut points match."""
+@pytest.fixture
+def proxied(proxy: TcpProxy, postgres_url: str, tmp_path: Path) -> Settings:
+    """API settings on the run's database, rerouted through the proxy, in clear (sslmode
+    disabled) so the cut points match the queries."""
     url = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port,
                                      query={"sslmode": "disable"})
-    return url.render_as_string(hide_password=False)
+    return api_settings(Settings(database_url=url.render_as_string(hide_password=False),
+                                 data_dir=tmp_path))
+
+
+@pytest.fixture
+def org(pg_sessions: sessionmaker[Session], proxied: Settings) -> OrgKeys:
+    return seed_with_keys(pg_sessions, proxied)
 
 
 def _writes(org: OrgKeys, label: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -89,10 +97,8 @@ def _unavailable(response: httpx.Response) -> None:
 
 async def test_connection_dropped_mid_write_is_a_503_and_leaves_nothing(
         local_temporal: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
-        postgres_url: str, proxy: TcpProxy, tmp_path: Path) -> None:
-    settings = api_settings(Settings(database_url=_through(proxy, postgres_url),
-                                     data_dir=tmp_path))
-    org = seed_with_keys(pg_sessions, settings)
+        proxy: TcpProxy, proxied: Settings, org: OrgKeys) -> None:
+    settings = proxied
     admin = bearer(org.admin)
     async with running_api(settings, local_temporal.client) as base, \
             httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -115,10 +121,8 @@ async def test_connection_dropped_mid_write_is_a_503_and_leaves_nothing(
 
 async def test_database_away_then_back(
         local_temporal: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
-        postgres_url: str, proxy: TcpProxy, tmp_path: Path) -> None:
-    settings = api_settings(Settings(database_url=_through(proxy, postgres_url),
-                                     data_dir=tmp_path))
-    org = seed_with_keys(pg_sessions, settings)
+        proxy: TcpProxy, proxied: Settings, org: OrgKeys) -> None:
+    settings = proxied
     admin = bearer(org.admin)
     before = _written(pg_sessions, org.org.org_id, "during-outage")
     refused = 0
@@ -160,7 +164,7 @@ async def test_database_away_then_back(
 
 async def test_random_cuts_under_concurrent_load(
         local_temporal: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
-        postgres_url: str, proxy: TcpProxy, tmp_path: Path) -> None:
+        proxy: TcpProxy, proxied: Settings, org: OrgKeys) -> None:
     """Clients write and read while the proxy is cut and restored at random moments.
 
     Only 2xx and 503 are acceptable answers. A 503 on a lost COMMIT reply is ambiguous by
@@ -169,9 +173,7 @@ async def test_random_cuts_under_concurrent_load(
     """
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
-    settings = api_settings(Settings(database_url=_through(proxy, postgres_url),
-                                     data_dir=tmp_path))
-    org = seed_with_keys(pg_sessions, settings)
+    settings = proxied
     org_id, admin = org.org.org_id, bearer(org.admin)
     statuses: Counter[int] = Counter()
     created: list[str] = []

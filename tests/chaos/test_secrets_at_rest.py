@@ -47,7 +47,7 @@ from tests.chaos.leak_scan import (
     leaks,
     pg_dump,
 )
-from tests.chaos.support import WorkerProcess
+from tests.chaos.support import SCALE, WorkerProcess
 from tests.sweep_support import run_sweep, smtp_server
 from tests.teardown_support import eventually
 from workflows.teardown import OrgTeardownWorkflow
@@ -140,13 +140,14 @@ async def test_no_secret_or_card_number_at_rest_after_a_full_journey(
         try:
             async with running_api(settings, client, log_level="debug") as base, \
                     httpx.AsyncClient(base_url=base, timeout=60) as http:
-                keys = {
-                    "team": await _issue(http, mine.admin, f"/orgs/{a.org_id}/keys", 5),
-                    "project": await _issue(
-                        http, mine.admin,
-                        f"/orgs/{a.org_id}/projects/{a.project_ids[0]}/keys", 90),
-                    "seeded admin": mine.admin, "seeded member": mine.member,
-                    "seeded project": mine.project}
+                keys = {"seeded admin": mine.admin, "seeded member": mine.member,
+                        "seeded project": mine.project}
+                for i in range(SCALE):  # team keys due for a reminder within 7 days
+                    keys[f"team {i}"] = await _issue(http, mine.admin,
+                                                     f"/orgs/{a.org_id}/keys", 5)
+                    keys[f"project {i}"] = await _issue(
+                        http, mine.admin, f"/orgs/{a.org_id}/projects/{a.project_ids[0]}/keys",
+                        90)
                 for name, key in keys.items():  # each key works where it belongs
                     path = (f"/orgs/{a.org_id}/projects/{a.project_ids[0]}/keys"
                             if "project" in name else f"/orgs/{a.org_id}")
@@ -162,7 +163,7 @@ async def test_no_secret_or_card_number_at_rest_after_a_full_journey(
 
                 sweep = await run_sweep(client, queue, utcnow())
                 await eventually(lambda: asyncio.to_thread(inbox.all), lambda got: any(
-                    keys["team"][:12] in m.body for m in got))  # the reminder was delivered
+                    keys["team 0"][:12] in m.body for m in got))  # the reminder was delivered
                 with pg_sessions() as session:  # the sweep added reminders; nothing else may
                     other_before = owned_counts(session, other.org.org_id)
                 started = await http.post(f"/orgs/{a.org_id}/teardown",
@@ -194,7 +195,7 @@ async def test_no_secret_or_card_number_at_rest_after_a_full_journey(
     assert_finds(sources["pg_dump"], "PLANTED-IN-DATABASE", "the dump")
     assert_finds(sources["api log"], "PLANTED-IN-API-LOG", "the API log")
     assert_finds(sources["worker log"], teardown_workflow_id(a.org_id), "the worker log")
-    assert_finds(sources["mail"], keys["team"][:12], "the mail")  # the reminder names the key
+    assert_finds(sources["mail"], keys["team 0"][:12], "the mail")  # the reminder names the key
     assert_finds(sources["histories"], a.org_id, "the histories")
     secrets = [*keys.values(), mine.expired, mine.revoked, other.admin, other.member,
                other.project]
