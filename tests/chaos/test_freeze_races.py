@@ -14,9 +14,11 @@ write slipped in after the freeze snapshot, and none was lost.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from api.guards import writable_org
 from api.problems import Problem
 from lifecycle.settings import Settings
 from store.base import new_id, utcnow
+from store.db import make_engine, make_session_factory
 from store.models import AuditEvent, Dataset, DeletionCertificate, Member, Project
 from tests.api_support import OrgKeys, api_settings, bearer, running_api, seed_with_keys
 from tests.chaos.support import SCALE
@@ -38,8 +41,12 @@ from tests.teardown_support import eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 from workflows.teardown_state import COMPLETED, teardown_workflow_id
 
+STORE_TABLES = ("projects", "datasets", "members")  # no API route creates these
 REFUSALS = {401: "unauthorized", 403: "org-frozen"}  # frozen, then keys revoked / org gone
 WRITE_AUDITS = ("api_key.created", "quota.set", "payment_method.replaced")
+# a connection per request: reusing a keep-alive connection the server is closing would be a
+# transport error whose outcome the tally could not know
+ONE_SHOT = {"Connection": "close"}
 CARD = {"token": "tok_race", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2099}
 
 
@@ -49,7 +56,7 @@ class Tally:
 
     acked: Counter[str] = field(default_factory=Counter)
     refused: Counter[int] = field(default_factory=Counter)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: threading.Event = field(default_factory=threading.Event)  # read by threads too
 
 
 def _http_writers(org: OrgKeys) -> list[tuple[str, str, str, dict[str, Any] | None]]:
@@ -125,24 +132,33 @@ async def test_writes_racing_a_freeze_are_either_counted_or_refused(
     temporal = local_temporal.client
     async with teardown_worker(temporal, settings, pg_sessions) as queue, \
             running_api(settings.model_copy(update={"task_queue": queue}), temporal) as base, \
-            httpx.AsyncClient(base_url=base, timeout=60,
-                              limits=httpx.Limits(max_connections=64)) as client:
-        tasks: list[Awaitable[Any]] = [
-            _hammer(client, tally, org.admin, *writer)
-            for writer in _http_writers(org) for _ in range(SCALE)]
-        tasks += [asyncio.to_thread(_store_writer, pg_sessions, tally, org_id,
-                                    org.org.project_ids[0], table)
-                  for table in ("projects", "datasets", "members") for _ in range(SCALE)]
-        running = asyncio.gather(*tasks)
-        await _until(tally, lambda t: all(t.acked[k] >= 3 for k in (
-            "api_keys", "projects", "datasets", "members", "http")))
-        started = await client.post(f"/orgs/{org_id}/teardown", headers=bearer(org.admin),
-                                    json={"confirm_name": org.org.name, "grace_seconds": 0})
-        assert started.status_code == 202, started.text
-        result = await asyncio.wait_for(temporal.get_workflow_handle_for(
-            OrgTeardownWorkflow.run, teardown_workflow_id(org_id)).result(), timeout=120)
-        tally.stop.set()
-        await running
+            httpx.AsyncClient(base_url=base, timeout=60, headers=ONE_SHOT) as client:
+        loop = asyncio.get_running_loop()
+        tables = [table for table in STORE_TABLES for _ in range(SCALE)]
+        # one thread and one connection per writer, apart from the worker's pool, as another
+        # API replica would have
+        writers_engine = make_engine(postgres_url, pool_size=len(tables))
+        writers = make_session_factory(writers_engine)
+        with ThreadPoolExecutor(max_workers=len(tables)) as pool:
+            tasks: list[Awaitable[Any]] = [
+                _hammer(client, tally, org.admin, *writer)
+                for writer in _http_writers(org) for _ in range(SCALE)]
+            tasks += [loop.run_in_executor(pool, _store_writer, writers, tally, org_id,
+                                           org.org.project_ids[0], table) for table in tables]
+            running = asyncio.gather(*tasks)
+            try:
+                await _until(tally, lambda t: all(t.acked[k] >= 3 for k in (
+                    *STORE_TABLES, "api_keys", "http")))
+                started = await client.post(
+                    f"/orgs/{org_id}/teardown", headers=bearer(org.admin),
+                    json={"confirm_name": org.org.name, "grace_seconds": 0})
+                assert started.status_code == 202, started.text
+                result = await asyncio.wait_for(temporal.get_workflow_handle_for(
+                    OrgTeardownWorkflow.run, teardown_workflow_id(org_id)).result(), 120)
+            finally:  # writers stop whatever happened, so no thread outlives the test
+                tally.stop.set()
+                await running
+                writers_engine.dispose()
     assert result.status == COMPLETED
 
     with pg_sessions() as session:
