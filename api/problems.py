@@ -16,7 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("lifecycle.api")
@@ -159,6 +160,15 @@ async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
                             title=Unavailable.title, detail="the database is unavailable")
 
 
+async def _on_driver_error(request: Request, exc: Exception) -> JSONResponse:
+    """A driver error is the database being away when the connection was lost (closed under
+    us, or unusable); any other one (a bug in a query) stays a 500."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        return await _on_database_down(request, exc)
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, status=500, type_uri=Problem.type_uri(),
@@ -170,5 +180,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(OperationalError, _on_database_down)
+    app.add_exception_handler(DBAPIError, _on_driver_error)
+    # no pooled connection came free in time: the database is too slow or away, not a bug
+    app.add_exception_handler(PoolTimeout, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -6,6 +6,7 @@ time-skipping server's Temporal client and a worker running in the same loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +28,7 @@ from store.base import utcnow
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
 from store.seeding import OrgShape, SeededOrg, seed_org
 
+START_DEADLINE_S = 10.0
 OPERATOR_TOKEN = "operator-token-for-tests-0123456789abcdef"
 SMALL = OrgShape(projects=2, datasets_per_project=1, records_per_dataset=5, members=3,
                  team_keys=1, project_keys_per_project=1, job_plans=1, usage_records=2,
@@ -45,6 +48,33 @@ async def api_client(settings: Settings, temporal: Client | None = None
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
             yield client
     finally:
+        app.state.engine.dispose()
+
+
+@asynccontextmanager
+async def running_api(settings: Settings, temporal: Client | None = None,
+                      log_level: str = "warning") -> AsyncIterator[str]:
+    """The app served by uvicorn on an ephemeral port; yields its base URL.
+
+    For tests whose clients need a real socket (their own connection handling, or many
+    concurrent connections); the server runs in the test's event loop.
+    """
+    app = create_app(settings, temporal)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level=log_level,
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_DEADLINE_S
+        while not server.started:
+            assert not task.done(), "uvicorn stopped while starting"
+            assert loop.time() < deadline, "uvicorn did not start in time"
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
         app.state.engine.dispose()
 
 

@@ -1,4 +1,4 @@
-"""Helpers for CLI tests: the app served by uvicorn on a real socket, a worker, and a runner.
+"""Helpers for CLI tests: a module-wide stack (uvicorn on a real socket, a worker) and a runner.
 
 Why a real socket and not ASGI transport: the CLI is a separate HTTP client with its own
 connection handling, timeouts and error mapping; only a listening server exercises those.
@@ -15,40 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.app import create_app
 from lifecycle.cli import main
 from lifecycle.settings import Settings
 from store.db import make_engine, make_session_factory
-from tests.api_support import api_settings
+from tests.api_support import api_settings, running_api
 from tests.teardown_support import teardown_worker
-
-START_DEADLINE_S = 10.0
-
-
-@asynccontextmanager
-async def running_api(settings: Settings, temporal: Client) -> AsyncIterator[str]:
-    """The app served by uvicorn on an ephemeral port; yields its base URL."""
-    app = create_app(settings, temporal)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_DEADLINE_S
-        while not server.started:
-            assert not task.done(), "uvicorn stopped while starting"
-            assert loop.time() < deadline, "uvicorn did not start in time"
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        app.state.engine.dispose()
 
 
 async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from lifecycle.settings import Settings
 from store.models import Organization, OrgStatus
 from store.seeding import OrgShape
-from tests.api_support import OPERATOR_TOKEN, api_settings, seed_with_keys
-from tests.cli_support import cli, running_api
+from tests.api_support import OPERATOR_TOKEN, api_settings, running_api, seed_with_keys
+from tests.cli_support import cli
 from tests.teardown_support import teardown_worker
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=2,

@@ -143,14 +143,13 @@ async def test_worker_process_logs_json_lines_with_activity_context_and_no_secre
     queue = f"logs-test-{uuid.uuid4().hex[:8]}"
     address = local_temporal.client.service_client.config.target_host
     log_path = tmp_path / "worker.log"
-    with otlp_receiver() as collector, spans_in_memory() as api_spans, \
-            log_path.open("wb") as log_file:
-        worker = WorkerProcess(postgres_url, address, queue, tmp_path, stderr=log_file,
-                               extra_env={"LIFECYCLE_KEY_PEPPER": PEPPER,
-                                          "LIFECYCLE_LOG_FORMAT": "auto",
-                                          "LIFECYCLE_LOG_LEVEL": "INFO",
-                                          "LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false",
-                                          "LIFECYCLE_OTLP_ENDPOINT": collector.url})
+    with otlp_receiver() as collector, spans_in_memory() as api_spans:
+        worker = WorkerProcess(postgres_url, address, queue, tmp_path, log_path=log_path,
+                               env={"LIFECYCLE_KEY_PEPPER": PEPPER,
+                                    "LIFECYCLE_LOG_FORMAT": "auto",
+                                    "LIFECYCLE_LOG_LEVEL": "INFO",
+                                    "LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false",
+                                    "LIFECYCLE_OTLP_ENDPOINT": collector.url})
         worker.start()
         try:
             async with api_client(api_settings(settings, task_queue=queue),

@@ -137,6 +137,15 @@ def _create(session: SessionDep, settings: SettingsDep, response: Response, org_
     return CreatedKeyOut(key=_out(made.row, now), secret=made.secret)
 
 
+def _project_of(session: SessionDep, org_id: str, project_id: str) -> Project:
+    """The project, or 404 when it is not one of this org's (another org's project is as
+    unknown here as a made-up id, so the answer does not tell them apart)."""
+    project = session.get(Project, project_id)
+    if project is None or project.org_id != org_id:
+        raise NotFound(f"project {project_id} does not exist in this organization")
+    return project
+
+
 @router.post("/orgs/{org_id}/keys", status_code=201, response_model=CreatedKeyOut,
              summary="Create a team key (the secret is in this response only)",
              responses=ERRORS)
@@ -153,9 +162,7 @@ def create_project_key(org_id: OrgId, project_id: ProjectId, body: KeyCreate,
                        principal: KeyDep, session: SessionDep, settings: SettingsDep,
                        response: Response) -> CreatedKeyOut:
     principal.require_admin(org_id)
-    project = session.get(Project, project_id)
-    if project is None or project.org_id != org_id:
-        raise NotFound(f"project {project_id} does not exist in this organization")
+    _project_of(session, org_id, project_id)
     return _create(session, settings, response, org_id, body, KeyScope.PROJECT, project_id,
                    principal)
 
@@ -178,6 +185,7 @@ def list_project_keys(org_id: OrgId, project_id: ProjectId, principal: KeyDep,
                       session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       cursor: Annotated[str, Query(max_length=64)] = "") -> KeyPage:
     principal.require_project(org_id, project_id)
+    _project_of(session, org_id, project_id)
     rows, next_cursor = apikeys.list_keys(session, org_id, project_id=project_id, limit=limit,
                                           after=cursor)
     now = utcnow()

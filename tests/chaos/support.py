@@ -13,7 +13,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from lifecycle.binaries import temporal_cli
 
@@ -27,9 +26,15 @@ def free_port() -> int:
 
 
 def _start(argv: list[str], env: dict[str, str] | None = None,
-           stderr: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=stderr or subprocess.DEVNULL, start_new_session=True)
+           log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group; its output is appended to `log` or dropped."""
+    if log is None:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -73,16 +78,16 @@ class WorkerProcess:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
-    extra_env: dict[str, str] = field(default_factory=dict)
-    stderr: IO[bytes] | None = None  # where the worker's log goes (default: discarded)
+    log_path: Path | None = None  # where its stdout and stderr go (a test scanning its logs)
+    env: dict[str, str] = field(default_factory=dict)  # more LIFECYCLE_* settings
 
     def start(self) -> None:
         env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
                    LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
                    LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir),
-                   **self.extra_env)
+                   **self.env)
         self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env,
-                              self.stderr)
+                              self.log_path)
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no last heartbeat, no completed activity reported."""
