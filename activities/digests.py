@@ -82,6 +82,9 @@ class DigestActivities:
     @activity.defn(name="sweep_compose_digests")
     def compose(self, page: PageInput) -> PageResult:
         """Write the digests of the next page of orgs that have pending reminders."""
+        if not page.cursor:  # first page: the claims just grew the ledger
+            with self.sessions.begin() as session:
+                reminders.refresh_statistics(session)
         with self.sessions() as session:
             orgs = reminders.orgs_with_pending(session, page.cursor, page.limit)
         result = PageResult(cursor=orgs[-1] if orgs else page.cursor,
