@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, webhook_body
 from activities.sweep_io import PageInput, PageResult
 from lifecycle.expiry_windows import EXPIRED, card_due_at
@@ -82,18 +83,17 @@ class DigestActivities:
     @activity.defn(name="sweep_compose_digests")
     def compose(self, page: PageInput) -> PageResult:
         """Write the digests of the next page of orgs that have pending reminders."""
-        if not page.cursor:  # first page: the claims just grew the ledger
-            with self.sessions.begin() as session:
-                reminders.refresh_statistics(session)
         with self.sessions() as session:
             orgs = reminders.orgs_with_pending(session, page.cursor, page.limit)
+            threads = fanout.threads_for(session)
         result = PageResult(cursor=orgs[-1] if orgs else page.cursor,
                             done=len(orgs) < page.limit)
-        for org_id in orgs:
-            queued, messages = self._compose_org(org_id, page.sweep_id, page.now)
+        def compose_org(org_id: str) -> tuple[int, int]:
+            return self._compose_org(org_id, page.sweep_id, page.now)
+
+        for _, (queued, messages) in fanout.each(orgs, compose_org, threads):
             result.queued_reminders += queued
             result.queued_messages += messages
-            activity.heartbeat(org_id)
         return result
 
     def _compose_org(self, org_id: str, sweep_id: str, now: datetime) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, text, tuple_, update
+from sqlalchemy import Table, and_, or_, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -138,19 +138,6 @@ def mark_cards_unavailable(session: Session, card_ids: Sequence[str], now: datet
         session.execute(update(PaymentMethod).where(
             PaymentMethod.id.in_(card_ids), PaymentMethod.status == PaymentStatus.VALID)
             .values(status=PaymentStatus.UNAVAILABLE, updated_at=now))
-
-
-def refresh_statistics(session: Session) -> None:
-    """ANALYZE the ledger on PostgreSQL (a no-op elsewhere).
-
-    Why: a sweep's claim phase can add a hundred thousand rows to a ledger whose statistics
-    say it is nearly empty, and autovacuum analyzes it only a minute or more later. Planned on
-    those statistics, every per-org query of compose and delivery intersected the org's rows
-    with a bitmap of *all* pending (or queued) rows: ~19 ms per `mark_batch_sent` at a million
-    keys. Fresh statistics make them walk the org's few hundred rows instead.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("ANALYZE reminders"))
 
 
 def orgs_with_pending(session: Session, after: str, limit: int) -> list[str]:
