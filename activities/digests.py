@@ -107,9 +107,10 @@ class DigestActivities:
             items, recipients_of, void = self._items(session, org, keep)
             live_ids = [r.id for r in keep if r.id not in void]
             batch = batch_key(sweep_id, org_id, live_ids)
-            reminders.set_status(session, [r.id for r in drop], reminders.SUPERSEDED)
-            reminders.set_status(session, sorted(void), reminders.VOID)
-            if reminders.set_status(session, live_ids, reminders.QUEUED, batch) != len(live_ids):
+            reminders.set_status(session, org_id, [r.id for r in drop], reminders.SUPERSEDED)
+            reminders.set_status(session, org_id, sorted(void), reminders.VOID)
+            queued = reminders.set_status(session, org_id, live_ids, reminders.QUEUED, batch)
+            if queued != len(live_ids):
                 # An overlapping sweep moved some of these rows first: start over from the
                 # database's current state rather than announce a partial set twice.
                 raise ApplicationError("reminders changed while composing; retrying")

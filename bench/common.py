@@ -8,6 +8,7 @@ readiness and clean-up right once keeps each benchmark about what it measures.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -182,6 +183,13 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+
+
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    """`--profile FILE.json`, the option every benchmark with a worker process offers."""
+    parser.add_argument("--profile", type=Path, metavar="FILE.json",
+                        help="sample the worker with py-spy during the engine phase "
+                        "(speedscope JSON; needs py-spy in the venv)")
 
 
 @dataclass

@@ -37,6 +37,7 @@ from temporalio.client import WorkflowHistory
 from activities.sweep_io import SweepInput, SweepResult
 from bench import sweep_checks, sweep_raw
 from bench.common import (
+    add_profile_option,
     cpu_seconds,
     dev_server,
     free_port,
@@ -236,9 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orgs", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=defaults.sweep_page_size)
     parser.add_argument("--pages-per-run", type=int, default=defaults.sweep_pages_per_run)
-    parser.add_argument("--profile", type=Path, metavar="FILE.json",
-                        help="sample the worker with py-spy during the engine phase "
-                        "(speedscope JSON; needs py-spy in the venv)")
+    add_profile_option(parser)
     return asyncio.run(run(parser.parse_args(argv)))
 
 
