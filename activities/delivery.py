@@ -15,7 +15,9 @@ No design can do better with SMTP, which has no way to ask "did you already take
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import fanout
 from activities.channels import Channels, DeliveryError
 from activities.sweep_io import PageInput, PageResult
 from lifecycle.settings import Settings
@@ -64,19 +67,29 @@ class DeliveryActivities:
         """
         after = int(page.cursor or 0)
         with self.sessions() as session:
-            ids = list(session.scalars(select(OutboxMessage.id).where(
+            rows = session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
                 OutboxMessage.status == "pending", OutboxMessage.id > after)
-                .order_by(OutboxMessage.id).limit(page.limit)))
-        result = PageResult(cursor=str(ids[-1]) if ids else page.cursor,
-                            done=len(ids) < page.limit)
+                .order_by(OutboxMessage.id).limit(page.limit)).all()
+            threads = fanout.threads_for(session)
+        result = PageResult(cursor=str(rows[-1].id) if rows else page.cursor,
+                            done=len(rows) < page.limit)
+        # A digest batch's messages stay in one thread: the last one sent closes the batch,
+        # which needs the others' marks committed (see `_close_batch`).
+        batches: dict[str, list[int]] = {}
+        for row in rows:
+            batches.setdefault(batch_of(row.idempotency_key) or f"#{row.id}", []).append(row.id)
+        local = threading.local()
         retry = 0
-        with Channels(self.settings) as channels:
-            for message_id in ids:
-                outcome = self._deliver_one(message_id, channels)
-                result.sent += outcome == SENT
-                result.failed += outcome == FAILED
-                retry += outcome == RETRY
-                activity.heartbeat(message_id)
+        with ExitStack() as opened:
+            def deliver_batch(ids: list[int]) -> list[str]:
+                if not hasattr(local, "channels"):  # one SMTP session per thread
+                    local.channels = opened.enter_context(Channels(self.settings))
+                return [self._deliver_one(message_id, local.channels) for message_id in ids]
+
+            for _, outcomes in fanout.each(list(batches.values()), deliver_batch, threads):
+                result.sent += outcomes.count(SENT)
+                result.failed += outcomes.count(FAILED)
+                retry += outcomes.count(RETRY)
         if retry:
             raise ApplicationError(f"{retry} message(s) not accepted yet; retrying the page",
                                    type="DeliveryPending")

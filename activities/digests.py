@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, webhook_body
 from activities.sweep_io import PageInput, PageResult
 from lifecycle.expiry_windows import EXPIRED, card_due_at
@@ -84,13 +85,15 @@ class DigestActivities:
         """Write the digests of the next page of orgs that have pending reminders."""
         with self.sessions() as session:
             orgs = reminders.orgs_with_pending(session, page.cursor, page.limit)
+            threads = fanout.threads_for(session)
         result = PageResult(cursor=orgs[-1] if orgs else page.cursor,
                             done=len(orgs) < page.limit)
-        for org_id in orgs:
-            queued, messages = self._compose_org(org_id, page.sweep_id, page.now)
+        def compose_org(org_id: str) -> tuple[int, int]:
+            return self._compose_org(org_id, page.sweep_id, page.now)
+
+        for _, (queued, messages) in fanout.each(orgs, compose_org, threads):
             result.queued_reminders += queued
             result.queued_messages += messages
-            activity.heartbeat(org_id)
         return result
 
     def _compose_org(self, org_id: str, sweep_id: str, now: datetime) -> tuple[int, int]:
@@ -104,9 +107,10 @@ class DigestActivities:
             items, recipients_of, void = self._items(session, org, keep)
             live_ids = [r.id for r in keep if r.id not in void]
             batch = batch_key(sweep_id, org_id, live_ids)
-            reminders.set_status(session, [r.id for r in drop], reminders.SUPERSEDED)
-            reminders.set_status(session, sorted(void), reminders.VOID)
-            if reminders.set_status(session, live_ids, reminders.QUEUED, batch) != len(live_ids):
+            reminders.set_status(session, org_id, [r.id for r in drop], reminders.SUPERSEDED)
+            reminders.set_status(session, org_id, sorted(void), reminders.VOID)
+            queued = reminders.set_status(session, org_id, live_ids, reminders.QUEUED, batch)
+            if queued != len(live_ids):
                 # An overlapping sweep moved some of these rows first: start over from the
                 # database's current state rather than announce a partial set twice.
                 raise ApplicationError("reminders changed while composing; retrying")

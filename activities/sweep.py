@@ -17,7 +17,7 @@ from temporalio import activity
 
 from activities.sweep_io import PageInput, PageResult
 from lifecycle.expiry_windows import EXPIRED, card_due_at, decide, horizon, month_index
-from store import reminders
+from store import key_claims, reminders
 from store.base import utcnow
 
 
@@ -48,8 +48,19 @@ class SweepClaimActivities:
 
     @activity.defn(name="sweep_claim_keys")
     def claim_keys(self, page: PageInput) -> PageResult:
-        """Claim the reminders of the next page of due keys, in `(expires_at, id)` order."""
+        """Claim the reminders of the next page of due keys, in `(expires_at, id)` order.
+
+        PostgreSQL does a page in one statement (`store.key_claims`); SQLite, a development
+        database, decides each key here.
+        """
         with self.sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                claimed = key_claims.claim_page(session, page.now, page.windows_days,
+                                                _key_cursor(page.cursor), page.limit, utcnow())
+                last = claimed.last
+                cursor = f"{last[0].isoformat()}|{last[1]}" if last else page.cursor
+                return PageResult(cursor=cursor, done=claimed.due < page.limit,
+                                  due=claimed.due)
             keys = reminders.due_keys(session, horizon(page.now, page.windows_days),
                                       _key_cursor(page.cursor), page.limit)
             known = reminders.existing(session, reminders.API_KEY, [k.id for k in keys])

@@ -42,7 +42,7 @@ class SweepInput:
     """
 
     windows_days: list[int] = field(default_factory=lambda: [30, 7, 1])
-    page_size: int = 1000
+    page_size: int = 10_000
     pages_per_run: int = 50
     compose_page_size: int = 100
     deliver_page_size: int = 100

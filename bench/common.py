@@ -8,6 +8,7 @@ readiness and clean-up right once keeps each benchmark about what it measures.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +185,13 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
         process.wait(30)
 
 
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    """`--profile FILE.json`, the option every benchmark with a worker process offers."""
+    parser.add_argument("--profile", type=Path, metavar="FILE.json",
+                        help="sample the worker with py-spy during the engine phase "
+                        "(speedscope JSON; needs py-spy in the venv)")
+
+
 @dataclass
 class Temporal:
     address: str
@@ -221,12 +229,14 @@ async def dev_server(workdir: Path, *, persistent: bool = True) -> AsyncIterator
 
 @contextmanager
 def worker_process(database_url: str, address: str, queue: str, workdir: Path,
-                   module: Sequence[str] = ("lifecycle.cli", "worker")
+                   module: Sequence[str] = ("lifecycle.cli", "worker"),
+                   settings: Mapping[str, str] | None = None
                    ) -> Iterator[subprocess.Popen[bytes]]:
-    """`lifecycle worker` (or another worker module) as a child process on `queue`."""
+    """`lifecycle worker` (or another worker module) as a child process on `queue`;
+    `settings` adds `LIFECYCLE_*` variables (an SMTP port, a disabled schedule)."""
     env = dict(os.environ, LIFECYCLE_DATABASE_URL=database_url,
                LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
-               LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1")
+               LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1", **(settings or {}))
     process = spawn([sys.executable, "-m", *module], workdir / f"worker-{queue}.log", env)
     try:
         yield process

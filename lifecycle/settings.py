@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(default=3600, ge=60)
     sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
     reminder_windows_days: list[int] = Field(default_factory=lambda: [30, 7, 1], min_length=1)
-    sweep_page_size: int = Field(default=1000, ge=1, le=50_000)
+    sweep_page_size: int = Field(default=10_000, ge=1, le=50_000)
     sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
     # Logs and traces (issue 8): see lifecycle/logs.py and lifecycle/tracing.py.

@@ -1,6 +1,7 @@
-"""Bulk loading of dataset records: COPY on PostgreSQL, chunked executemany on SQLite.
+"""Bulk loading of dataset records and API keys: COPY on PostgreSQL, executemany on SQLite.
 
-Why a module of its own: records are the only table seeded by the million, and the fast path is
+Why a module of its own: records (and, for the sweep's benchmark, keys) are the only tables
+seeded by the million, and the fast path is
 driver-specific (psycopg2's `copy_expert` on the session's own connection, so the rows share the
 caller's transaction and vanish on rollback). Keeping that here leaves `seeding` about the shape
 of an org, not about wire formats.
@@ -13,13 +14,16 @@ chunk.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from enum import Enum
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from store.models import DatasetRecord
+from store.models import ApiKey, DatasetRecord
 
 # Rows per COPY or executemany: about 9 MB of COPY text, a progress tick every fraction of a
 # second, and few enough statements that their fixed cost is lost in the noise.
@@ -28,6 +32,9 @@ RECORD_CHUNK = 20_000
 # calls per chunk).
 COPY_READ_SIZE = 1 << 20
 COPY_SQL = "COPY dataset_records (dataset_id, payload) FROM STDIN"
+KEY_COLUMNS = ("id", "org_id", "scope", "project_id", "name", "prefix", "secret_hash",
+               "created_by", "created_at", "expires_at", "revoked_at")
+COPY_KEYS_SQL = f"COPY api_keys ({', '.join(KEY_COLUMNS)}) FROM STDIN"
 
 Span = tuple[str, int, int]  # dataset id, index of its first record in the span, record count
 
@@ -127,3 +134,43 @@ def insert_records(session: Session, dataset_ids: Sequence[str], per_dataset: in
     if session.connection().dialect.name == "postgresql":
         return _copy_records(session, batches, dataset_ids, payloads, on_records)
     return _executemany_records(session, batches, payloads, on_records)
+
+
+def _copy_value(value: Any) -> str:
+    """One field in COPY's text format: NULL is `\\N`, bytea goes as escaped hex."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return copy_text(str(value.value))
+    return copy_text(str(value))
+
+
+def insert_keys(session: Session, rows: Iterable[dict[str, Any]], *,
+                chunk: int = RECORD_CHUNK) -> int:
+    """Insert API key rows (every column of `KEY_COLUMNS`) in chunks; return the count.
+
+    For benchmarks and scale tests that need a million keys in seconds; the rows are taken as
+    given (no secret is generated here). Runs in the session's transaction on either database.
+    """
+    rows = iter(rows)
+    total = 0
+    postgres = session.connection().dialect.name == "postgresql"
+    table: Table = ApiKey.__table__  # type: ignore[assignment]
+    cursor = _raw_connection(session).cursor() if postgres else None
+    try:
+        while batch := list(islice(rows, chunk)):
+            if cursor is None:
+                session.execute(insert(table), batch)
+            else:
+                body = "".join("\t".join(_copy_value(row[c]) for c in KEY_COLUMNS) + "\n"
+                               for row in batch).encode()
+                cursor.copy_expert(COPY_KEYS_SQL, io.BytesIO(body), size=COPY_READ_SIZE)
+            total += len(batch)
+    finally:
+        if cursor is not None:
+            cursor.close()
+    return total

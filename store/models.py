@@ -386,10 +386,12 @@ class Reminder(Base):
 
     __tablename__ = "reminders"
     __table_args__ = (UniqueConstraint("subject_kind", "subject_id", "window", "due_at",
-                                       name="uq_reminders_subject_window_due"),)
+                                       name="uq_reminders_subject_window_due"),
+                      # one org's pending/queued rows, whatever the statistics (migration 0005)
+                      Index("ix_reminders_org_id_status", "org_id", "status"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     subject_kind: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[str] = mapped_column(String(32))
     window: Mapped[str] = mapped_column(String(20))  # e.g. 30d, 7d, 1d, expired

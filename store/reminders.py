@@ -169,16 +169,20 @@ def pending_of_org(session: Session, org_id: str) -> list[Reminder]:
     return list(session.scalars(query))
 
 
-def set_status(session: Session, ids: Sequence[int], status: str,
+def set_status(session: Session, org_id: str, ids: Sequence[int], status: str,
                message_key: str | None = None) -> int:
-    """Move pending rows to `status`; returns how many moved (fewer means someone else won)."""
+    """Move an org's pending rows to `status`; returns how many moved (fewer means someone
+    else won). The org narrows the plan to its rows of `ix_reminders_org_id_status`: by id
+    and status alone, statistics taken before a claim phase made PostgreSQL read every
+    pending row of the ledger for each call."""
     if not ids:
         return 0
     values: dict[str, Any] = {"status": status}
     if message_key is not None:
         values["message_key"] = message_key
-    result = session.execute(update(Reminder).where(
-        and_(Reminder.id.in_(ids), Reminder.status == PENDING)).values(**values))
+    result = session.execute(update(Reminder).where(and_(
+        Reminder.org_id == org_id, Reminder.id.in_(ids), Reminder.status == PENDING))
+        .values(**values))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -12,9 +12,10 @@ counts, which tests compare with what a teardown certificate reports.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -67,6 +68,13 @@ class OrgShape:
     card: bool = True
     key_tombstones: int = 1  # keys deleted earlier: their tombstones
     reminders: int = 1  # reminder ledger rows already sent for the org's keys
+
+
+# Members and one project, nothing else: the sweep's tests and benchmark add keys to it.
+BARE_ORG = OrgShape(projects=1, datasets_per_project=0, records_per_dataset=0, members=3,
+                    team_keys=0, project_keys_per_project=0, job_plans=0,
+                    workspace_capacity=False, usage_records=0, invoices=0, card=False,
+                    key_tombstones=0, reminders=0)
 
 
 @dataclass
@@ -211,3 +219,22 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
         session.execute(insert(Reminder), reminders)
     counts["reminders"] = len(reminders)
     return seeded
+
+
+def expiring_keys(owners: Sequence[tuple[str, str]], count: int,
+                  expires_at: Callable[[int], datetime], *, created_at: datetime,
+                  revoked_every: int = 0) -> Iterator[dict[str, Any]]:
+    """`count` team key rows for `store.bulk.insert_keys`, dealt round-robin to `owners`
+    (org id, creator member id); key `i` expires at `expires_at(i)` and every
+    `revoked_every`-th key (from the first) is revoked at `created_at`.
+
+    Ids, names and prefixes derive from `i`, so seeding twice gives the same keys (a benchmark
+    compares two sweeps of one state). The secret hash is zeros: nobody signs in with these.
+    """
+    for i in range(count):
+        org_id, creator = owners[i % len(owners)]
+        revoked = revoked_every > 0 and i % revoked_every == 0
+        yield dict(id=f"k{i:031d}", org_id=org_id, scope=KeyScope.TEAM, project_id=None,
+                   name=f"key-{i}", prefix=f"olt_{i:08d}", secret_hash=bytes(32),
+                   created_by=creator, created_at=created_at, expires_at=expires_at(i),
+                   revoked_at=created_at if revoked else None)

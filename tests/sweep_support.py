@@ -36,13 +36,8 @@ from lifecycle import keys
 from lifecycle.settings import Settings
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
-from store.seeding import OrgShape, SeededOrg, seed_org
+from store.seeding import BARE_ORG, SeededOrg, seed_org
 from workflows.sweep import KeyExpirySweepWorkflow
-
-BARE_ORG = OrgShape(projects=1, datasets_per_project=0, records_per_dataset=0, members=3,
-                    team_keys=0, project_keys_per_project=0, job_plans=0,
-                    workspace_capacity=False, usage_records=0, invoices=0, card=False,
-                    key_tombstones=0, reminders=0)
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ CASES = [
     ("teardown", ["--records", "2000", "--sqlite"]),
     ("orchestration", ["--orgs", "3"]),
     ("history", ["--projects", "3,5"]),
+    ("sweep", ["--keys", "2000", "--orgs", "5", "--page-size", "300", "--pages-per-run", "3"]),
 ]
 
 

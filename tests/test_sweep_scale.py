@@ -8,7 +8,6 @@ full scan per page fails the test.
 
 from __future__ import annotations
 
-import io
 import random
 import time
 from collections.abc import Iterator
@@ -21,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from lifecycle.settings import Settings
+from store.bulk import insert_keys
 from store.db import make_engine, make_session_factory
 from store.models import Base
+from store.seeding import expiring_keys
 from tests.sweep_support import make_org, run_sweep, smtp_server, sweep_worker
 
 KEYS = 100_000
@@ -59,20 +60,11 @@ def copy_keys(sessions: sessionmaker[Session], orgs: list[tuple[str, str]], coun
               rng: random.Random) -> None:
     """COPY `count` team keys spread over `orgs` (org id, creator id), expiring from 3 days
     ago to 90 days ahead; every 47th is revoked."""
-    lines = []
-    for i in range(count):
-        org_id, creator = orgs[i % len(orgs)]
-        expires = NOW + timedelta(seconds=rng.randint(-3 * 86400, 90 * 86400))
-        revoked = NOW.isoformat() if i % 47 == 0 else "\\N"
-        lines.append(f"k{i:031d}\t{org_id}\tteam\t\\N\tkey-{i}\tolt_{i:08d}\t\\\\x{'00' * 32}\t"
-                     f"{creator}\t{NOW.isoformat()}\t{expires.isoformat()}\t{revoked}\n")
+    expiries = [NOW + timedelta(seconds=rng.randint(-3 * 86400, 90 * 86400))
+                for _ in range(count)]
     with sessions.begin() as session:
-        cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.copy_expert(
-            "COPY api_keys (id, org_id, scope, project_id, name, prefix, secret_hash, "
-            "created_by, created_at, expires_at, revoked_at) FROM STDIN",
-            io.BytesIO("".join(lines).encode()))
-        cursor.close()
+        insert_keys(session, expiring_keys(orgs, count, expiries.__getitem__, created_at=NOW,
+                                           revoked_every=47))
 
 
 async def test_sweep_of_100k_keys_announces_exactly_the_due_keys(

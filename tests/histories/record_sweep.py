@@ -17,11 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.sweep_io import SweepInput
 from lifecycle.binaries import temporal_test_server
+from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from tests.sweep_support import add_key, make_org, smtp_server, sweep_worker
-from tests.teardown_support import run_histories
 from workflows.sweep import KeyExpirySweepWorkflow
 
 HERE = Path(__file__).parent
