@@ -56,7 +56,8 @@ class SweepClaimActivities:
         with self.sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 claimed = key_claims.claim_page(session, page.now, page.windows_days,
-                                                _key_cursor(page.cursor), page.limit, utcnow())
+                                                _key_cursor(page.cursor), page.limit, utcnow(),
+                                                actor=f"workflow:{activity.info().workflow_id}")
                 last = claimed.last
                 cursor = f"{last[0].isoformat()}|{last[1]}" if last else page.cursor
                 return PageResult(cursor=cursor, done=claimed.due < page.limit,

@@ -5,7 +5,9 @@ Python and ledger rows back (a select, a read of existing ledger rows, a decisio
 multi-row insert and an update: five round trips and per-row Python work). Here the database
 walks the `(expires_at, id)` index from the cursor, decides each key's windows, inserts the
 ledger rows (ignoring the ones that exist, as `reminders.claim` does: the unique row still
-decides "exactly once") and marks the expired keys, in one round trip per page.
+decides "exactly once") and marks the expired keys with their `api_key.expired` audit events
+(`reminders.mark_keys_expired`'s contract; the marker re-checked on the row, so an overlapping
+sweep adds no second event), in one round trip per page.
 
 The window rule is `lifecycle.expiry_windows.decide` written as a join: the `expired` notice is
 a window of 0 days, a key has passed every window whose length is at least its time left, the
@@ -22,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from lifecycle.expiry_windows import EXPIRED, horizon, window_label
+from store.reminders import KEY_EXPIRED
 
 # Before every key: the first page starts here (timestamptz and text both order after it).
 START = (datetime(1, 1, 1, tzinfo=UTC), "")
@@ -52,6 +55,12 @@ WITH page AS (
     UPDATE api_keys k SET expired_marked_at = :now
     FROM page
     WHERE k.id = page.id AND page.expires_at <= :now
+      AND (k.expired_marked_at IS NULL OR k.expired_marked_at < k.expires_at)
+    RETURNING k.org_id, k.prefix
+), audited AS (
+    INSERT INTO audit_events (org_id, actor, action, target, detail, created_at)
+    SELECT org_id, :actor, :expired_action, 'key:' || prefix, CAST('{}' AS json), :created
+    FROM marked
     RETURNING 1
 ), last AS (
     SELECT expires_at, id FROM page ORDER BY expires_at DESC, id DESC LIMIT 1
@@ -73,13 +82,15 @@ class KeyPage:
 
 
 def claim_page(session: Session, now: datetime, windows_days: list[int],
-               after: tuple[datetime, str] | None, limit: int, created: datetime) -> KeyPage:
+               after: tuple[datetime, str] | None, limit: int, created: datetime,
+               actor: str = "sweep") -> KeyPage:
     """Claim the reminders of up to `limit` due keys after `after`, in the caller's
     transaction; keys are due when they expire within the widest window of `now`."""
     at, key_id = after or START
     row = session.execute(PAGE_SQL, {
         "after_at": at, "after_id": key_id, "limit": limit, "now": now,
         "horizon": horizon(now, windows_days), "created": created,
+        "actor": actor, "expired_action": KEY_EXPIRED,
         "labels": [EXPIRED] + [window_label(d) for d in windows_days],
         "days": [0, *windows_days]}).one()
     last = (row.expires_at, row.id) if row.id is not None else None

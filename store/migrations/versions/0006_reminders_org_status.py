@@ -6,16 +6,16 @@ org_id alone was combined with a bitmap of *every* pending or queued row, ~19 ms
 million keys. With both columns in one index the plan reads the org's rows only, whatever the
 statistics say. It replaces the org_id index (its leading column serves the same lookups).
 
-Revision ID: 0005_reminders_org_status
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0005_reminders_org_status'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
