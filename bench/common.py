@@ -29,7 +29,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
 
 from lifecycle.binaries import temporal_cli
-from lifecycle.histories import run_histories
+from lifecycle.histories import LOCAL_ACTIVITY_MARKER, run_histories
 from lifecycle.temporal import wait_until_serving
 from store.db import make_engine
 from store.migrate import upgrade
@@ -271,10 +271,6 @@ def child_runs(history: WorkflowHistory) -> list[tuple[str, str]]:
     return [(e.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id,
              e.child_workflow_execution_started_event_attributes.workflow_execution.run_id)
             for e in history.events if e.event_type == started]
-
-
-# The marker a local activity's result is recorded under (one per completed local activity).
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 def local_activities(history: WorkflowHistory) -> int:
