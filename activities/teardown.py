@@ -25,7 +25,7 @@ from activities.errors import (
     VERIFICATION_FAILED,
     final,
 )
-from activities.plan import compute_plan, owned_counts
+from activities.plan import find_blockers, owned_counts
 from activities.teardown_io import (
     CertificateInput,
     FreezeResult,
@@ -130,20 +130,21 @@ class TeardownActivities:
             if org is None:
                 raise final(ORG_NOT_FOUND, f"organization {step.org_id} not found")
             if org.status is OrgStatus.ACTIVE:
-                plan = compute_plan(session, step.org_id)
-                blocking = [b.reason for b in plan.blockers if b.blocking] if plan else []
+                blocking = [b.reason for b in find_blockers(session, org) if b.blocking]
                 if blocking:
                     raise final(TEARDOWN_BLOCKED, "; ".join(blocking))
                 org.status = OrgStatus.FROZEN
                 org.frozen_at = utcnow()
                 audit(session, step.org_id, step.actor, "teardown.requested",
                       f"workflow:{step.workflow_id}")
-            snapshot = {}
-            for table, n in owned_counts(session, step.org_id).items():
-                recorded = ledger.recorded(session, step.org_id, f"snapshot:{table}")
-                if recorded is None:
+            # The snapshot rows commit together, so either all are recorded or none: a retry
+            # reads them back instead of counting every table again.
+            snapshot = {key.split(":", 1)[1]: n for key, n in ledger.entries(
+                session, step.org_id, "snapshot:").items()}
+            if not snapshot:
+                snapshot = owned_counts(session, step.org_id)
+                for table, n in snapshot.items():
                     ledger.record(session, step.org_id, f"snapshot:{table}", n)
-                snapshot[table] = n if recorded is None else recorded
             return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
                                 already_destructive=org.status is OrgStatus.DELETING)
 

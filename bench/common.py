@@ -30,7 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
 
 from lifecycle.binaries import temporal_cli
-from lifecycle.histories import run_histories
+from lifecycle.histories import LOCAL_ACTIVITY_MARKER, run_histories
 from lifecycle.temporal import wait_until_serving
 from store.db import make_engine
 from store.migrate import upgrade
@@ -283,12 +283,22 @@ def child_runs(history: WorkflowHistory) -> list[tuple[str, str]]:
             for e in history.events if e.event_type == started]
 
 
+def local_activities(history: WorkflowHistory) -> int:
+    marker = EventType.EVENT_TYPE_MARKER_RECORDED
+    return sum(1 for e in history.events if e.event_type == marker
+               and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER)
+
+
 async def activities_run(client: Client, workflow_id: str, first_run_id: str) -> int:
-    """Activities completed by a workflow (all its runs) and by every child it started."""
+    """Activities completed by a workflow (all its runs) and by every child it started.
+
+    Local activities count too: they are the same units of work (the teardown runs its short
+    steps locally), only without the server round trip the trivial baseline pays for each.
+    """
     done = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
     total = 0
     for history in await run_histories(client, workflow_id, first_run_id):
-        total += count_events(history, done)
+        total += count_events(history, done) + local_activities(history)
         for child_id, child_run in child_runs(history):
             total += await activities_run(client, child_id, child_run)
     return total

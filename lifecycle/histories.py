@@ -9,6 +9,11 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
+# The marker under which the SDK records a completed local activity (one per activity; its
+# "data" detail is JSON with the activity type and attempt). Tools that count or show activities
+# must read these too: the teardown runs its short steps as local activities.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
 
 async def run_histories(client: Client, workflow_id: str, first_run_id: str
                         ) -> list[WorkflowHistory]:

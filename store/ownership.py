@@ -56,16 +56,30 @@ def retained(reason: str) -> Callable[[T], T]:
 
 
 def _count_query(table: Table, chain: tuple[str, ...], org_id: str) -> Select[Any]:
-    """COUNT(*) of `table` rows whose chain of foreign keys ends at `org_id`."""
-    query = select(func.count()).select_from(table)
+    """COUNT(*) of `table` rows whose chain of foreign keys ends at `org_id`.
+
+    A chain through parents is counted as a sum, over the org's parent rows, of a correlated
+    count per parent: PostgreSQL then probes the child's foreign-key index once per parent
+    (about 0.1 s for an org's million records, nothing once the parents are gone), where a
+    join lets it scan and hash the whole child table, every org's rows included (0.35-0.4 s on
+    two cores for a table of one million, and again for the verifier after the purge).
+    """
+    links = []
     current = table
     for column_name in chain[:-1]:
         column = current.c[column_name]
         (fk,) = column.foreign_keys
-        parent = fk.column.table
-        query = query.join(parent, column == fk.column)
-        current = parent
-    return query.where(current.c[chain[-1]] == org_id)
+        links.append((current, column == fk.column))
+        current = fk.column.table
+    owner = current.c[chain[-1]] == org_id
+    if not links:
+        return select(func.count()).select_from(table).where(owner)
+    child, joined = links[0]
+    below: Any = select(func.count()).select_from(child).where(joined).scalar_subquery()
+    for child, joined in links[1:]:
+        below = select(func.coalesce(func.sum(below), 0)).select_from(child).where(joined) \
+            .scalar_subquery()
+    return select(func.coalesce(func.sum(below), 0)).select_from(current).where(owner)
 
 
 def leftover_counts(session: Session, org_id: str, tables: dict[str, Table]) -> dict[str, int]:

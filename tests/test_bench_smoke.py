@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
+
+from bench.common import local_activities
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = re.compile(r"^RESULT name=(?P<name>\w+) ratio=(?P<ratio>[0-9.]+)(?P<rest>( \w+=\S+)*)$",
@@ -40,3 +43,16 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
     fields = dict(pair.split("=", 1) for pair in match["rest"].split())
     assert float(match["ratio"]) > 0
     assert fields, "a RESULT line carries key=value figures beside the ratio"
+
+
+@pytest.mark.parametrize(("fixture", "expected"), [
+    ("teardown_completed", 0),  # recorded before local activities: all regular
+    # freeze, requested notice, begin_destruction, list_subscriptions, three cancellations and
+    # the project page, each recorded as a local activity marker
+    ("teardown_completed_fewer_round_trips", 8),
+])
+def test_local_activities_are_counted_as_activities_run(fixture: str, expected: int) -> None:
+    """The orchestration bench compares activities run: a teardown's local steps must count."""
+    path = ROOT / "tests" / "histories" / f"{fixture}.json"
+    history = WorkflowHistory.from_json(fixture, path.read_text())
+    assert local_activities(history) == expected

@@ -19,7 +19,8 @@ from workflows.teardown_state import COMPLETED
 PROJECTS = 300
 PAGE = 50
 PAGES_PER_RUN = 2
-# Per run: PAGE * PAGES_PER_RUN children at ~6 events each, plus a few dozen for the steps.
+# Per run: PAGE * PAGES_PER_RUN project purges at ~6 events each (with their workflow
+# tasks), plus a few dozen for the steps.
 EVENTS_PER_RUN_BOUND = PAGE * PAGES_PER_RUN * 8 + 200
 
 

@@ -13,9 +13,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.billing import DatabaseBillingGateway
 from activities.plan import owned_counts
 from activities.purge import PurgeActivities
-from activities.teardown_io import ProjectStep
+from activities.teardown import TeardownActivities
+from activities.teardown_io import OrgStep, ProjectStep, StepCount
 from lifecycle.histories import run_histories
 from lifecycle.settings import Settings
 from lifecycle.teardown_client import start_teardown, teardown_input
@@ -36,6 +38,7 @@ from workflows.teardown_state import (
     IN_GRACE,
     CancelRequest,
     ExpediteRequest,
+    ProjectPurgeResult,
     TeardownInput,
 )
 
@@ -136,10 +139,10 @@ async def test_cancel_after_point_of_no_return_is_refused(
     release = threading.Event()
     real = PurgeActivities(session_factory)
 
-    @activity.defn(name="purge_project_records")
-    def held_purge(step: ProjectStep) -> int:
+    @activity.defn(name="purge_project")
+    def held_purge(step: ProjectStep) -> ProjectPurgeResult:
         release.wait(timeout=60)
-        return real.purge_project_records(step)
+        return real.purge_project(step)
 
     client = time_skipping_env.client
     async with teardown_worker(client, settings, session_factory, [held_purge]) as queue:
@@ -232,3 +235,35 @@ async def test_blocking_preflight_refuses_the_teardown(
         org = session.get(Organization, target.org_id)
         assert org is not None and org.status is OrgStatus.ACTIVE
         assert owned_counts(session, target.org_id) == target.counts
+
+
+async def test_a_short_step_failing_locally_is_retried_as_an_activity(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        settings: Settings) -> None:
+    """Short steps run as local activities with a few attempts; a step still failing after them
+    (a database down for longer) must go on as a regular, forever-retried activity, not fail."""
+    target, _ = _seed(session_factory, settings)
+    real = TeardownActivities(session_factory, DatabaseBillingGateway())
+    attempts: list[int] = []
+
+    @activity.defn(name="delete_payment_method")
+    def flaky(step: OrgStep) -> StepCount:
+        attempts.append(activity.info().attempt)
+        if len(attempts) <= 4:  # the three local attempts and the first regular one
+            raise RuntimeError("database unavailable")
+        return real.delete_payment_method(step)
+
+    client = time_skipping_env.client
+    async with teardown_worker(client, settings, session_factory, [flaky]) as queue:
+        handle = await start_teardown(client, settings, _input(settings, target), queue)
+        result = await handle.result()
+    assert result.status == COMPLETED
+    assert attempts == [1, 2, 3, 1, 2]
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name
+                 for e in (await handle.fetch_history()).events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert "delete_payment_method" in scheduled
+    with session_factory() as session:
+        cert = session.scalars(select(DeletionCertificate)
+                               .where(DeletionCertificate.org_id == target.org_id)).one()
+    assert cert.counts == target.counts

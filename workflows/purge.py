@@ -1,7 +1,9 @@
 """`ProjectPurgeWorkflow`: empties and deletes one project, as a child of the org teardown.
 
-A child per project keeps the parent's history small (one start and one completion per project)
-whatever the project holds, and lets projects be purged in parallel with bounded concurrency.
+Only teardowns started before the `teardown-fewer-round-trips` patch start it: newer ones run
+one `purge_project` activity per project, which keeps the parent's history as small (three
+events per project) without the child's start and workflow tasks. It stays registered, and its
+history recorded, until no teardown started before the patch can still be running or replayed.
 """
 
 from __future__ import annotations

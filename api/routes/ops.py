@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -30,6 +31,7 @@ from api.auth import OperatorDep
 from api.deps import SettingsDep, TemporalClientDep
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
 from api.teardown_models import StepOut
+from lifecycle.histories import LOCAL_ACTIVITY_MARKER
 from lifecycle.settings import Settings
 from workflows.teardown import OrgTeardownWorkflow
 
@@ -201,11 +203,25 @@ def summarise(event: HistoryEvent, activity_names: dict[int, str]) -> EventSumma
         out.activity = activity_names[event.event_id] = attrs.activity_type.name
     elif scheduled and kind.startswith("activity_task"):
         out.activity = activity_names.get(scheduled)
+    elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+        out.activity, out.attempt = _local_activity(attrs)
     if attrs is not None and hasattr(attrs, "attempt") and attrs.attempt:
         out.attempt = attrs.attempt
     if attrs is not None and hasattr(attrs, "failure") and attrs.HasField("failure"):
         out.failure = attrs.failure.message
     return out
+
+
+def _local_activity(marker: Any) -> tuple[str | None, int | None]:
+    """Name and attempt of a local activity from its result marker (the teardown runs its short
+    steps locally: without this an operator would see bare markers where the steps are)."""
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in marker.details:
+        return None, None
+    try:
+        data = json.loads(marker.details["data"].payloads[0].data)
+    except (IndexError, ValueError):
+        return None, None
+    return data.get("activity_type"), data.get("attempt")
 
 
 @router.get("/workflows/{workflow_id}/history", response_model=HistoryPage, responses=ERRORS,

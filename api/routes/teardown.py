@@ -40,6 +40,7 @@ from api.problems import (
 )
 from api.teardown_models import (
     CancelIn,
+    CertificateOut,
     DecisionOut,
     PlanOut,
     TeardownStart,
@@ -153,6 +154,11 @@ def _certificate(session: Session, org_id: str) -> DeletionCertificate | None:
         DeletionCertificate.org_id == org_id)).scalar_one_or_none()
 
 
+async def _certificate_out(session: Session, org_id: str) -> CertificateOut | None:
+    row = await run_in_threadpool(_certificate, session, org_id)
+    return certificate_out(row) if row else None
+
+
 @router.get("/orgs/{org_id}/teardown", response_model=TeardownStatus,
             summary="Live progress; after completion, the deletion certificate",
             responses=problem_responses(*BASE_ERRORS))
@@ -160,13 +166,12 @@ async def status(org_id: OrgId, caller: OperatorOrAdminDep, session: SessionDep,
                  client: TemporalClientDep) -> TeardownStatus:
     if isinstance(caller, Principal):
         caller.require_admin(org_id)
-    cert_row = await run_in_threadpool(_certificate, session, org_id)
-    cert = certificate_out(cert_row) if cert_row else None
     handle = teardown_handle(client, org_id)
     try:
         desc = await handle.describe()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
+            cert = await _certificate_out(session, org_id)
             if cert is not None:  # the history was already cleaned up; the proof remains
                 return status_from_certificate(cert)
             raise NotFound("no teardown was started for this organization") from None
@@ -183,6 +188,10 @@ async def status(org_id: OrgId, caller: OperatorOrAdminDep, session: SessionDep,
                        run_id=desc.run_id) from None
     except RPCError as exc:
         raise Unavailable(f"no worker answered the progress query: {exc.message}") from None
+    # Read after the workflow answered: it reports "completed" only once the certificate is
+    # committed, and its last steps follow each other within milliseconds (local activities),
+    # so a certificate read before the query could miss a row the answer already vouches for.
+    cert = await _certificate_out(session, org_id)
     return status_from_progress(progress, desc.id, desc.run_id, cert)
 
 

@@ -1,18 +1,22 @@
-"""Record the replay fixtures from real runs: `python -m tests.histories.record`.
+"""Record the replay fixtures from real runs: `python -m tests.histories.record [TAG]`.
 
-Run it again only when a workflow change is *meant* to break old histories (and then version
-the change with `workflow.patched` instead, if running workflows must survive it). The replay
-test (tests/test_replay.py) checks every JSON file here against the current workflow code.
+Files recorded before a `workflow.patched` change are kept, so the old command sequence keeps
+replaying; the new sequence is recorded beside them under a tag (e.g. `fewer_round_trips`:
+`teardown_completed_fewer_round_trips.json`). With a tag, only the files whose workflow code the
+tagged change touched are written, never over an untagged one. The replay test
+(tests/test_replay.py) checks every JSON file here against the current workflow code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from lifecycle.binaries import temporal_test_server
@@ -35,7 +39,10 @@ from workflows.teardown_state import IN_GRACE, CancelRequest, project_purge_work
 HERE = Path(__file__).parent
 
 
-async def record() -> None:
+async def record(tag: str = "") -> None:
+    def save(name: str, history: WorkflowHistory) -> None:
+        (HERE / (f"{name}_{tag}.json" if tag else f"{name}.json")).write_text(history.to_json())
+
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/record.db"
         upgrade(url)
@@ -53,11 +60,12 @@ async def record() -> None:
             handle = await start_teardown(env.client, settings, inp, queue)
             await handle.result()
             runs = await run_histories(env.client, handle.id, handle.result_run_id or "")
-            (HERE / "teardown_completed.json").write_text(runs[0].to_json())
-            (HERE / "teardown_completed_last_run.json").write_text(runs[-1].to_json())
-            child = env.client.get_workflow_handle(
-                project_purge_workflow_id(done.org_id, sorted(done.project_ids)[0]))
-            (HERE / "project_purge.json").write_text((await child.fetch_history()).to_json())
+            save("teardown_completed", runs[0])
+            save("teardown_completed_last_run", runs[-1])
+            if not tag:  # teardowns since the fewer_round_trips patch start no children
+                child = env.client.get_workflow_handle(
+                    project_purge_workflow_id(done.org_id, sorted(done.project_ids)[0]))
+                save("project_purge", await child.fetch_history())
 
             cancel = await start_teardown(
                 env.client, settings, teardown_input(settings, kept.org_id, "member:r", 3600),
@@ -66,8 +74,9 @@ async def record() -> None:
                              lambda p: p.status == IN_GRACE)
             await cancel.execute_update(OrgTeardownWorkflow.cancel, CancelRequest("member:r"))
             await cancel.result()
-            (HERE / "teardown_cancelled.json").write_text(
-                (await cancel.fetch_history()).to_json())
+            save("teardown_cancelled", await cancel.fetch_history())
+            if tag:
+                return
 
             # the org is active again after the cancelled teardown: unsubscribe a job plan
             with sessions() as session:
@@ -79,9 +88,8 @@ async def record() -> None:
                 SubscriptionCancelInput(kept.org_id, plan_id, "job_plan", "key:recorder"),
                 id=subscription_cancel_workflow_id(plan_id), task_queue=queue)
             await unsubscribe.result()
-            (HERE / "subscription_cancel.json").write_text(
-                (await unsubscribe.fetch_history()).to_json())
+            save("subscription_cancel", await unsubscribe.fetch_history())
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else ""))
