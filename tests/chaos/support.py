@@ -71,11 +71,13 @@ class WorkerProcess:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
+    env: dict[str, str] = field(default_factory=dict)  # more LIFECYCLE_* settings
 
     def start(self) -> None:
         env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
                    LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
-                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir))
+                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir),
+                   **self.env)
         self.process = _start([sys.executable, "-m", "lifecycle.cli", "worker"], env)
 
     def kill(self) -> None:
