@@ -177,3 +177,15 @@ async def test_ops_lists_workflows_by_type_status_and_org(
     problem(injected, 422)
     assert detail.status_code == 200 and detail.json()["status"] == "running"
     assert detail.json()["progress"] is None  # no worker answers the query: none, promptly
+
+
+async def test_ops_refuses_a_forged_page_token_with_422(
+        local_temporal: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        settings: Settings) -> None:
+    """Found by the large fuzz run: a page token Temporal cannot parse was answered 503
+    ("Temporal: something went wrong"), blaming an outage for the client's bad input."""
+    operator = bearer(OPERATOR_TOKEN)
+    async with api_client(api_settings(settings), local_temporal.client) as api:
+        listed = await api.get("/ops/workflows", headers=operator,
+                               params={"status": "running", "next_page_token": "AAAA"})
+    problem(listed, 422, "invalid-input")

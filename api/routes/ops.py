@@ -94,6 +94,17 @@ def ui_url(settings: Settings, namespace: str, workflow_id: str) -> str:
             f"/workflows/{quote(workflow_id, safe='')}")
 
 
+# Statuses that say Temporal is busy or away, whatever the request: anything else in answer to
+# a client-supplied page token means the token was forged or mangled (the dev server answers
+# a garbage token with an internal error), which is the client's fault, not an outage.
+TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                       RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
+
+
+def _bad_token() -> InvalidInput:
+    return InvalidInput("next_page_token is not one this API handed out")
+
+
 def _token_in(token: str) -> bytes | None:
     if not token:
         return None
@@ -144,6 +155,8 @@ async def list_workflows(
     except RPCError as exc:
         if exc.status is RPCStatusCode.INVALID_ARGUMENT:
             raise InvalidInput(f"Temporal refused the filter: {exc.message}") from None
+        if next_page_token and exc.status not in TRANSIENT:
+            raise _bad_token() from None
         raise Unavailable(f"Temporal: {exc.message}") from None
     ns = client.namespace
     return WorkflowPage(items=[WorkflowSummary(**_summary(e, settings, ns))
@@ -221,6 +234,8 @@ async def workflow_history(workflow_id: WorkflowId, _op: OperatorDep,
     try:
         await events.fetch_next_page()
     except RPCError as exc:
+        if server_token and exc.status not in TRANSIENT | {RPCStatusCode.NOT_FOUND}:
+            raise _bad_token() from None
         raise _rpc_problem(exc, workflow_id) from None
     page = list(events.current_page or [])
     # A server may send more than asked (the test server ignores the page size): the rest of
