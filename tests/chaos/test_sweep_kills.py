@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,7 +73,8 @@ def _progress(sessions: sessionmaker[Session], inbox: Inbox) -> Progress:
 
 async def _kill_until_done(handle: WorkflowHandle[Any, SweepResult], worker: WorkerProcess,
                            rng: random.Random, kills: int,
-                           probe: Any) -> tuple[SweepResult, list[str]]:
+                           probe: Callable[[], Awaitable[Progress]]
+                           ) -> tuple[SweepResult, list[str]]:
     """SIGKILL the worker `kills` times and start a new one after each; returns the result and
     the phase each kill hit.
 
