@@ -48,6 +48,10 @@ class SweepInput:
     deliver_page_size: int = 100
     deliver: bool = True
     now: datetime | None = None
+    # How long Temporal waits before retrying the page of a worker that died: a killed worker
+    # sends no failure, so its page is retried only when a heartbeat or the page times out.
+    heartbeat_timeout_seconds: int = 120
+    page_timeout_seconds: int = 600
     # Carried across continue-as-new; leave empty when starting a sweep.
     sweep_id: str = ""
     phase: str = KEYS

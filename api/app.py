@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import health, instrument, metrics, openapi, problems
 from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
 from api.temporal import TemporalConnection
+from api.text_guard import refuse_nul
 from lifecycle.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan)
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

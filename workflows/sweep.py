@@ -35,9 +35,6 @@ with workflow.unsafe.imports_passed_through():
 # and each message's own attempt limit ends them.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(minutes=1))
-PAGE_TIMEOUT = timedelta(minutes=10)
-HEARTBEAT = timedelta(minutes=2)
-
 ACTIVITY = {KEYS: "sweep_claim_keys", CARDS: "sweep_claim_cards",
             COMPOSE: "sweep_compose_digests", DELIVER: "sweep_deliver_outbox"}
 NEXT = {KEYS: CARDS, CARDS: COMPOSE, COMPOSE: DELIVER, DELIVER: DONE}
@@ -79,8 +76,10 @@ class KeyExpirySweepWorkflow:
                 ACTIVITY[phase],
                 PageInput(sweep_id=sweep.sweep_id, now=sweep.now,
                           windows_days=sweep.windows_days, cursor=cursor, limit=limit),
-                result_type=PageResult, start_to_close_timeout=PAGE_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT, retry_policy=RETRY)
+                result_type=PageResult,
+                start_to_close_timeout=timedelta(seconds=sweep.page_timeout_seconds),
+                heartbeat_timeout=timedelta(seconds=sweep.heartbeat_timeout_seconds),
+                retry_policy=RETRY)
             pages += 1
             _add(totals, phase, page)
             if page.done:

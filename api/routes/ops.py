@@ -27,6 +27,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import page_tokens
 from api.auth import OperatorDep
 from api.deps import SettingsDep, TemporalClientDep
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
@@ -96,17 +97,15 @@ def ui_url(settings: Settings, namespace: str, workflow_id: str) -> str:
             f"/workflows/{quote(workflow_id, safe='')}")
 
 
-def _token_in(token: str) -> bytes | None:
-    if not token:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token.encode())
-    except (binascii.Error, ValueError):
-        raise InvalidInput("next_page_token is not one this API handed out") from None
+# Statuses that say Temporal is busy or away, whatever the request: anything else in answer to
+# a client-supplied page token means the token was forged or mangled (the dev server answers
+# a garbage token with an internal error), which is the client's fault, not an outage.
+TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                       RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
 
 
-def _token_out(token: bytes | None) -> str | None:
-    return base64.urlsafe_b64encode(token).decode() if token else None
+def _bad_token() -> InvalidInput:
+    return InvalidInput("next_page_token is not one this API handed out")
 
 
 def _summary(execution: WorkflowExecution, settings: Settings, ns: str) -> dict[str, Any]:
@@ -140,17 +139,19 @@ async def list_workflows(
         next_page_token: Token = "") -> WorkflowPage:
     query = visibility_query(type, status, org_id)
     pages = client.list_workflows(query or None, page_size=page_size,
-                                  next_page_token=_token_in(next_page_token))
+                                  next_page_token=page_tokens.unseal(settings, next_page_token))
     try:
         await pages.fetch_next_page()
     except RPCError as exc:
         if exc.status is RPCStatusCode.INVALID_ARGUMENT:
             raise InvalidInput(f"Temporal refused the filter: {exc.message}") from None
+        if next_page_token and exc.status not in TRANSIENT:
+            raise _bad_token() from None
         raise Unavailable(f"Temporal: {exc.message}") from None
     ns = client.namespace
     return WorkflowPage(items=[WorkflowSummary(**_summary(e, settings, ns))
                                for e in pages.current_page or []],
-                        next_page_token=_token_out(pages.next_page_token))
+                        next_page_token=page_tokens.seal(settings, pages.next_page_token))
 
 
 async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
@@ -231,20 +232,22 @@ async def workflow_history(workflow_id: WorkflowId, _op: OperatorDep,
                            run_id: Annotated[str | None, Query(max_length=100)] = None,
                            page_size: Annotated[int, Query(ge=1, le=500)] = 100,
                            next_page_token: Token = "") -> HistoryPage:
-    server_token, offset = _history_token_in(next_page_token)
+    server_token, offset = _history_token_in(settings, next_page_token)
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     events = handle.fetch_history_events(page_size=page_size, next_page_token=server_token)
     try:
         await events.fetch_next_page()
     except RPCError as exc:
+        if server_token and exc.status not in TRANSIENT | {RPCStatusCode.NOT_FOUND}:
+            raise _bad_token() from None
         raise _rpc_problem(exc, workflow_id) from None
     page = list(events.current_page or [])
     # A server may send more than asked (the test server ignores the page size): the rest of
     # its page is served next, from the same server token and an offset.
     if offset + page_size < len(page):
-        following = _history_token_out(server_token, offset + page_size)
+        following = _history_token_out(settings, server_token, offset + page_size)
     else:
-        following = _history_token_out(events.next_page_token, 0)
+        following = _history_token_out(settings, events.next_page_token, 0)
     names: dict[int, str] = {}
     summaries = [summarise(e, names) for e in page]
     return HistoryPage(workflow_id=workflow_id,
@@ -253,8 +256,8 @@ async def workflow_history(workflow_id: WorkflowId, _op: OperatorDep,
                        next_page_token=following)
 
 
-def _history_token_in(token: str) -> tuple[bytes | None, int]:
-    raw = _token_in(token)
+def _history_token_in(settings: Settings, token: str) -> tuple[bytes | None, int]:
+    raw = page_tokens.unseal(settings, token)
     if raw is None:
         return None, 0
     offset_text, _, server = raw.partition(b":")
@@ -263,7 +266,7 @@ def _history_token_in(token: str) -> tuple[bytes | None, int]:
     return server or None, int(offset_text)
 
 
-def _history_token_out(server: bytes | None, offset: int) -> str | None:
+def _history_token_out(settings: Settings, server: bytes | None, offset: int) -> str | None:
     if server is None and offset == 0:
         return None
-    return _token_out(str(offset).encode() + b":" + (server or b""))
+    return page_tokens.seal(settings, str(offset).encode() + b":" + (server or b""))
