@@ -8,8 +8,6 @@ never be smuggled in through them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
