@@ -7,13 +7,16 @@ million-key sweep showed the single activity thread waiting on exactly those for
 compose and deliver phases, with the machine's second core idle.
 
 Results come back in the page's order and the activity heartbeats after each one ("done/total")
-from its own thread (Temporal's activity context lives there, not in the helper threads).
+from its own thread. Each unit runs in a copy of the activity thread's context variables, where
+Temporal keeps `activity.info()` and OpenTelemetry the current span: without it, a unit's log
+lines would lose their workflow id, run id, activity name and trace id.
 Callers must hand over units that share no rows: two threads never touch one org or one
 digest batch.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +51,8 @@ def each(units: Sequence[T], work: Callable[[T], R], threads: int = UNIT_THREADS
             beat()
         return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="unit") as pool:
-        futures = [pool.submit(work, unit) for unit in units]
+        # One copy per unit: a context can be entered by one thread at a time.
+        futures = [pool.submit(contextvars.copy_context().run, work, unit) for unit in units]
         for unit, future in zip(units, futures, strict=True):
             yield unit, future.result()
             beat()

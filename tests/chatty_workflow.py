@@ -8,7 +8,11 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 
+with workflow.unsafe.imports_passed_through():
+    from activities import fanout
+
 log = logging.getLogger("tests.chatty")
+unit_log = logging.getLogger("tests.chatty.unit")
 
 
 @activity.defn
@@ -16,6 +20,10 @@ def chatty_activity(secret: str) -> str:
     """Logs through a plain module logger, as our activities do, and leaks a secret on
     purpose: the log setup must mask it."""
     log.info("activity handling key %s with header 'Authorization: Bearer %s'", secret, secret)
+    # Units in helper threads, as the sweep's compose and deliver phases run them: their lines
+    # must carry the activity's context too.
+    for _ in fanout.each([1, 2, 3], lambda n: unit_log.info("unit %d", n), threads=2):
+        pass
     return "done"
 
 

@@ -103,6 +103,10 @@ async def test_workflow_and_activity_lines_carry_their_context_and_mask_secrets(
     assert secret not in text and secret[PREFIX_LEN:] not in text
     assert act[0]["message"].count(secret[:PREFIX_LEN] + "[redacted]") == 1
     assert "Bearer [redacted]" in act[0]["message"]
+    units = [r for r in records if r["logger"] == "tests.chatty.unit"]
+    assert sorted(r["message"] for r in units) == ["unit 1", "unit 2", "unit 3"]
+    assert all(r.get("workflow_id") == workflow_id and r.get("activity") == "chatty_activity"
+               and r.get("trace_id") == act[0]["trace_id"] for r in units), units
 
 
 def test_plain_lines_show_the_context_and_mask_the_process_secrets() -> None:
