@@ -24,12 +24,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
-from lifecycle.logs import configure_logging
-from lifecycle.schedules import ensure_at_worker_start
-from lifecycle.sdk_metrics import MetricsExporterError, metrics_runtime
-from lifecycle.settings import Settings, SettingsError, load_settings
-from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
-from lifecycle.tracing import SERVICE_WORKER, configure_tracing
+from clients.schedules import ensure_at_worker_start
+from core.logs import configure_logging
+from core.sdk_metrics import MetricsExporterError, metrics_runtime
+from core.settings import Settings, SettingsError, load_settings
+from core.temporal import TemporalUnavailableError, wait_until_serving
+from core.tracing import SERVICE_WORKER, configure_tracing
 from store.db import make_engine, make_session_factory
 from workflows import all_workflows
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifecycle.settings import Settings
+from core.settings import Settings
 
 
 def build_activities(settings: Settings,

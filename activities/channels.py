@@ -20,7 +20,7 @@ from types import TracebackType
 
 import httpx
 
-from lifecycle.settings import Settings
+from core.settings import Settings
 
 SIGNATURE_HEADER = "X-Lifecycle-Signature"
 TIMESTAMP_HEADER = "X-Lifecycle-Timestamp"

@@ -28,8 +28,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities import fanout
 from activities.channels import Channels, DeliveryError
-from activities.sweep_io import PageInput, PageResult
-from lifecycle.settings import Settings
+from contracts.sweep import PageInput, PageResult
+from core.settings import Settings
 from store import reminders
 from store.base import utcnow
 from store.models import Organization, OutboxMessage

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from lifecycle.expiry_windows import EXPIRED, format_expiry, relative_time, zone
+from core.expiry_windows import EXPIRED, format_expiry, relative_time, zone
 
 
 @dataclass(frozen=True)

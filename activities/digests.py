@@ -26,8 +26,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, webhook_body
-from activities.sweep_io import PageInput, PageResult
-from lifecycle.expiry_windows import EXPIRED, card_due_at
+from contracts.sweep import PageInput, PageResult
+from core.expiry_windows import EXPIRED, card_due_at
 from store import reminders
 from store.models import (
     ApiKey,

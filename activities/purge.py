@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, final
-from activities.teardown_io import ProjectStep
+from contracts.teardown import ProjectPurgeResult, ProjectStep
 from store import ledger
 from store.audit import audit
 from store.models import ApiKey, Dataset, DatasetRecord, Organization, OrgStatus, Project
-from workflows.teardown_state import ProjectPurgeResult
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ written in that transaction only when this key actually changed the row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -21,35 +20,15 @@ from temporalio import activity
 
 from activities.billing import BillingGateway
 from activities.errors import ORG_NOT_FOUND, final
+from contracts.subscriptions import (
+    ORG_NOT_ACTIVE,
+    SUBSCRIPTION_NOT_FOUND,
+    SubscriptionCancel,
+    SubscriptionCancelResult,
+)
 from store import orgs
 from store.audit import audit
 from store.models import OrgStatus, Subscription, SubscriptionKind, SubscriptionStatus
-
-ORG_NOT_ACTIVE = "OrgNotActive"
-SUBSCRIPTION_NOT_FOUND = "SubscriptionNotFound"
-SUBSCRIPTION_ERRORS = [ORG_NOT_FOUND, ORG_NOT_ACTIVE, SUBSCRIPTION_NOT_FOUND]
-
-
-@dataclass
-class SubscriptionCancel:
-    """Ids only: this goes into Temporal's history, which outlives the org."""
-
-    org_id: str
-    subscription_id: str
-    kind: str  # a `SubscriptionKind` value: the endpoint says which kind it may cancel
-    idempotency_key: str
-    actor: str
-
-
-@dataclass
-class SubscriptionCancelResult:
-    subscription_id: str
-    kind: str
-    status: str
-    cancelled_at: str | None  # ISO 8601, UTC
-    # True when the plan was already cancelled by someone else (another call, a teardown):
-    # the caller gets the same 200 either way, this only says whose cancel it was.
-    already_cancelled: bool
 
 
 def _result(sub: Subscription, already: bool) -> SubscriptionCancelResult:

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.sweep_io import PageInput, PageResult
-from lifecycle.expiry_windows import EXPIRED, card_due_at, decide, horizon, month_index
+from contracts.sweep import PageInput, PageResult
+from core.expiry_windows import EXPIRED, card_due_at, decide, horizon, month_index
 from store import key_claims, reminders
 from store.base import utcnow
 

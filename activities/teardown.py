@@ -25,8 +25,7 @@ from activities.errors import (
     VERIFICATION_FAILED,
     final,
 )
-from activities.plan import find_blockers, owned_counts
-from activities.teardown_io import (
+from contracts.teardown import (
     CertificateInput,
     FreezeResult,
     Notice,
@@ -55,6 +54,7 @@ from store.models import (
     SubscriptionStatus,
     UsageRecord,
 )
+from store.plan import find_blockers, owned_counts
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from api import health, instrument, metrics, openapi, problems
 from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
-from lifecycle.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
 
 

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.problems import NotPermitted, Unauthorized
-from lifecycle import keys
-from lifecycle.settings import Settings
+from core import keyformat
+from core.settings import Settings
 from store.base import utcnow
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
 
@@ -111,11 +111,11 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     """The principal for `token`, or a 401/403 problem; never says which check failed first
     for an unknown key, so a caller cannot probe prefixes."""
     now = now or utcnow()
-    if keys.scope_of(token) is None:
+    if keyformat.scope_of(token) is None:
         raise Unauthorized("the API key is malformed")
-    row = session.execute(select(ApiKey).where(ApiKey.prefix == token[:keys.PREFIX_LEN])
+    row = session.execute(select(ApiKey).where(ApiKey.prefix == token[:keyformat.PREFIX_LEN])
                           ).scalar_one_or_none()
-    good = keys.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
+    good = keyformat.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
     if row is None or not good:
         raise Unauthorized("the API key is not valid")
     if row.revoked_at is not None:

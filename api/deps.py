@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from api.problems import Unavailable
 from api.temporal import TemporalConnection
-from lifecycle.settings import Settings
+from core.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

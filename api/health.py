@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, TemporalConnectionDep
-from lifecycle.temporal import short_error
+from core.temporal import short_error
 from store.db import ping
 
 CHECK_TIMEOUT_S = 2.0

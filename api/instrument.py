@@ -16,9 +16,9 @@ from opentelemetry.util.http import (
     get_custom_headers,
 )
 
-from lifecycle.logs import configure_logging
-from lifecycle.settings import Settings
-from lifecycle.tracing import SERVICE_API, configure_tracing
+from core.logs import configure_logging
+from core.settings import Settings
+from core.tracing import SERVICE_API, configure_tracing
 
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie",
                       "x-api-key")

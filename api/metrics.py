@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.request_metrics import RequestMetrics, RequestMetricsMiddleware
-from lifecycle.temporal import short_error
+from core.temporal import short_error
 from store.business_totals import TEARDOWN_ACTIONS, business_totals
 
 log = logging.getLogger(__name__)

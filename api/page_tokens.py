@@ -15,7 +15,7 @@ import hashlib
 import hmac
 
 from api.problems import InvalidInput
-from lifecycle.settings import Settings
+from core.settings import Settings
 
 MAC_BYTES = 16
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.plan import TeardownPlan
+from contracts.teardown import Progress
 from store.models import DeletionCertificate
-from workflows.teardown_state import Progress
+from store.plan import TeardownPlan
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
-from lifecycle.temporal import CONNECT_ERRORS, connect_once, short_error
+from core.temporal import CONNECT_ERRORS, connect_once, short_error
 
 CONNECT_TIMEOUT_S = 3.0
 

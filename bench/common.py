@@ -29,9 +29,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
 
-from lifecycle.binaries import temporal_cli
-from lifecycle.histories import LOCAL_ACTIVITY_MARKER, run_histories
-from lifecycle.temporal import wait_until_serving
+from core.binaries import temporal_cli
+from core.histories import LOCAL_ACTIVITY_MARKER, run_histories
+from core.temporal import wait_until_serving
 from store.db import make_engine
 from store.migrate import upgrade
 

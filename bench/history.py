@@ -32,12 +32,12 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
-from lifecycle.histories import run_histories
-from lifecycle.settings import Settings
-from lifecycle.teardown_client import start_teardown, teardown_input
+from clients.teardown import start_teardown, teardown_input
+from contracts.teardown import COMPLETED
+from core.histories import run_histories
+from core.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.seeding import OrgShape, seed_org
-from workflows.teardown_state import COMPLETED
 
 
 @dataclass

@@ -30,11 +30,11 @@ from bench.common import (
     worker_process,
 )
 from bench.trivial import TrivialInput, TrivialWorkflow
-from lifecycle.settings import Settings
-from lifecycle.teardown_client import start_teardown, teardown_input
+from clients.teardown import start_teardown, teardown_input
+from contracts.teardown import COMPLETED
+from core.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.seeding import OrgShape, SeededOrg, seed_org
-from workflows.teardown_state import COMPLETED
 
 # A small org: two projects of two tiny datasets, two job plans and workspace capacity.
 SMALL = OrgShape()

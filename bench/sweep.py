@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-from activities.sweep_io import SweepInput, SweepResult
 from bench import sweep_checks, sweep_raw
 from bench.common import (
     add_profile_option,
@@ -49,9 +48,10 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
-from lifecycle.histories import run_histories
-from lifecycle.schedules import sweep_input
-from lifecycle.settings import Settings
+from clients.schedules import sweep_input
+from contracts.sweep import SweepInput, SweepResult
+from core.histories import run_histories
+from core.settings import Settings
 from store.base import Base
 from store.bulk import insert_keys
 from store.db import make_engine, make_session_factory

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from lifecycle.expiry_windows import EXPIRED, window_label
+from core.expiry_windows import EXPIRED, window_label
 
 LEDGER_SQL = """
 WITH due AS (

@@ -24,7 +24,6 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.plan import owned_counts
 from bench import raw
 from bench.common import (
     cpu_seconds,
@@ -40,12 +39,13 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
-from lifecycle.histories import run_histories
-from lifecycle.settings import Settings
-from lifecycle.teardown_client import start_teardown, teardown_input
+from clients.teardown import start_teardown, teardown_input
+from contracts.teardown import COMPLETED, Progress
+from core.histories import run_histories
+from core.settings import Settings
 from store.db import make_engine, make_session_factory
+from store.plan import owned_counts
 from store.seeding import OrgShape, SeededOrg, seed_org
-from workflows.teardown_state import COMPLETED, Progress
 
 PROJECTS = 20
 DATASETS_PER_PROJECT = 5

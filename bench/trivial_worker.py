@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.worker import Worker
 
 from bench.trivial import TrivialWorkflow, noop
-from lifecycle.settings import load_settings
-from lifecycle.temporal import wait_until_serving
+from core.settings import load_settings
+from core.temporal import wait_until_serving
 from worker import ACTIVITY_THREADS
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from lifecycle.settings import Settings
+from core.settings import Settings
 
 API_KEY_ENV = "LIFECYCLE_API_KEY"
 OPERATOR_TOKEN_ENV = "LIFECYCLE_OPERATOR_TOKEN"

@@ -26,11 +26,11 @@ import httpx
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from lifecycle import processes
-from lifecycle.binaries import MissingBinaryError, temporal_cli
-from lifecycle.logs import configure_logging
-from lifecycle.settings import Settings
-from lifecycle.temporal import TemporalUnavailableError, wait_until_serving
+from core import processes
+from core.binaries import MissingBinaryError, temporal_cli
+from core.logs import configure_logging
+from core.settings import Settings
+from core.temporal import TemporalUnavailableError, wait_until_serving
 from store.migrate import upgrade
 
 READY_DEADLINE_S = 60.0

@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from core.settings import Settings
 from lifecycle.api_client import (
     API_KEY_ENV,
     Api,
@@ -28,7 +29,6 @@ from lifecycle.api_client import (
     report,
 )
 from lifecycle.cli_output import fields, more_hint, print_json, table, when
-from lifecycle.settings import Settings
 
 SHOWN_ONCE = ("This secret is shown once and cannot be retrieved again: store it now "
               "(a lost secret means a new key).")

@@ -12,9 +12,9 @@ import dataclasses
 import json
 import sys
 
-from lifecycle import schedules
-from lifecycle.settings import Settings
-from lifecycle.temporal import TemporalUnavailableError, short_error, wait_until_serving
+from clients import schedules
+from core.settings import Settings
+from core.temporal import TemporalUnavailableError, short_error, wait_until_serving
 
 ACTIONS = ("sync", "show", "pause", "unpause", "trigger")
 CONNECT_DEADLINE_S = 10.0

@@ -23,8 +23,8 @@ import psycopg2
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.settings import Settings
 from lifecycle.progress import Progress
-from lifecycle.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.seeding import OrgShape, SeededOrg, seed_org

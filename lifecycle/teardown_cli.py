@@ -16,6 +16,7 @@ import time
 from http import HTTPStatus
 from typing import Any, TextIO
 
+from core.settings import Settings
 from lifecycle.api_client import (
     API_KEY_ENV,
     Api,
@@ -27,7 +28,6 @@ from lifecycle.api_client import (
     report,
 )
 from lifecycle.cli_output import print_json
-from lifecycle.settings import Settings
 
 ACTIONS = ("plan", "start", "status", "cancel", "expedite")
 TERMINAL = ("completed", "cancelled", "failed")

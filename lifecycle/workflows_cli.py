@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from temporalio.client import WorkflowExecutionStatus
 
+from core.settings import Settings
 from lifecycle.api_client import (
     OPERATOR_TOKEN_ENV,
     Api,
@@ -27,7 +28,6 @@ from lifecycle.api_client import (
     report,
 )
 from lifecycle.cli_output import fields, more_hint, print_json, table, when
-from lifecycle.settings import Settings
 
 STATUSES = tuple(s.name.lower() for s in WorkflowExecutionStatus)  # what the API filters on
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from lifecycle import keys
+from core import keyformat
 from store.base import new_id
 from store.models import ApiKey, KeyScope, KeyTombstone
 
@@ -42,7 +42,7 @@ class CreatedKey:
 def create_key(session: Session, *, org_id: str, scope: KeyScope, project_id: str | None,
                name: str, created_by: str | None, lifetime_days: int, pepper: bytes,
                now: datetime) -> CreatedKey:
-    made = keys.generate(scope.value, pepper)
+    made = keyformat.generate(scope.value, pepper)
     row = ApiKey(id=new_id(), org_id=org_id, scope=scope, project_id=project_id, name=name,
                  prefix=made.prefix, secret_hash=made.secret_hash, created_by=created_by,
                  created_at=now, expires_at=now + timedelta(days=lifetime_days))

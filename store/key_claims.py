@@ -9,7 +9,7 @@ decides "exactly once") and marks the expired keys with their `api_key.expired` 
 (`reminders.mark_keys_expired`'s contract; the marker re-checked on the row, so an overlapping
 sweep adds no second event), in one round trip per page.
 
-The window rule is `lifecycle.expiry_windows.decide` written as a join: the `expired` notice is
+The window rule is `core.expiry_windows.decide` written as a join: the `expired` notice is
 a window of 0 days, a key has passed every window whose length is at least its time left, the
 closest of those is `pending` and the wider ones `superseded`. SQLite keeps the Python path;
 both are run by the sweep tests.
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from lifecycle.expiry_windows import EXPIRED, horizon, window_label
+from core.expiry_windows import EXPIRED, horizon, window_label
 from store.reminders import KEY_EXPIRED
 
 # Before every key: the first page starts here (timestamptz and text both order after it).

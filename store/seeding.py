@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from lifecycle import keys
+from core import keyformat
 from store.base import new_id, utcnow
 from store.bulk import insert_records
 from store.models import (
@@ -166,7 +166,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
 
     key_rows = []
     for i in range(shape.team_keys):
-        made = keys.generate("team", pepper)
+        made = keyformat.generate("team", pepper)
         if i == 0:
             seeded.admin_key = made.secret
         key_rows.append(dict(id=new_id(), org_id=org_id, scope=KeyScope.TEAM, project_id=None,
@@ -177,7 +177,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
                              expires_at=now + timedelta(days=rng.randint(1, 365))))
     for p in projects:
         for i in range(shape.project_keys_per_project):
-            made = keys.generate("project", pepper)
+            made = keyformat.generate("project", pepper)
             key_rows.append(dict(id=new_id(), org_id=org_id, scope=KeyScope.PROJECT,
                                  project_id=p["id"], name=f"project-key-{i}",
                                  prefix=made.prefix, secret_hash=made.secret_hash,

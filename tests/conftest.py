@@ -17,8 +17,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from lifecycle.binaries import temporal_cli, temporal_test_server
-from lifecycle.settings import Settings
+from core.binaries import temporal_cli, temporal_test_server
+from core.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import Base

@@ -14,9 +14,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeActivities
-    from activities.teardown_io import ProjectStep
+    from contracts.teardown import ProjectPurgeInput, ProjectPurgeResult, ProjectStep
     from workflows.policies import LONG, RETRY
-    from workflows.teardown_state import ProjectPurgeInput, ProjectPurgeResult
 
 
 @workflow.defn

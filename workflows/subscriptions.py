@@ -9,31 +9,18 @@ idempotency key from the workflow id, so every retry of that execution reuses on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.subscriptions import (
-        SubscriptionActivities,
+    from activities.subscriptions import SubscriptionActivities
+    from contracts.subscriptions import (
         SubscriptionCancel,
+        SubscriptionCancelInput,
         SubscriptionCancelResult,
     )
     from workflows.policies import RETRY
-
-
-def subscription_cancel_workflow_id(subscription_id: str) -> str:
-    return f"subscription-cancel-{subscription_id}"
-
-
-@dataclass
-class SubscriptionCancelInput:
-    org_id: str
-    subscription_id: str
-    kind: str
-    actor: str
-    step_timeout_seconds: int = 60
 
 
 @workflow.defn

@@ -26,18 +26,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeActivities
     from activities.teardown import TeardownActivities
-    from activities.teardown_io import (
-        CertificateInput,
-        Notice,
-        OrgStep,
-        ProjectPage,
-        ProjectStep,
-        StepCount,
-        SubscriptionStep,
-    )
-    from workflows.policies import LONG, RETRY, short_step
-    from workflows.purge import ProjectPurgeWorkflow
-    from workflows.teardown_state import (
+    from contracts.teardown import (
         CANCELLED,
         COMPLETED,
         DESTRUCTIVE_FROM,
@@ -47,17 +36,26 @@ with workflow.unsafe.imports_passed_through():
         STEPS,
         CancelRequest,
         CancelResult,
+        CertificateInput,
         ExpediteRequest,
         ExpediteResult,
+        Notice,
+        OrgStep,
         Progress,
+        ProjectPage,
         ProjectPurgeInput,
         ProjectPurgeResult,
+        ProjectStep,
+        StepCount,
         StepProgress,
+        SubscriptionStep,
         TeardownInput,
         TeardownState,
         percent_done,
         project_purge_workflow_id,
     )
+    from workflows.policies import LONG, RETRY, short_step
+    from workflows.purge import ProjectPurgeWorkflow
 
 REMINDER_BEFORE = timedelta(days=1)
 FEWER_ROUND_TRIPS = "teardown-fewer-round-trips"

@@ -30,9 +30,9 @@ from api.auth import OperatorDep
 from api.deps import SettingsDep, TemporalClientDep
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
 from api.teardown_models import StepOut
-from lifecycle.histories import LOCAL_ACTIVITY_MARKER
-from lifecycle.settings import Settings
-from workflows.teardown import OrgTeardownWorkflow
+from clients.teardown import handle_for_id, query_progress
+from core.histories import LOCAL_ACTIVITY_MARKER
+from core.settings import Settings
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 
@@ -153,9 +153,9 @@ async def list_workflows(
 
 
 async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
-    handle = client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id)
+    handle = handle_for_id(client, workflow_id)
     try:
-        progress = await handle.query(OrgTeardownWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+        progress = await query_progress(handle, QUERY_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):  # no worker polling: describe without it
         return None
     return WorkflowProgress(status=progress.status, current_step=progress.current_step,

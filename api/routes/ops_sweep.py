@@ -1,6 +1,6 @@
 """Operator controls for the key-expiry sweep: its schedule and the stale-key review list.
 
-The schedule calls are the same functions `lifecycle schedules ...` uses (lifecycle/schedules.py)
+The schedule calls are the same functions `lifecycle schedules ...` uses (clients/schedules.py)
 so the CLI and the API cannot drift apart; the stale list is the store query in
 store/stale_keys.py. Both sit behind the operator credential: they are cross-org.
 """
@@ -17,8 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import OperatorDep
 from api.deps import SessionDep, TemporalClientDep
 from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
-from lifecycle import schedules
-from lifecycle.schedules import ScheduleView
+from clients import schedules
+from clients.schedules import ScheduleView
 from store.base import utcnow
 from store.stale_keys import stale_keys
 

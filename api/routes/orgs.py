@@ -27,7 +27,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from lifecycle.cards import contains_card_number
+from core.cards import contains_card_number
 from store import orgs
 from store.audit import audit
 from store.base import utcnow

@@ -25,11 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
-from activities.subscriptions import ORG_NOT_ACTIVE, SUBSCRIPTION_NOT_FOUND
 from api.auth import KeyDep, OrgFrozen, Principal
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
@@ -42,13 +40,15 @@ from api.problems import (
     Unavailable,
     problem_responses,
 )
-from lifecycle.settings import Settings
-from store.models import Subscription, SubscriptionKind, SubscriptionStatus
-from workflows.subscriptions import (
+from clients.subscriptions import start_cancel
+from contracts.subscriptions import (
+    ORG_NOT_ACTIVE,
+    SUBSCRIPTION_NOT_FOUND,
     SubscriptionCancelInput,
-    SubscriptionCancelWorkflow,
     subscription_cancel_workflow_id,
 )
+from core.settings import Settings
+from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -163,10 +163,7 @@ async def _cancel(client: Client, settings: Settings, principal: Principal,
     inp = SubscriptionCancelInput(org_id=row.org_id, subscription_id=row.id,
                                   kind=row.kind.value, actor=principal.actor)
     try:
-        handle = await client.start_workflow(
-            SubscriptionCancelWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+        handle = await start_cancel(client, settings.task_queue, inp)
         result = await asyncio.wait_for(handle.result(), settings.api_workflow_wait_seconds)
     except TimeoutError:
         response.status_code = 202

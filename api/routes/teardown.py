@@ -26,7 +26,6 @@ from temporalio.client import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.plan import compute_plan
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
 from api.problems import (
@@ -51,12 +50,18 @@ from api.teardown_models import (
     status_from_certificate,
     status_from_progress,
 )
-from lifecycle.teardown_client import start_teardown, teardown_handle, teardown_input
+from clients import teardown as teardown_client
+from clients.teardown import (
+    query_progress,
+    start_teardown,
+    teardown_handle,
+    teardown_input,
+)
+from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
 from store import orgs
 from store.audit import audit
 from store.models import DeletionCertificate, OrgStatus
-from workflows.teardown import OrgTeardownWorkflow
-from workflows.teardown_state import CancelRequest, ExpediteRequest, teardown_workflow_id
+from store.plan import compute_plan
 
 router = APIRouter(tags=["teardown"])
 
@@ -180,8 +185,7 @@ async def status(org_id: OrgId, caller: OperatorOrAdminDep, session: SessionDep,
         if desc.status is WorkflowExecutionStatus.COMPLETED:
             progress = await handle.result()
         else:  # running, or failed: the query still answers from the replayed state
-            progress = await handle.query(OrgTeardownWorkflow.progress,
-                                          rpc_timeout=QUERY_TIMEOUT)
+            progress = await query_progress(handle, QUERY_TIMEOUT)
     except (WorkflowFailureError, WorkflowQueryFailedError):
         ended = desc.status.name.lower() if desc.status else "unknown"
         raise Conflict(f"the teardown ended as {ended}", workflow_id=desc.id,
@@ -200,9 +204,9 @@ async def _decide(client: TemporalClientDep, org_id: str,
     handle = teardown_handle(client, org_id)
     try:
         if isinstance(request, CancelRequest):
-            result = await handle.execute_update(OrgTeardownWorkflow.cancel, request)
+            result = await teardown_client.cancel(handle, request)
             return DecisionOut(accepted=result.cancelled, detail=result.detail)
-        done = await handle.execute_update(OrgTeardownWorkflow.expedite, request)
+        done = await teardown_client.expedite(handle, request)
         return DecisionOut(accepted=True, detail=done.detail)
     except WorkflowUpdateFailedError as exc:
         reason = str(exc.cause) if exc.cause else str(exc)

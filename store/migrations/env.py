@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import store.models  # noqa: F401  (registers every table on the metadata)
-from lifecycle.settings import load_settings
+from core.settings import load_settings
 from store.base import Base
 from store.db import make_engine
 

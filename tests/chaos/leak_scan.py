@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from lifecycle.keys import PREFIX_LEN
+from core.keyformat import PREFIX_LEN
 
 # the test's own HTTP client logs requests it sends; the product's logs are what is scanned
 CLIENT_LOGGERS = ("httpx", "httpcore")

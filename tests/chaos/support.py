@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lifecycle.binaries import temporal_cli
+from core.binaries import temporal_cli
 
 SCALE = max(1, int(os.environ.get("LIFECYCLE_CHAOS_SCALE", "1")))
 

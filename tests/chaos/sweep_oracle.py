@@ -1,6 +1,6 @@
 """What a sweep owes, worked out by the test itself, and what the SMTP server really received.
 
-Why an oracle of its own instead of `lifecycle.expiry_windows.decide`: a test that asks the
+Why an oracle of its own instead of `core.expiry_windows.decide`: a test that asks the
 product which reminders were due can only confirm the product agrees with itself. Here each
 key is seeded *into* a window (an expiry drawn from inside it, at least an hour from any
 boundary, so a second sweep a few minutes later sees the same windows), and the expectation
@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from lifecycle.settings import Settings
+from core.settings import Settings
 from store.models import OrgStatus
-from tests.sweep_support import Mail, Org, add_key, make_org, set_org_status
+from tests.support.sweep_support import Mail, Org, add_key, make_org, set_org_status
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 WINDOWS_DAYS = [30, 7, 1]

@@ -25,13 +25,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from lifecycle.settings import Settings
+from core.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.models import ApiKey, AuditEvent, Organization, PaymentMethod
-from tests.api_support import OrgKeys, api_settings, bearer, problem, running_api, seed_with_keys
 from tests.chaos.support import SCALE
 from tests.chaos.tcp_proxy import TcpProxy
-from tests.teardown_support import eventually
+from tests.support.api_support import (
+    OrgKeys,
+    api_settings,
+    bearer,
+    problem,
+    running_api,
+    seed_with_keys,
+)
+from tests.support.teardown_support import eventually
 
 CUT_POINTS = (b"INSERT INTO api_keys", b"INSERT INTO audit_events", b"COMMIT")
 CARD = {"token": "tok_outage", "brand": "visa", "last4": "4242", "exp_month": 12,

@@ -28,18 +28,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.plan import owned_counts
 from api.guards import writable_org
 from api.problems import Problem
-from lifecycle.settings import Settings
+from contracts.teardown import COMPLETED, teardown_workflow_id
+from core.settings import Settings
 from store.base import new_id, utcnow
 from store.db import make_engine, make_session_factory
 from store.models import AuditEvent, Dataset, DeletionCertificate, Member, Project
-from tests.api_support import OrgKeys, api_settings, bearer, running_api, seed_with_keys
+from store.plan import owned_counts
 from tests.chaos.support import SCALE
-from tests.teardown_support import eventually, teardown_worker
+from tests.support.api_support import OrgKeys, api_settings, bearer, running_api, seed_with_keys
+from tests.support.teardown_support import eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
-from workflows.teardown_state import COMPLETED, teardown_workflow_id
 
 STORE_TABLES = ("projects", "datasets", "members")  # no API route creates these
 REFUSALS = {401: "unauthorized", 403: "org-frozen"}  # frozen, then keys revoked / org gone

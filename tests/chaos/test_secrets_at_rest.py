@@ -27,19 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.plan import owned_counts
-from lifecycle.settings import Settings
+from contracts.teardown import COMPLETED, teardown_workflow_id
+from core.settings import Settings
 from store.base import utcnow
 from store.models import AuditEvent, Organization
+from store.plan import owned_counts
 from store.reminders import KEY_EXPIRED
-from tests.api_support import (
-    OrgKeys,
-    api_settings,
-    bearer,
-    problem,
-    running_api,
-    seed_with_keys,
-)
 from tests.chaos.leak_scan import (
     assert_finds,
     captured_logs,
@@ -49,10 +42,17 @@ from tests.chaos.leak_scan import (
     pg_dump,
 )
 from tests.chaos.support import SCALE, WorkerProcess
-from tests.sweep_support import run_sweep, smtp_server
-from tests.teardown_support import eventually
+from tests.support.api_support import (
+    OrgKeys,
+    api_settings,
+    bearer,
+    problem,
+    running_api,
+    seed_with_keys,
+)
+from tests.support.sweep_support import run_sweep, smtp_server
+from tests.support.teardown_support import eventually
 from workflows.teardown import OrgTeardownWorkflow
-from workflows.teardown_state import COMPLETED, teardown_workflow_id
 
 CARD_NUMBERS = ("4111111111111111", "5500 0000 0000 0004", "4242-4242-4242-4242")
 CARD = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2099}

@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.sweep_io import SweepInput, SweepResult
-from lifecycle.settings import Settings
+from contracts.sweep import SweepInput, SweepResult
+from core.settings import Settings
 from store.models import ApiKey, OutboxMessage, Reminder
 from tests.chaos.support import SCALE, WorkerProcess
 from tests.chaos.sweep_oracle import EXPIRED, WINDOWS_DAYS, SeededKey, announcements, seed
-from tests.sweep_support import Inbox, smtp_server
-from tests.teardown_support import eventually
+from tests.support.sweep_support import Inbox, smtp_server
+from tests.support.teardown_support import eventually
 from workflows.sweep import KeyExpirySweepWorkflow
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

@@ -20,17 +20,17 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.plan import owned_counts
-from lifecycle.settings import Settings
-from lifecycle.teardown_client import start_teardown, teardown_input
-from lifecycle.temporal import wait_until_serving
+from clients.teardown import start_teardown, teardown_input
+from contracts.teardown import COMPLETED, CancelRequest, TeardownInput
+from core.settings import Settings
+from core.temporal import wait_until_serving
 from store.db import make_engine
 from store.models import Dataset, DatasetRecord, DeletionCertificate
+from store.plan import owned_counts
 from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.chaos.support import SCALE, DevServer, WorkerProcess
-from tests.teardown_support import eventually, teardown_worker
+from tests.support.teardown_support import eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
-from workflows.teardown_state import COMPLETED, CancelRequest, TeardownInput
 
 FAST = {"heartbeat_timeout_seconds": 2, "step_timeout_seconds": 10}
 

@@ -1,0 +1,228 @@
+"""The teardown's public contract: its id, input, updates, progress and carried state.
+
+Plain dataclasses only (no SQLAlchemy, no clock) so the API, the CLI, the workflow sandbox and
+the activities can all import them. Each update and the workflow take one dataclass, so fields
+can be added later without breaking running histories or old callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STEPS: tuple[str, ...] = (
+    "freeze",
+    "grace",
+    "unsubscribe_job_plans",
+    "cancel_workspace_capacity",
+    "purge_projects",
+    "revoke_api_keys",
+    "remove_members",
+    "delete_payment_method",
+    "erase_usage_and_billing",
+    "delete_org",
+    "verify_nothing_left",
+    "certificate",
+)
+DESTRUCTIVE_FROM = "unsubscribe_job_plans"
+
+# Terminal and live states of a teardown as reported by `progress`.
+RUNNING = "running"
+IN_GRACE = "grace"
+CANCELLED = "cancelled"
+COMPLETED = "completed"
+FAILED = "failed"
+
+
+def teardown_workflow_id(org_id: str) -> str:
+    """One teardown per org (invariant 3): the id is derived from the org, never random."""
+    return f"org-teardown-{org_id}"
+
+
+def project_purge_workflow_id(org_id: str, project_id: str) -> str:
+    return f"org-teardown-{org_id}-project-{project_id}"
+
+
+@dataclass
+class StepProgress:
+    name: str
+    status: str = "pending"  # pending | running | done | skipped
+    done: int = 0
+    total: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+@dataclass
+class TeardownState:
+    """Everything the workflow knows; carried across continue-as-new so progress never resets."""
+
+    steps: list[StepProgress] = field(default_factory=lambda: [StepProgress(s) for s in STEPS])
+    status: str = RUNNING
+    destructive: bool = False
+    grace_deadline: str | None = None
+    org_name_hash: str = ""
+    snapshot: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    records_purged: int = 0
+    project_cursor: str = ""
+    verification: dict[str, int] = field(default_factory=dict)
+    certificate_id: str | None = None
+    last_error: str | None = None
+    first_run_id: str = ""
+    runs: int = 1
+
+    def step(self, name: str) -> StepProgress:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+
+@dataclass
+class TeardownInput:
+    org_id: str
+    requested_by: str  # an actor id such as "member:<id>", never a name or an email
+    grace_seconds: int
+    batch_size: int = 10_000
+    purge_concurrency: int = 4
+    project_page_size: int = 100
+    pages_per_run: int = 10
+    heartbeat_timeout_seconds: int = 30
+    step_timeout_seconds: int = 300  # a single-transaction step; a lost worker is retried after it
+    carried: TeardownState | None = None
+
+
+@dataclass
+class CancelRequest:
+    requested_by: str
+    reason: str = ""
+
+
+@dataclass
+class CancelResult:
+    cancelled: bool
+    detail: str
+
+
+@dataclass
+class ExpediteRequest:
+    requested_by: str
+
+
+@dataclass
+class ExpediteResult:
+    detail: str
+
+
+@dataclass
+class Progress:
+    """What `progress` answers: the live view for the API, the CLI and operators."""
+
+    org_id: str
+    status: str
+    current_step: str | None
+    steps: list[StepProgress]
+    percent: float
+    grace_deadline: str | None
+    cancellable: bool
+    records_purged: int
+    last_error: str | None
+    certificate_id: str | None
+
+
+def percent_done(steps: list[StepProgress]) -> float:
+    """Each step weighs the same; a running step counts by its done/total fraction."""
+    fractions = []
+    for step in steps:
+        if step.status in ("done", "skipped"):
+            fractions.append(1.0)
+        elif step.status == "running" and step.total > 0:
+            fractions.append(min(step.done / step.total, 1.0))
+        else:
+            fractions.append(0.0)
+    return round(100.0 * sum(fractions) / len(fractions), 1)
+
+
+@dataclass
+class ProjectPurgeInput:
+    org_id: str
+    project_id: str
+    batch_size: int
+    heartbeat_timeout_seconds: int = 30
+    step_timeout_seconds: int = 300
+
+
+@dataclass
+class ProjectPurgeResult:
+    project_id: str
+    records: int
+    datasets: int
+    api_keys: int
+
+
+# Inputs and results of the teardown activities: ids and counts only. Nothing here may carry a
+# name, an email or card data: these values are written into Temporal's history, which
+# operators read and which outlives the org.
+
+
+@dataclass
+class OrgStep:
+    org_id: str
+    workflow_id: str
+    actor: str = ""
+
+
+@dataclass
+class FreezeResult:
+    org_name_hash: str
+    snapshot: dict[str, int]
+    already_destructive: bool
+
+
+@dataclass
+class StepCount:
+    count: int
+    detail: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SubscriptionStep:
+    org_id: str
+    workflow_id: str
+    subscription_id: str
+
+
+@dataclass
+class ProjectPage:
+    org_id: str
+    after: str
+    limit: int
+
+
+@dataclass
+class ProjectStep:
+    org_id: str
+    project_id: str
+    batch_size: int = 10_000
+
+
+@dataclass
+class Notice:
+    org_id: str
+    workflow_id: str
+    kind: str  # requested | grace_ending | cancelled | completed | failed
+    detail: str = ""
+    teardown_id: str = ""  # the first run id: one teardown across continue-as-new
+
+
+@dataclass
+class CertificateInput:
+    org_id: str
+    workflow_id: str
+    run_id: str
+    org_name_hash: str
+    requested_by: str
+    steps: list[dict[str, Any]]
+    counts: dict[str, int]
+    verification: dict[str, int]

@@ -1,0 +1,146 @@
+"""One place for every setting, read from `LIFECYCLE_*` environment variables.
+
+Why one class: the API, the worker, the CLI and Alembic must agree on the database, the Temporal
+address and the key pepper; reading them in several places is how a worker ends up hashing keys
+with a different pepper than the API.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".lifecycle")
+DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field maps to `LIFECYCLE_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", extra="ignore")
+
+    data_dir: Path = DATA_DIR
+    database_url: str = ""
+
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    task_queue: str = "org-lifecycle"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
+    worker_metrics_address: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    # How long a request waits for a short durable workflow before answering 202 (pending);
+    # below a typical client read timeout.
+    api_workflow_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    operator_token: SecretStr = SecretStr("")
+
+    teardown_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
+    purge_concurrency: int = Field(default=4, ge=1, le=64)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_sender: str = "lifecycle@localhost"
+
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=5, ge=1, le=50)
+    mail_max_attempts: int = Field(default=10, ge=1, le=100)
+
+    # Key-expiry sweep (issue 5): a Temporal Schedule starts `KeyExpirySweepWorkflow`.
+    sweep_schedule_enabled: bool = True
+    sweep_interval_seconds: int = Field(default=3600, ge=60)
+    sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
+    reminder_windows_days: list[int] = Field(default_factory=lambda: [30, 7, 1], min_length=1)
+    sweep_page_size: int = Field(default=10_000, ge=1, le=50_000)
+    sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
+
+    # Logs and traces (issue 8): see core/logs.py and core/tracing.py.
+    log_format: Literal["auto", "json", "plain"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otlp_endpoint: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if value and not (host and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError("must be host:port, e.g. 0.0.0.0:9464")
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_endpoint(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (OTLP over HTTP)")
+        return value
+
+    @field_validator("reminder_windows_days")
+    @classmethod
+    def _positive_distinct_windows(cls, value: list[int]) -> list[int]:
+        if any(days < 1 for days in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct whole days of at least 1")
+        return sorted(value, reverse=True)
+
+    @field_validator("key_pepper")
+    @classmethod
+    def _pepper_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lifecycle.db').resolve()}"
+
+    @property
+    def effective_temporal_address(self) -> str:
+        """The configured Temporal frontend, or the local dev server `lifecycle dev` starts."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def pepper_bytes(self) -> bytes:
+        return self.key_pepper.get_secret_value().encode()
+
+
+def load_settings() -> Settings:
+    """Read settings, turning pydantic's multi-line report into one operator-facing line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
+        raise SettingsError("bad setting: " + "; ".join(parts)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own `Settings` instead of using this."""
+    return load_settings()

@@ -1,0 +1,96 @@
+"""Connecting to Temporal, and telling "not up yet" apart from "broken".
+
+The worker, the API's readiness probe and `lifecycle dev` all need the same two things: one
+connection attempt bounded by a timeout (a blackholed address must not hang a probe), and a
+wait-until-serving loop with a deadline (a dev server or a compose service takes a moment to
+register its namespace, and a worker started a little early should wait, not crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError
+
+from core.tracing import temporal_interceptors
+
+POLL_INTERVAL_S = 0.2
+
+
+# What a failed attempt raises: the bridge reports connect failures as RuntimeError, calls fail
+# with RPCError, and our own bound with TimeoutError.
+CONNECT_ERRORS = (RPCError, RuntimeError, OSError, TimeoutError)
+
+
+class TemporalUnavailableError(RuntimeError):
+    """Temporal did not answer in time; the message says where we looked and the last error."""
+
+
+# The Rust bridge nests the operating system's reason deep inside a debug dump.
+_OS_REASON = re.compile(r'message: "([^"]+)"')
+
+
+def short_error(exc: BaseException, limit: int = 160) -> str:
+    """One line for a log or a health body; bridge errors otherwise run to 300+ characters."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    reason = _OS_REASON.search(text)
+    if reason and text.startswith("Failed client connect"):
+        text = f"cannot connect: {reason.group(1)}"
+    text = text.splitlines()[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+async def connect_once(address: str, namespace: str, *, timeout_s: float,
+                       runtime: Runtime | None = None) -> Client:
+    """Connect and prove the namespace exists, all within `timeout_s`.
+
+    `Client.connect` alone only reaches the frontend; describing the namespace is what tells us
+    the server can take work for it (a dev server opens its port before the namespace exists).
+    `runtime` carries telemetry (the worker's metrics); None is the SDK's default runtime.
+    """
+
+    async def attempt() -> Client:
+        client = await Client.connect(address, namespace=namespace, runtime=runtime,
+                                      interceptors=temporal_interceptors())
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
+        return client
+
+    return await asyncio.wait_for(attempt(), timeout_s)
+
+
+async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
+                             attempt_timeout_s: float = 2.0,
+                             still_worth_waiting: Callable[[], str | None] | None = None,
+                             runtime: Runtime | None = None) -> Client:
+    """Retry `connect_once` until it succeeds or `deadline_s` passes.
+
+    `still_worth_waiting` lets a caller that owns the server stop early: it returns a reason
+    (e.g. "the dev server exited with status 1") when waiting longer is pointless.
+    """
+    give_up_at = time.monotonic() + deadline_s
+    last_error = "no attempt made"
+    while True:
+        try:
+            return await connect_once(address, namespace, timeout_s=attempt_timeout_s,
+                                      runtime=runtime)
+        except CONNECT_ERRORS as exc:
+            last_error = short_error(exc)
+        if still_worth_waiting is not None:
+            reason = still_worth_waiting()
+            if reason is not None:
+                raise TemporalUnavailableError(f"Temporal at {address}: {reason}")
+        if time.monotonic() >= give_up_at:
+            raise TemporalUnavailableError(
+                f"Temporal at {address} (namespace {namespace!r}) not serving after "
+                f"{deadline_s:.0f}s: {last_error}")
+        await asyncio.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,150 @@
+"""Delivery of sweep digests through real receivers: crash after send, webhooks, card expiry."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from core.settings import Settings
+from store.models import OutboxMessage, PaymentMethod, PaymentStatus, Reminder
+from tests.support.sweep_support import (
+    Hooks,
+    Inbox,
+    add_key,
+    make_org,
+    run_sweep,
+    smtp_server,
+    sweep_worker,
+    webhook_receiver,
+)
+
+T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def mail(settings: Settings) -> Iterator[tuple[Inbox, Settings]]:
+    with smtp_server() as (inbox, port):
+        yield inbox, settings.model_copy(update={"smtp_port": port, "webhook_max_attempts": 3})
+
+
+class CrashOnce:
+    """Fails the first delivery of each channel after the receiver accepted it, before the
+    outbox row is marked: the window a process crash would hit."""
+
+    def __init__(self) -> None:
+        self.crashed: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, msg: OutboxMessage) -> None:
+        with self.lock:
+            if msg.channel in self.crashed:
+                return
+            self.crashed.add(msg.channel)
+        raise RuntimeError(f"injected crash after sending outbox {msg.id}")
+
+
+async def test_crash_after_send_neither_loses_nor_duplicates_a_digest(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    inbox, settings = mail
+    hooks = Hooks(secret="whsec-" + "s" * 32)
+    crash = CrashOnce()
+    with webhook_receiver(hooks) as url:
+        org = make_org(session_factory, settings, webhook=(url, hooks.secret))
+        for i in range(3):
+            add_key(session_factory, org, T0 + (i + 1) * DAY, creator=org.others[0])
+        client = time_skipping_env.client
+        async with sweep_worker(client, settings, session_factory, after_send=crash) as queue:
+            result = await run_sweep(client, queue, T0)
+            await run_sweep(client, queue, T0 + timedelta(minutes=5))  # a later sweep: no-op
+    assert crash.crashed == {"email", "webhook"}
+    with session_factory() as session:
+        outbox = session.scalars(select(OutboxMessage)).all()
+        statuses = set(session.scalars(select(Reminder.status)))
+    assert {m.status for m in outbox} == {"sent"} and statuses == {"sent", "superseded"}
+    assert result.totals.messages_queued == len(outbox) == 3  # two people + the webhook
+    # the crashed mail went out twice with one Message-ID: a receiver deduping sees it once
+    raw, unique = inbox.all(), inbox.unique()
+    assert len(raw) == 3 and len(unique) == 2
+    ids = {f"<{m.idempotency_key.replace(':', '.')}@localhost>" for m in outbox
+           if m.channel == "email"}
+    assert set(unique) == ids
+    assert all(m.body.count("- key ") == 3 for m in unique.values())
+    # the webhook likewise: two accepted posts, one delivery id
+    assert len(hooks.delivery_ids) == 2 and len(set(hooks.delivery_ids)) == 1
+
+
+async def test_webhook_is_signed_retried_with_backoff_and_delivered_once(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    inbox, settings = mail
+    hooks = Hooks(secret="whsec-" + "k" * 32, refuse_first=2)
+    with webhook_receiver(hooks) as url:
+        org = make_org(session_factory, settings, webhook=(url, hooks.secret))
+        wrong = make_org(session_factory, settings, webhook=(url, "not-the-shared-secret"))
+        plain = make_org(session_factory, settings)
+        keys = {o.id: add_key(session_factory, o, T0 + 3 * DAY, creator=o.admin, project=True)
+                for o in (org, wrong, plain)}
+        client = time_skipping_env.client
+        async with sweep_worker(client, settings, session_factory) as queue:
+            result = await run_sweep(client, queue, T0)
+            await run_sweep(client, queue, T0 + timedelta(hours=1))
+    # org: refused twice (503), then accepted once; wrong secret: refused until attempts ran out
+    assert hooks.delivery_ids and len(hooks.delivery_ids) == len(set(hooks.delivery_ids)) == 1
+    (body,) = hooks.accepted
+    assert body["org_id"] == org.id and body["delivery_id"] == hooks.delivery_ids[0]
+    (item,) = body["items"]
+    assert item["id"] == keys[org.id] and item["window"] == "7d" and item["scope"] == "project"
+    assert item["expires_at"] == (T0 + 3 * DAY).isoformat() and item["expired"] is False
+    assert hooks.bad_signatures == settings.webhook_max_attempts
+    with session_factory() as session:
+        hooks_rows = {m.org_id: (m.status, m.attempts) for m in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.channel == "webhook"))}
+    assert hooks_rows == {org.id: ("sent", 3), wrong.id: ("failed", 3)}
+    assert result.totals.messages_failed == 1
+    # every org's admin got exactly one mail whatever its webhook did
+    assert sorted(m.to[0] for m in inbox.all()) == sorted([org.admin, wrong.admin, plain.admin])
+
+
+async def test_card_expiry_reminds_the_admin_then_marks_the_card_unavailable(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    inbox, settings = mail
+    org = make_org(session_factory, settings, name="Cardholder")
+    with session_factory.begin() as session:
+        session.add(PaymentMethod(org_id=org.id, provider_token="tok_x", brand="visa",
+                                  last4="4242", exp_month=3, exp_year=2027))
+    end = datetime(2027, 4, 1, tzinfo=UTC)  # valid through the end of March 2027
+    client = time_skipping_env.client
+    async with sweep_worker(client, settings, session_factory) as queue:
+        await run_sweep(client, queue, T0)  # 31 days left: nothing yet
+        assert inbox.all() == []
+        first = await run_sweep(client, queue, datetime(2027, 3, 25, tzinfo=UTC))
+        second = await run_sweep(client, queue, end + timedelta(hours=1))
+        await run_sweep(client, queue, end + timedelta(days=2))  # no second "expired" notice
+    assert first.totals.cards_due == 1 and second.totals.cards_due == 1
+    mails = inbox.all()
+    assert [m.to for m in mails] == [(org.admin,), (org.admin,)]  # the admin only
+    assert "visa ending 4242" in mails[0].body and "7-day reminder" in mails[0].body
+    assert "valid through 03/2027" in mails[0].body
+    assert "EXPIRED" in mails[1].body and "expired 1 hour ago" in mails[1].body
+    with session_factory() as session:
+        card = session.scalars(select(PaymentMethod)).one()
+        rows = {r.window: r.status for r in session.scalars(
+            select(Reminder).where(Reminder.subject_kind == "card"))}
+    assert card.status == PaymentStatus.UNAVAILABLE
+    assert rows == {"30d": "superseded", "7d": "sent", "1d": "superseded", "expired": "sent"}
+    # a new card (the admin changed it) is a new subject: valid again, windows re-armed
+    with session_factory.begin() as session:
+        session.execute(update(PaymentMethod).values(exp_year=2030,
+                                                     status=PaymentStatus.VALID))
+    async with sweep_worker(client, settings, session_factory) as queue:
+        await run_sweep(client, queue, end + timedelta(days=3))
+    assert len(inbox.all()) == 2

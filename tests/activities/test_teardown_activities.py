@@ -1,0 +1,134 @@
+"""Teardown activities are idempotent: a retry after a crash at any point gives the same end state
+and the same counts. Run directly in Temporal's ActivityEnvironment on both databases."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.billing import DatabaseBillingGateway
+from activities.purge import PurgeActivities
+from activities.teardown import TeardownActivities
+from contracts.teardown import CertificateInput, OrgStep, ProjectStep, SubscriptionStep
+from core.settings import Settings
+from store.models import DatasetRecord, Organization, OrgStatus, Subscription
+from store.plan import owned_counts
+from store.seeding import OrgShape, seed_org
+
+SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=11)
+
+
+class Crash(Exception):
+    """Stands in for SIGKILL: raised from the heartbeat after a committed batch."""
+
+
+def _acts(sessions: sessionmaker[Session]) -> tuple[TeardownActivities, PurgeActivities]:
+    return TeardownActivities(sessions, DatabaseBillingGateway()), PurgeActivities(sessions)
+
+
+def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Session],
+                                               settings: Settings) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, SHAPE, settings.pepper_bytes)
+    teardown, purge = _acts(session_factory)
+    env = ActivityEnvironment()
+    step = OrgStep(org.org_id, "wf-1", "member:x")
+
+    first = env.run(teardown.freeze_org, step)
+    assert env.run(teardown.freeze_org, step) == first
+    assert first.snapshot == org.counts
+    env.run(teardown.begin_destruction, step)
+    env.run(teardown.begin_destruction, step)
+
+    subs = env.run(teardown.list_subscriptions, step)
+    for sub_id in subs["job_plan"] + subs["workspace_capacity"]:
+        sub_step = SubscriptionStep(org.org_id, "wf-1", sub_id)
+        assert env.run(teardown.cancel_subscription, sub_step).count == 1
+        assert env.run(teardown.cancel_subscription, sub_step).count == 1
+    per_project = SHAPE.datasets_per_project * SHAPE.records_per_dataset
+    # the first project the way a child workflow purges it, the second in one activity
+    by_child, whole = (ProjectStep(org.org_id, p, batch_size=4) for p in org.project_ids)
+    assert env.run(purge.purge_project_records, by_child) == per_project
+    assert env.run(purge.purge_project_records, by_child) == per_project
+    assert env.run(purge.delete_project, by_child) == env.run(purge.delete_project, by_child)
+    purged = env.run(purge.purge_project, whole)
+    assert (purged.records, purged.datasets) == (per_project, SHAPE.datasets_per_project)
+    assert env.run(purge.purge_project, whole) == purged
+    for method in (teardown.revoke_api_keys, teardown.remove_members,
+                   teardown.delete_payment_method, teardown.erase_usage_and_billing,
+                   teardown.delete_org):
+        once = env.run(method, step)
+        assert env.run(method, step) == once, method.__name__
+    assert set(env.run(teardown.verify_nothing_left, step).values()) == {0}
+    cert = CertificateInput(org.org_id, "wf-1", "run-1", first.org_name_hash, "member:x", [],
+                            org.counts, {})
+    assert env.run(teardown.write_certificate, cert) == env.run(teardown.write_certificate,
+                                                                cert)
+
+
+def test_purge_resumes_from_heartbeat_with_exact_count(session_factory: sessionmaker[Session],
+                                                       settings: Settings) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, SHAPE, settings.pepper_bytes)
+    teardown, purge = _acts(session_factory)
+    env = ActivityEnvironment()
+    env.run(teardown.freeze_org, OrgStep(org.org_id, "wf-2"))
+    env.run(teardown.begin_destruction, OrgStep(org.org_id, "wf-2"))
+    project = ProjectStep(org.org_id, org.project_ids[0], batch_size=3)
+
+    beats: list[dict[str, object]] = []
+
+    def crash_on_third(*details: object) -> None:
+        beats.append(details[0])  # type: ignore[arg-type]
+        if len(beats) == 3:
+            raise Crash
+
+    env.on_heartbeat = crash_on_third
+    with pytest.raises(Crash):
+        env.run(purge.purge_project_records, project)
+    with session_factory() as session:
+        left = session.scalar(select(func.count()).select_from(DatasetRecord))
+    total = 2 * SHAPE.projects * SHAPE.records_per_dataset
+    assert left == total - 9  # three batches of three committed before the "kill"
+
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, heartbeat_details=[beats[-1]], attempt=2)
+    assert retry.run(purge.purge_project_records, project) == 2 * SHAPE.records_per_dataset
+
+
+def test_destructive_steps_refuse_an_active_org(session_factory: sessionmaker[Session],
+                                                settings: Settings) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, SHAPE, settings.pepper_bytes)
+    teardown, purge = _acts(session_factory)
+    env = ActivityEnvironment()
+    with pytest.raises(ApplicationError) as refused:
+        env.run(teardown.delete_org, OrgStep(org.org_id, "wf-3"))
+    assert refused.value.non_retryable and refused.value.type == "OrgNotFrozen"
+    with pytest.raises(ApplicationError):
+        env.run(purge.purge_project_records, ProjectStep(org.org_id, org.project_ids[0]))
+    with session_factory() as session:
+        assert owned_counts(session, org.org_id) == org.counts
+
+
+def test_verifier_names_leftovers(session_factory: sessionmaker[Session],
+                                  settings: Settings) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, OrgShape(projects=0, job_plans=1, workspace_capacity=False),
+                       settings.pepper_bytes)
+        session.execute(insert(Subscription).values(id="f" * 32, org_id=org.org_id,
+                                                    kind="job_plan", plan="late"))
+    teardown, _ = _acts(session_factory)
+    env = ActivityEnvironment()
+    with pytest.raises(ApplicationError) as failed:
+        env.run(teardown.verify_nothing_left, OrgStep(org.org_id, "wf-4"))
+    assert failed.value.type == "VerificationFailed"
+    assert "subscriptions=2" in str(failed.value)
+    with session_factory() as session:
+        org_row = session.get(Organization, org.org_id)
+        assert org_row is not None and org_row.status is OrgStatus.ACTIVE

@@ -1,0 +1,58 @@
+"""Each benchmark runs end to end at a tiny size, so they keep working (no timing asserted).
+
+The benchmarks are separate programs (`python -m bench.<name>`) with their own dev server,
+worker process and database, so they run here as subprocesses exactly as documented; a bench
+that exits 0 and prints a parseable `RESULT` line has done its whole job at small scale.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+
+from bench.common import local_activities
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULT = re.compile(r"^RESULT name=(?P<name>\w+) ratio=(?P<ratio>[0-9.]+)(?P<rest>( \w+=\S+)*)$",
+                    re.MULTILINE)
+
+CASES = [
+    ("teardown", ["--records", "2000"]),
+    ("teardown", ["--records", "2000", "--sqlite"]),
+    ("orchestration", ["--orgs", "3"]),
+    ("history", ["--projects", "3,5"]),
+    ("sweep", ["--keys", "2000", "--orgs", "5", "--page-size", "300", "--pages-per-run", "3"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("bench", "args"), CASES, ids=[" ".join([b, *a]) for b, a in CASES])
+def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", f"bench.{bench}", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr[-3000:]
+    match = RESULT.search(done.stdout)
+    assert match is not None, done.stdout
+    assert match["name"] == bench
+    fields = dict(pair.split("=", 1) for pair in match["rest"].split())
+    assert float(match["ratio"]) > 0
+    assert fields, "a RESULT line carries key=value figures beside the ratio"
+
+
+@pytest.mark.parametrize(("fixture", "expected"), [
+    ("teardown_completed", 0),  # recorded before local activities: all regular
+    # freeze, requested notice, begin_destruction, list_subscriptions, three cancellations and
+    # the project page, each recorded as a local activity marker
+    ("teardown_completed_fewer_round_trips", 8),
+])
+def test_local_activities_are_counted_as_activities_run(fixture: str, expected: int) -> None:
+    """The orchestration bench compares activities run: a teardown's local steps must count."""
+    path = ROOT / "tests" / "histories" / f"{fixture}.json"
+    history = WorkflowHistory.from_json(fixture, path.read_text())
+    assert local_activities(history) == expected

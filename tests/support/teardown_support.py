@@ -1,0 +1,56 @@
+"""Helpers for teardown tests: a worker on a private task queue, history walking, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from core.settings import Settings
+from workflows import all_workflows
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def teardown_worker(client: Client, settings: Settings,
+                          sessions: sessionmaker[Session],
+                          replace: Sequence[Callable[..., Any]] = ()) -> AsyncIterator[str]:
+    """Run the real workflows and activities on a fresh task queue; yields the queue name.
+
+    `replace` swaps activities by name (a unit test may hold or fail one step on purpose).
+    """
+    queue = f"teardown-test-{uuid.uuid4().hex[:8]}"
+    acts = {getattr(a, "__temporal_activity_definition").name: a
+            for a in build_activities(settings, sessions)}
+    for fn in replace:
+        acts[getattr(fn, "__temporal_activity_definition").name] = fn
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        async with Worker(client, task_queue=queue, workflows=all_workflows(),
+                          activities=list(acts.values()), activity_executor=pool,
+                          max_concurrent_activities=16):
+            yield queue
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool],
+                     timeout: float = 30.0) -> T:
+    """Poll `probe` until `accept` holds; fail with the last value seen after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s; last: {value!r}")
+        await asyncio.sleep(0.05)
+
+
