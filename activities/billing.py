@@ -1,4 +1,5 @@
-"""The billing gateway: cancelling subscriptions and detaching the card, idempotently.
+"""The billing gateway: subscribing, cancelling subscriptions and detaching the card,
+idempotently.
 
 A protocol so a real provider can be plugged in later; the default works on our own tables.
 Every call carries an idempotency key derived from the workflow id and the step, the same rule
@@ -12,11 +13,16 @@ from typing import Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from store.base import utcnow
-from store.models import PaymentMethod, Subscription, SubscriptionStatus
+from store.base import new_id, utcnow
+from store.models import PaymentMethod, Subscription, SubscriptionKind, SubscriptionStatus
 
 
 class BillingGateway(Protocol):
+    def subscribe(self, session: Session, org_id: str, kind: SubscriptionKind, plan: str,
+                  idempotency_key: str) -> str:
+        """Subscribe the org to `plan`; the subscription's id, the same one for a repeated key."""
+        ...
+
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:
         """Cancel one subscription; True when this key cancelled it (now or on an earlier try)."""
@@ -29,6 +35,20 @@ class BillingGateway(Protocol):
 
 class DatabaseBillingGateway:
     """Default gateway: subscriptions and cards live in our own tables."""
+
+    def subscribe(self, session: Session, org_id: str, kind: SubscriptionKind, plan: str,
+                  idempotency_key: str) -> str:
+        existing = session.execute(select(Subscription.id).where(
+            Subscription.org_id == org_id, Subscription.create_key == idempotency_key)
+            ).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        sub = Subscription(id=new_id(), org_id=org_id, kind=kind, plan=plan,
+                           status=SubscriptionStatus.ACTIVE, create_key=idempotency_key,
+                           created_at=utcnow())
+        session.add(sub)
+        session.flush()
+        return sub.id
 
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:

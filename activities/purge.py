@@ -1,5 +1,11 @@
 """Project purge activities: delete a project's records in batches, then the project itself.
 
+Two callers share them: the org teardown (every project of an org being deleted) and the
+deletion of one project of a live org (`ProjectStep.request_id` names its request). Either way
+they refuse to touch a project that is not being deleted: the org must be `deleting`, or the
+project itself `deleting` under a running request, which also names the actor of its audit
+events.
+
 Records are deleted by keyset on the `(dataset_id, id)` index: find the id `batch_size` rows
 ahead, then delete the range up to it. Both statements use the index on SQLite and PostgreSQL,
 unlike `id IN (SELECT ... LIMIT n)`, which PostgreSQL turns into a full scan at large n. Each
@@ -20,10 +26,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, final
+from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
 from contracts.teardown import ProjectPurgeResult, ProjectStep
 from store import ledger
 from store.audit import audit
-from store.models import ApiKey, Dataset, DatasetRecord, Organization, OrgStatus, Project
+from store.models import (
+    ApiKey,
+    Dataset,
+    DatasetRecord,
+    Organization,
+    OrgStatus,
+    Project,
+    ProjectDeletionRequest,
+    ProjectDeletionStatus,
+    ProjectStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +75,28 @@ class PurgeActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def _require_deleting(self, session: Session, org_id: str) -> None:
-        status = session.scalars(select(Organization.status)
-                                 .where(Organization.id == org_id)).first()
-        if status is not OrgStatus.DELETING:
-            raise final(ORG_NOT_FROZEN, f"organization {org_id} is not being deleted")
+    def _require_deleting(self, session: Session, step: ProjectStep) -> str:
+        """Refuse unless the project is being deleted; the actor for its audit events."""
+        if not step.request_id:
+            status = session.scalars(select(Organization.status)
+                                     .where(Organization.id == step.org_id)).first()
+            if status is not OrgStatus.DELETING:
+                raise final(ORG_NOT_FROZEN, f"organization {step.org_id} is not being deleted")
+            return "teardown"
+        requested_by = session.scalars(select(ProjectDeletionRequest.requested_by).where(
+            ProjectDeletionRequest.id == step.request_id,
+            ProjectDeletionRequest.org_id == step.org_id,
+            ProjectDeletionRequest.project_id == step.project_id,
+            ProjectDeletionRequest.status == ProjectDeletionStatus.RUNNING)).first()
+        if requested_by is None:
+            raise final(DELETION_NOT_REQUESTED,
+                        f"no running deletion request {step.request_id} for this project")
+        project = session.scalars(select(Project.status)
+                                  .where(Project.id == step.project_id)).first()
+        if project is not None and project is not ProjectStatus.DELETING:
+            raise final(PROJECT_NOT_FROZEN, f"project {step.project_id} is {project.value}: "
+                        "refusing to purge it")
+        return requested_by
 
     @activity.defn
     def purge_project_records(self, step: ProjectStep) -> int:
@@ -70,7 +104,7 @@ class PurgeActivities:
         details = activity.info().heartbeat_details
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
-            self._require_deleting(session, step.org_id)
+            self._require_deleting(session, step)
             dataset_ids = list(session.scalars(select(Dataset.id).where(
                 Dataset.project_id == step.project_id, Dataset.id >= cursor.dataset_id)
                 .order_by(Dataset.id)))
@@ -97,7 +131,7 @@ class PurgeActivities:
         with self.sessions.begin() as session:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
-                self._require_deleting(session, step.org_id)
+                actor = self._require_deleting(session, step)
                 datasets = int(session.execute(delete(Dataset).where(
                     Dataset.project_id == step.project_id)).rowcount)  # type: ignore[attr-defined]
                 keys = int(session.execute(delete(ApiKey).where(
@@ -107,8 +141,9 @@ class PurgeActivities:
                 ledger.record(session, step.org_id, f"datasets:{step.project_id}", datasets)
                 ledger.record(session, step.org_id, f"api_keys:{step.project_id}", keys)
                 ledger.record(session, step.org_id, key, projects)
-                audit(session, step.org_id, "teardown", "teardown.project_purged",
-                      f"project:{step.project_id}", datasets=datasets, api_keys=keys)
+                action = "project.purged" if step.request_id else "teardown.project_purged"
+                audit(session, step.org_id, actor, action, f"project:{step.project_id}",
+                      datasets=datasets, api_keys=keys)
             return ProjectPurgeResult(
                 project_id=step.project_id,
                 records=ledger.total(session, step.org_id, f"records:{step.project_id}:"),

@@ -13,7 +13,19 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import health, instrument, metrics, openapi, problems
-from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
+from api.routes import (
+    billing,
+    datasets,
+    keys,
+    ops,
+    ops_sweep,
+    orgs,
+    project_deletion,
+    projects,
+    quotas,
+    subscriptions,
+    teardown,
+)
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
 from core.settings import Settings, load_settings
@@ -49,7 +61,8 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, keys, quotas, subscriptions, teardown, ops, ops_sweep):
+    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
+                   billing, teardown, ops, ops_sweep):
         app.include_router(module.router)
     openapi.install(app)
     return app

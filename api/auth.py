@@ -3,9 +3,11 @@
 A key is checked on every request, whatever the sweep did (invariant 7): well-formed (type
 prefix and checksum), known by its public prefix, its keyed hash equal in constant time, not
 revoked, not expired, and its org active (invariant 4: a frozen org's keys stop working, so a
-purge cannot race new data). The one exception is `TeardownKeyDep`, used only by the teardown
-routes: starting a teardown freezes the org, and its admin must still be able to watch, cancel
-or expedite it, so there an admin team key of a frozen or deleting org is accepted.
+purge cannot race new data); a project key also needs its project active (a project being
+deleted refuses its keys for the same reason). The one exception is `TeardownKeyDep`, used
+only by the teardown routes: starting a teardown freezes the org, and its admin must still be
+able to watch, cancel or expedite it, so there an admin team key of a frozen or deleting org is
+accepted.
 
 The presented key is never logged or echoed: problems name the key only by its prefix, and
 only once the prefix is known to be ours.
@@ -19,15 +21,24 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
-from api.problems import NotPermitted, Unauthorized
+from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
 from core import keyformat
 from core.settings import Settings
 from store.base import utcnow
-from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
+from store.models import (
+    ApiKey,
+    KeyScope,
+    Member,
+    Organization,
+    OrgStatus,
+    Project,
+    ProjectStatus,
+    Role,
+)
 
 LAST_USED_EVERY = timedelta(minutes=5)
 EXPIRY_WARNING = timedelta(days=7)
@@ -35,11 +46,6 @@ EXPIRES_HEADER = "X-Key-Expires-At"
 # A fixed hash to compare against when the prefix is unknown, so an unknown key costs the same
 # HMAC work as a wrong one.
 _DUMMY_HASH = bytes(32)
-
-
-class OrgFrozen(NotPermitted):
-    slug = "org-frozen"
-    title = "Organization is frozen"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,12 @@ class Principal:
         self.require_team(org_id)
         if not self.is_admin:
             raise NotPermitted("this action needs a team key created by the org admin")
+
+    def require_project_read(self, org_id: str, project_id: str) -> None:
+        """Any team key of the org reads every project; a project key only its own."""
+        self.require_org(org_id)
+        if self.scope is KeyScope.PROJECT and project_id != self.project_id:
+            raise NotPermitted("this project key belongs to another project")
 
     def require_project(self, org_id: str, project_id: str) -> None:
         """Admins reach every project of their org; a project key only its own project."""
@@ -130,11 +142,18 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
                           project_id=row.project_id, member_id=row.created_by, role=role,
                           expires_at=row.expires_at)
-    status = session.execute(select(Organization.status).where(
-        Organization.id == row.org_id)).scalar_one()
+    # One query for both: a project key is refused while its project is being deleted.
+    status, project_status = session.execute(
+        select(Organization.status, Project.status).select_from(Organization)
+        .outerjoin(Project, and_(Project.id == row.project_id,
+                                 Project.org_id == Organization.id))
+        .where(Organization.id == row.org_id)).one()
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
                         "teardown is under way", org_status=status.value)
+    if row.scope is KeyScope.PROJECT and project_status is not ProjectStatus.ACTIVE:
+        raise ProjectFrozen("the project is being deleted: its keys are refused",
+                            project_status=project_status.value if project_status else None)
     _touch(session, row, now)
     return principal
 

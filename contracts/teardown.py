@@ -205,6 +205,8 @@ class ProjectStep:
     org_id: str
     project_id: str
     batch_size: int = 10_000
+    # Set by a project deletion (the request it acts on); empty for a teardown's purge.
+    request_id: str = ""
 
 
 @dataclass
