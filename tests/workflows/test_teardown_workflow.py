@@ -31,6 +31,7 @@ from contracts.teardown import (
 )
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.models import (
     ApiKey,
     AuditEvent,
@@ -40,7 +41,6 @@ from store.models import (
     OutboxMessage,
 )
 from store.plan import owned_counts
-from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.support.teardown_support import eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 
