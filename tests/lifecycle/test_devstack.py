@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from tests.support.ports import free_port
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +34,6 @@ READY_DEADLINE_S = 90.0
 EXIT_DEADLINE_S = 45.0
 POLL_S = 0.1
 MARKER_VAR = "LIFECYCLE_TEST_PROCESS_MARKER"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _start_time(pid: int) -> str | None:
@@ -141,7 +135,7 @@ class DevRun:
 
 @pytest.fixture
 def dev_run(tmp_path: Path) -> Iterator[DevRun]:
-    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
     marker = uuid.uuid4().hex
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("LIFECYCLE_")}
