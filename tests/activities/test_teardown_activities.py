@@ -81,10 +81,10 @@ def test_purge_resumes_from_heartbeat_with_exact_count(session_factory: sessionm
     env.run(teardown.begin_destruction, OrgStep(org.org_id, "wf-2"))
     project = ProjectStep(org.org_id, org.project_ids[0], batch_size=3)
 
-    beats: list[dict[str, object]] = []
+    beats: list[object] = []
 
     def crash_on_third(*details: object) -> None:
-        beats.append(details[0])  # type: ignore[arg-type]
+        beats.append(details[0])
         if len(beats) == 3:
             raise Crash
 
