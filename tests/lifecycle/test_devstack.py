@@ -101,6 +101,8 @@ class DevRun:
     marker: str
     api_url: str
     temporal_address: str
+    ui_port: int
+    data_dir: Path
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -124,6 +126,14 @@ class DevRun:
                     last = repr(exc)
                 time.sleep(POLL_S)
         pytest.fail(f"not ready within {READY_DEADLINE_S}s (last: {last}):\n{self.output()}")
+
+    def wait_banner(self) -> None:
+        """Wait until the banner says ready; fail early if the stack exits."""
+        give_up_at = time.monotonic() + READY_DEADLINE_S
+        while "lifecycle dev: ready after" not in self.output():
+            if self.process.poll() is not None or time.monotonic() > give_up_at:
+                pytest.fail(f"no ready banner:\n{self.output()}")
+            time.sleep(POLL_S)
 
     def wait_exit(self) -> int:
         try:
@@ -151,7 +161,7 @@ def dev_run(tmp_path: Path) -> Iterator[DevRun]:
              "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     run = DevRun(process, log, marker, f"http://127.0.0.1:{api_port}",
-                 f"127.0.0.1:{temporal_port}")
+                 f"127.0.0.1:{temporal_port}", ui_port, tmp_path / "data")
     yield run
     # A failed test must not leak its stack into the next one.
     if process.poll() is None:
@@ -194,10 +204,46 @@ def test_dev_serves_and_stops_everything_on_sigint(dev_run: DevRun) -> None:
     status = dev_run.wait_exit()
 
     assert status == 0, dev_run.output()
+    _assert_quiet(dev_run.output())
     survivors = [pid for pid, started in tree.items() if _start_time(pid) == started]
     assert survivors == [], [_cmdline(pid) for pid in survivors]
     assert _marked_processes(dev_run.marker) == []
     assert "stopped" in dev_run.output()
+
+
+def _assert_quiet(output: str) -> None:
+    """Start and stop in order leave nothing alarming on the user's screen: the dev server's
+    own start-up and shutdown chatter goes to its log file."""
+    noisy = [line for line in output.splitlines()
+             if any(word in line for word in ('"level": "ERROR"', '"level": "WARNING"',
+                                              "level=ERROR", "level=WARN", "Traceback",
+                                              "network dial error", "Failed to poll"))]
+    assert noisy == [], noisy
+
+
+def test_ready_means_the_worker_polls_and_links_use_the_ui_port(dev_run: DevRun) -> None:
+    dev_run.wait_banner()
+    # no waiting here: "ready" on the screen must already mean a worker takes work
+    assert asyncio.run(_worker_pollers(dev_run.temporal_address, "org-lifecycle")) > 0
+    assert f"Temporal UI  http://127.0.0.1:{dev_run.ui_port}" in dev_run.output()
+    banner_db = [line for line in dev_run.output().splitlines() if "database  " in line]
+    assert banner_db and "lifecycle.db" in banner_db[0], dev_run.output()
+    # no operator token was configured: one was generated, shown once, kept for the CLI
+    [shown] = [line.split()[1] for line in dev_run.output().splitlines()
+               if line.strip().startswith("operator ")]
+    token_file = dev_run.data_dir / "operator-token"
+    assert token_file.read_text().strip() == shown
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    with httpx.Client(timeout=5.0) as client:
+        listed = client.get(f"{dev_run.api_url}/ops/workflows",
+                            headers={"Authorization": f"Bearer {shown}"})
+        refused = client.get(f"{dev_run.api_url}/ops/workflows",
+                             headers={"Authorization": "Bearer not-the-token"})
+    assert listed.status_code == 200, listed.text
+    assert refused.status_code == 401
+    dev_run.process.send_signal(signal.SIGINT)
+    assert dev_run.wait_exit() == 0, dev_run.output()
+    assert not token_file.exists()
 
 
 def test_dev_stops_the_rest_and_fails_when_a_child_dies(dev_run: DevRun) -> None:
