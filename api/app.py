@@ -6,6 +6,7 @@ opens nothing, and each test builds an app around its own settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from api import health, instrument, metrics, openapi, problems
 from api.routes import (
     billing,
+    certificates,
     datasets,
     keys,
     ops,
@@ -31,6 +33,8 @@ from api.text_guard import refuse_nul
 from core.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
 
+log = logging.getLogger("lifecycle.api")
+
 
 def create_app(settings: Settings | None = None,
                temporal_client: Client | None = None) -> FastAPI:
@@ -46,6 +50,8 @@ def create_app(settings: Settings | None = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("database %s; Temporal %s", settings.shown_database_url,
+                 settings.effective_temporal_address)
         yield
         temporal.forget()
         engine.dispose()
@@ -62,7 +68,7 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, ops, ops_sweep):
+                   billing, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     openapi.install(app)
     return app

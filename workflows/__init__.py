@@ -8,10 +8,9 @@ from typing import Any
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
     from workflows.project_deletion import ProjectDeletionWorkflow
-    from workflows.purge import ProjectPurgeWorkflow
     from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
     from workflows.sweep import KeyExpirySweepWorkflow
     from workflows.teardown import OrgTeardownWorkflow
 
-    return [OrgTeardownWorkflow, ProjectPurgeWorkflow, KeyExpirySweepWorkflow,
-            SubscriptionCancelWorkflow, SubscriptionCreateWorkflow, ProjectDeletionWorkflow]
+    return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow,
+            SubscriptionCreateWorkflow, ProjectDeletionWorkflow]

@@ -26,11 +26,11 @@ from core import keyformat
 from core.settings import Settings
 from lifecycle.progress import Progress
 from services.seeding import OrgShape, seed_org
+from store.base import Base
 from store.bulk import insert_records, spans
 from store.db import make_engine
 from store.models import (
     ApiKey,
-    Base,
     Dataset,
     DatasetRecord,
     Invoice,

@@ -11,7 +11,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,15 +36,8 @@ from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
+from tests.support.ports import free_port
 from workflows.sweep import KeyExpirySweepWorkflow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 # -- SMTP ------------------------------------------------------------------------------------
 
@@ -66,7 +58,7 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        body = msg.get_content() if not msg.is_multipart() else ""  # type: ignore[attr-defined]
+        body = msg.get_content() if not msg.is_multipart() else ""
         with self.lock:
             self.mails.append(Mail(tuple(envelope.rcpt_tos), str(msg["Message-ID"]),
                                    str(msg["Subject"]), str(body)))
