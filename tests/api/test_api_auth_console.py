@@ -150,7 +150,7 @@ def _path(sessions: sessionmaker[Session], route: Route, org: Org, project: str,
             with sessions() as session:
                 made = session.get(Project, values["fresh_project"])
                 assert made is not None
-                body = {**body, "confirm_name": made.name}
+                body = {**(body or {}), "confirm_name": made.name}
     return route.path.format(**values), body
 
 
