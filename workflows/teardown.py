@@ -129,11 +129,14 @@ class OrgTeardownWorkflow:
         deadline = workflow.now() + grace
         self.state.grace_deadline = deadline.isoformat()
         self.state.status = IN_GRACE
+        # Counted in seconds of the window: `done` is how long it actually lasted, so a
+        # window ended early by expedite (or cancel) shows less than its `total`.
+        started = workflow.now()
         step.total = int(grace.total_seconds())
         if grace > REMINDER_BEFORE and not await self._wait_for_decision(grace - REMINDER_BEFORE):
             await self._notify("grace_ending")
         await self._wait_for_decision(deadline - workflow.now())
-        step.done = step.total
+        step.done = min(int((workflow.now() - started).total_seconds()), step.total)
         self.state.status = RUNNING
 
     async def _wait_for_decision(self, timeout: timedelta) -> bool:
@@ -222,7 +225,9 @@ class OrgTeardownWorkflow:
                             ["api_keys", "key_tombstones", "reminders"])
 
     async def _remove_members(self, step: StepProgress) -> None:
-        await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"])
+        # the step counts members; their quotas go with them and into the certificate's counts
+        await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"],
+                            counted=["members"])
 
     async def _delete_payment_method(self, step: StepProgress) -> None:
         await self._counted(step, TeardownActivities.delete_payment_method, ["payment_methods"])
@@ -243,13 +248,16 @@ class OrgTeardownWorkflow:
     async def _certificate(self, step: StepProgress) -> None:
         step.total = 1
         step.finished_at = workflow.now().isoformat()
+        # The certificate records its own step as done: once it is written, it is.
+        recorded = [replace(s, status="done", done=1) if s is step else s
+                    for s in self.state.steps]
         self.state.certificate_id = await self._act(
             TeardownActivities.write_certificate,
             CertificateInput(
                 org_id=self.inp.org_id, workflow_id=self._wid(),
                 run_id=workflow.info().run_id, org_name_hash=self.state.org_name_hash,
                 requested_by=self.inp.requested_by,
-                steps=[asdict(s) for s in self.state.steps],
+                steps=[asdict(s) for s in recorded],
                 counts=dict(sorted(self.state.deleted.items())),
                 verification=self.state.verification))
         step.done = 1
@@ -338,14 +346,18 @@ class OrgTeardownWorkflow:
 
     async def _counted(self, step: StepProgress,
                        method: Callable[[TeardownActivities, OrgStep], StepCount],
-                       tables: list[str]) -> None:
-        step.total = sum(self.state.snapshot.get(t, 0) for t in tables)
-        if "api_keys" in tables:  # project keys already went with their projects
+                       tables: list[str], counted: list[str] | None = None) -> None:
+        """Run a one-transaction step deleting `tables`; its done/total count the `counted`
+        ones (all of them unless said), every table goes into the certificate's counts."""
+        unit = counted or tables
+        step.total = sum(self.state.snapshot.get(t, 0) for t in unit)
+        if "api_keys" in unit:  # project keys already went with their projects
             step.total -= self.state.deleted.get("api_keys", 0)
         result = await self._act(method, self._org_step())
         for table, count in result.detail.items():
             self._add_deleted(table, count)
-        step.done = result.count
+        step.done = (result.count if counted is None
+                     else sum(result.detail.get(t, 0) for t in counted))
 
     async def _act(self, method: Callable[[TeardownActivities, A], R], arg: A) -> R:
         return await short_step(method, arg, timedelta(seconds=self.inp.step_timeout_seconds))
