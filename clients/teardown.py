@@ -52,9 +52,10 @@ def teardown_handle(client: Client, org_id: str) -> TeardownHandle:
     return client.get_workflow_handle_for(OrgTeardownWorkflow.run, teardown_workflow_id(org_id))
 
 
-def handle_for_id(client: Client, workflow_id: str) -> TeardownHandle:
-    """A handle by workflow id, for the operator views that list workflows by id."""
-    return client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id)
+def handle_for_id(client: Client, workflow_id: str, run_id: str | None = None
+                  ) -> TeardownHandle:
+    """A handle by workflow id (and run), for the operator views that list workflows by id."""
+    return client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id, run_id=run_id)
 
 
 async def query_progress(handle: TeardownHandle, rpc_timeout: timedelta | None = None

@@ -21,6 +21,7 @@ from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -152,19 +153,23 @@ async def list_workflows(
                         next_page_token=page_tokens.seal(settings, pages.next_page_token))
 
 
-async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
-    handle = handle_for_id(client, workflow_id)
+async def _teardown_progress(client: Client, workflow_id: str, run_id: str,
+                             completed: bool) -> WorkflowProgress | None:
+    """The step table: a completed run's from its result (no worker needed), any other's
+    from the `progress` query (a failed run still answers it from its replayed state)."""
+    handle = handle_for_id(client, workflow_id, run_id)
     try:
-        progress = await query_progress(handle, QUERY_TIMEOUT)
-    except (RPCError, WorkflowQueryFailedError):  # no worker polling: describe without it
-        return None
+        progress = await (handle.result() if completed
+                          else query_progress(handle, QUERY_TIMEOUT))
+    except (RPCError, WorkflowQueryFailedError, WorkflowFailureError):
+        return None  # no worker polling, or no result to read: describe without it
     return WorkflowProgress(status=progress.status, current_step=progress.current_step,
                             percent=progress.percent, cancellable=progress.cancellable,
                             steps=[StepOut(**vars(s)) for s in progress.steps])
 
 
 @router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, responses=ERRORS,
-            summary="Describe one workflow; a running teardown also reports its progress")
+            summary="Describe one workflow; a teardown also reports its steps")
 async def describe_workflow(workflow_id: WorkflowId, _op: OperatorDep,
                             client: TemporalClientDep, settings: SettingsDep,
                             run_id: Annotated[str | None, Query(max_length=100)] = None
@@ -174,9 +179,12 @@ async def describe_workflow(workflow_id: WorkflowId, _op: OperatorDep,
     except RPCError as exc:
         raise _rpc_problem(exc, workflow_id) from None
     progress = None
-    if (desc.workflow_type == "OrgTeardownWorkflow"
-            and desc.status is WorkflowExecutionStatus.RUNNING):
-        progress = await _teardown_progress(client, workflow_id)
+    if desc.workflow_type == "OrgTeardownWorkflow" and desc.status in (
+            WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+            WorkflowExecutionStatus.FAILED):
+        progress = await _teardown_progress(
+            client, workflow_id, desc.run_id,
+            completed=desc.status is WorkflowExecutionStatus.COMPLETED)
     return WorkflowDetail(**_summary(desc, settings, client.namespace),
                           history_length=desc.history_length, progress=progress)
 

@@ -62,7 +62,11 @@ async def test_list_show_and_history_of_a_completed_teardown(
     url = ("--api-url", stack.url)
     shown = await eventually(lambda: _json(capsys, "workflows", "show", wid, *url, "--json"),
                              lambda d: d["status"] == "completed", timeout=60)
-    assert shown["type"] == TEARDOWN and shown["progress"] is None
+    assert shown["type"] == TEARDOWN
+    # a finished teardown still shows its steps, from the workflow's result
+    steps = shown["progress"]["steps"]
+    assert shown["progress"]["percent"] == 100.0 and steps[-1]["name"] == "certificate"
+    assert {s["status"] for s in steps} <= {"done", "skipped"}, steps
     assert shown["ui_url"].endswith(f"/workflows/{wid}")
 
     # the org filter finds the teardown; its projects are purged by activities of its own (no
@@ -87,8 +91,13 @@ async def test_list_show_and_history_of_a_completed_teardown(
 
     code, out, err = await cli(capsys, "workflows", "show", wid, *url)
     assert code == 0 and err == "", err
-    record = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in out.splitlines())
+    fields_part, step_table = out.split("\n\n", 1)
+    record = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in fields_part.splitlines())
     assert record["workflow"] == wid and record["status"] == "completed"
+    assert record["progress"].startswith("100.0% completed")
+    step_rows = step_table.splitlines()
+    assert step_rows[0].split()[:4] == ["STEP", "STATUS", "DONE", "TOTAL"]
+    assert [r.split()[0] for r in step_rows[1:]] == [s["name"] for s in steps]
     assert record["temporal ui"] == shown["ui_url"] and record["closed"] != "-"
     assert record["history"] == f"{shown['history_length']} events"
 
