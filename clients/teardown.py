@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from contracts.teardown import (
+    SEARCH_ATTRIBUTES,
     CancelRequest,
     CancelResult,
     ExpediteRequest,
@@ -24,6 +25,7 @@ from contracts.teardown import (
     teardown_workflow_id,
 )
 from core.settings import Settings
+from core.temporal import ensure_search_attributes
 from workflows.teardown import OrgTeardownWorkflow
 
 TeardownHandle = WorkflowHandle[OrgTeardownWorkflow, Progress]
@@ -72,3 +74,8 @@ async def cancel(handle: TeardownHandle, request: CancelRequest) -> CancelResult
 async def expedite(handle: TeardownHandle, request: ExpediteRequest) -> ExpediteResult:
     """The `expedite` update: ends the grace window now."""
     return await handle.execute_update(OrgTeardownWorkflow.expedite, request)
+
+
+async def register_search_attributes(client: Client) -> list[str]:
+    """Make sure the namespace knows the teardown's search attributes; the names added."""
+    return await ensure_search_attributes(client, [key.name for key in SEARCH_ATTRIBUTES])

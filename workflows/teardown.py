@@ -31,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
         DESTRUCTIVE_FROM,
         FAILED,
         IN_GRACE,
+        ORG_ID,
         RUNNING,
         STEPS,
+        TEARDOWN_STATUS,
         CancelRequest,
         CancelResult,
         CertificateInput,
@@ -81,6 +83,8 @@ class OrgTeardownWorkflow:
     @workflow.run
     async def run(self, inp: TeardownInput) -> Progress:
         self.state.first_run_id = self.state.first_run_id or workflow.info().run_id
+        workflow.upsert_search_attributes([ORG_ID.value_set(self.inp.org_id)])
+        self._set_status(self.state.status)
         current = ""
         try:
             for name in STEPS:
@@ -98,7 +102,7 @@ class OrgTeardownWorkflow:
             return await self._fail(current, _reason(err))
         await self._settle_notices()
         await self._notify("completed")
-        self.state.status = COMPLETED  # only now: a reader of "completed" finds the run done
+        self._set_status(COMPLETED)  # only now: a reader of "completed" finds the run done
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
@@ -128,7 +132,7 @@ class OrgTeardownWorkflow:
         grace = timedelta(seconds=max(self.inp.grace_seconds, 0))
         deadline = workflow.now() + grace
         self.state.grace_deadline = deadline.isoformat()
-        self.state.status = IN_GRACE
+        self._set_status(IN_GRACE)
         # Counted in seconds of the window: `done` is how long it actually lasted, so a
         # window ended early by expedite (or cancel) shows less than its `total`.
         started = workflow.now()
@@ -137,7 +141,7 @@ class OrgTeardownWorkflow:
             await self._notify("grace_ending")
         await self._wait_for_decision(deadline - workflow.now())
         step.done = min(int((workflow.now() - started).total_seconds()), step.total)
-        self.state.status = RUNNING
+        self._set_status(RUNNING)
 
     async def _wait_for_decision(self, timeout: timedelta) -> bool:
         """Wait up to `timeout` for cancel or expedite; True when one of them came."""
@@ -269,13 +273,13 @@ class OrgTeardownWorkflow:
         await self._settle_notices()
         await self._act(TeardownActivities.unfreeze_org,
                         self._org_step(self.cancel_request.requested_by))
-        self.state.status = CANCELLED
+        self._set_status(CANCELLED)
         await self._notify("cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
     async def _fail(self, step: str, reason: str) -> Progress:
-        self.state.status = FAILED
+        self._set_status(FAILED)
         self.state.last_error = f"{step}: {reason}"
         workflow.logger.error("teardown of %s failed at %s: %s", self.inp.org_id, step, reason)
         await self._settle_notices()
@@ -334,6 +338,11 @@ class OrgTeardownWorkflow:
             certificate_id=self.state.certificate_id)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _set_status(self, status: str) -> None:
+        """Change the status and show it in Temporal's visibility (`TeardownStatus`)."""
+        self.state.status = status
+        workflow.upsert_search_attributes([TEARDOWN_STATUS.value_set(status)])
 
     def _wid(self) -> str:
         return workflow.info().workflow_id

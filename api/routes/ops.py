@@ -32,6 +32,7 @@ from api.deps import SettingsDep, TemporalClientDep
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
 from api.teardown_models import StepOut
 from clients.teardown import handle_for_id, query_progress
+from contracts.teardown import TEARDOWN_STATUS, TEARDOWN_STATUSES
 from core.histories import LOCAL_ACTIVITY_MARKER
 from core.settings import Settings
 
@@ -55,6 +56,9 @@ class WorkflowSummary(BaseModel):
     close_time: datetime | None
     task_queue: str
     ui_url: str
+    teardown_status: str | None = Field(
+        None, description="a teardown's own status (grace, cancelled, ...): a cancelled "
+                          "teardown ends normally, so its execution status says completed")
 
 
 class WorkflowPage(BaseModel):
@@ -112,15 +116,19 @@ def _summary(execution: WorkflowExecution, settings: Settings, ns: str) -> dict[
     return dict(workflow_id=execution.id, run_id=execution.run_id,
                 type=execution.workflow_type, status=status,
                 start_time=execution.start_time, close_time=execution.close_time,
-                task_queue=execution.task_queue, ui_url=ui_url(settings, ns, execution.id))
+                task_queue=execution.task_queue, ui_url=ui_url(settings, ns, execution.id),
+                teardown_status=execution.typed_search_attributes.get(TEARDOWN_STATUS))
 
 
-def visibility_query(type_: str | None, status: str | None, org_id: str | None) -> str:
+def visibility_query(type_: str | None, status: str | None, org_id: str | None,
+                     teardown_status: str | None = None) -> str:
     clauses = []
     if type_:
         clauses.append(f"WorkflowType = '{type_}'")
     if status:
         clauses.append(f"ExecutionStatus = '{STATUS_NAMES[status]}'")
+    if teardown_status:
+        clauses.append(f"{TEARDOWN_STATUS.name} = '{teardown_status}'")
     if org_id:
         clauses.append(f"WorkflowId STARTS_WITH 'org-teardown-{org_id}'")
     return " AND ".join(clauses)
@@ -134,9 +142,12 @@ async def list_workflows(
         status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUS_NAMES) + ")$")
                           ] = None,
         org_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        teardown_status: Annotated[str | None, Query(
+            pattern="^(" + "|".join(TEARDOWN_STATUSES) + ")$",
+            description="teardowns in this state of their own")] = None,
         page_size: Annotated[int, Query(ge=1, le=200)] = 50,
         next_page_token: Token = "") -> WorkflowPage:
-    query = visibility_query(type, status, org_id)
+    query = visibility_query(type, status, org_id, teardown_status)
     pages = client.list_workflows(query or None, page_size=page_size,
                                   next_page_token=page_tokens.unseal(settings, next_page_token))
     try:

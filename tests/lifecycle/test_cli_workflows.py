@@ -8,8 +8,10 @@ the workflow reports, so those reads are polled until they show it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.teardown import STEPS
+from core.binaries import temporal_cli
 from lifecycle.cli import main
 from tests.support.api_support import OPERATOR_TOKEN, seed_with_keys
 from tests.support.cli_support import Stack, cli, cli_stack
@@ -184,3 +187,43 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
     with pytest.raises(SystemExit) as exited:
         main(["workflows", "list", "--status", "sleeping"])
     assert exited.value.code == 2
+
+
+async def _temporal_list(stack: Stack, query: str) -> list[dict[str, Any]]:
+    """`temporal workflow list --query ...` against the stack's server, as an operator types it."""
+    target = stack.temporal.service_client.config.target_host
+    done = await asyncio.to_thread(
+        subprocess.run, [temporal_cli(), "workflow", "list", "--address", target,
+                         "--namespace", stack.temporal.namespace, "--query", query,
+                         "--output", "json"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    listed: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+    return listed
+
+
+async def test_a_cancelled_teardown_is_found_by_its_own_status(
+        stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    org_id, wid, admin = await _start(stack, capsys, grace_seconds=3600)
+    url = ("--api-url", stack.url)
+    await eventually(lambda: _json(capsys, "workflows", "show", wid, *url, "--json"),
+                     lambda d: (d["progress"] or {}).get("status") == "grace", timeout=60)
+    code, out, err = await cli(capsys, "teardown", "cancel", org_id, *url, "--api-key", admin)
+    assert code == 0 and out.startswith("cancel accepted"), err
+
+    # Temporal's execution status says "completed" (the workflow returned normally); the
+    # search attribute says what happened, in Temporal's own tools and in ours
+    found = await eventually(
+        lambda: _temporal_list(stack, f'TeardownStatus="cancelled" AND OrgId="{org_id}"'),
+        lambda rows: len(rows) == 1, timeout=30)
+    assert found[0]["execution"]["workflowId"] == wid
+    assert found[0]["status"] == "WORKFLOW_EXECUTION_STATUS_COMPLETED"
+    assert await _temporal_list(stack, f'TeardownStatus="completed" AND OrgId="{org_id}"') == []
+
+    listed = await _json(capsys, "workflows", "list", "--teardown-status", "cancelled",
+                         "--org", org_id, *url, "--json")
+    assert [(w["workflow_id"], w["status"], w["teardown_status"]) for w in listed["items"]] \
+        == [(wid, "completed", "cancelled")]
+    grace = await _json(capsys, "workflows", "list", "--teardown-status", "grace",
+                        "--org", org_id, *url, "--json")
+    assert grace["items"] == []
