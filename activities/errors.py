@@ -21,3 +21,12 @@ FINAL_ERRORS = [ORG_NOT_FOUND, ORG_NOT_FROZEN, TEARDOWN_BLOCKED, VERIFICATION_FA
 
 def final(kind: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def refuse_leftovers(counts: dict[str, int]) -> None:
+    """Fail loudly (non-retryable) when any count is not zero: a deletion that left rows
+    behind must never be certified."""
+    left = {table: n for table, n in counts.items() if n}
+    if left:
+        detail = ", ".join(f"{t}={n}" for t, n in sorted(left.items()))
+        raise final(VERIFICATION_FAILED, f"rows left behind: {detail}")

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.errors import ORG_NOT_FOUND, VERIFICATION_FAILED, final
+from activities.errors import ORG_NOT_FOUND, final, refuse_leftovers
 from activities.teardown import name_hash
 from contracts.project_deletion import (
     DELETION_NOT_REQUESTED,
@@ -153,10 +153,7 @@ class ProjectDeletionActivities:
         fails the deletion loudly instead of certifying it."""
         with self.sessions() as session:
             left = project_deletions.project_rows(session, step.project_id)
-        leftovers = {table: n for table, n in left.items() if n}
-        if leftovers:
-            detail = ", ".join(f"{t}={n}" for t, n in sorted(leftovers.items()))
-            raise final(VERIFICATION_FAILED, f"rows left behind: {detail}")
+        refuse_leftovers(left)
         return left
 
     @activity.defn

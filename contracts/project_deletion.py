@@ -18,6 +18,7 @@ from contracts.teardown import (
     IN_GRACE,
     RUNNING,
     StepProgress,
+    find_step,
     percent_done,
 )
 
@@ -123,10 +124,7 @@ class DeletionState:
     last_error: str | None = None
 
     def step(self, name: str) -> StepProgress:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
+        return find_step(self.steps, name)
 
 
 @dataclass

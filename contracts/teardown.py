@@ -81,10 +81,7 @@ class TeardownState:
     runs: int = 1
 
     def step(self, name: str) -> StepProgress:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
+        return find_step(self.steps, name)
 
 
 @dataclass
@@ -137,6 +134,13 @@ class Progress:
     records_purged: int
     last_error: str | None
     certificate_id: str | None
+
+
+def find_step(steps: list[StepProgress], name: str) -> StepProgress:
+    for step in steps:
+        if step.name == name:
+            return step
+    raise KeyError(name)
 
 
 def percent_done(steps: list[StepProgress]) -> float:

@@ -44,7 +44,13 @@ with workflow.unsafe.imports_passed_through():
         percent_done,
     )
     from contracts.teardown import ProjectStep
-    from workflows.policies import LONG, RETRY, short_step
+    from workflows.policies import (
+        LONG,
+        RETRY,
+        check_cancellable,
+        check_expeditable,
+        short_step,
+    )
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -190,13 +196,8 @@ class ProjectDeletionWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: DeletionCancel) -> None:
-        if self.state.destructive:
-            raise ApplicationError(
-                "the point of no return has passed: deletion started with "
-                f"'{DESTRUCTIVE_FROM}' and cannot be cancelled", type="NotCancellable")
-        if self.state.status not in (RUNNING, IN_GRACE):
-            raise ApplicationError(f"the deletion is {self.state.status}",
-                                   type="NotCancellable")
+        check_cancellable("the deletion", self.state.status, self.state.destructive,
+                          DESTRUCTIVE_FROM)
 
     @workflow.update
     async def expedite(self, request: DeletionExpedite) -> DeletionDecision:
@@ -205,10 +206,8 @@ class ProjectDeletionWorkflow:
 
     @expedite.validator
     def _validate_expedite(self, request: DeletionExpedite) -> None:
-        if self.state.destructive or self.state.status not in (RUNNING, IN_GRACE):
-            raise ApplicationError("no grace window left to expedite", type="NotExpeditable")
-        if self.cancel_request is not None:
-            raise ApplicationError("a cancel is already under way", type="NotExpeditable")
+        check_expeditable(self.state.status, self.state.destructive,
+                          self.cancel_request is not None)
 
     @workflow.query
     def progress(self) -> DeletionProgress:
