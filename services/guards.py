@@ -43,11 +43,15 @@ def project_or_404(session: Session, org_id: str, project_id: str) -> Project:
     return project
 
 
-def writable_project(session: Session, org_id: str, project_id: str) -> Project:
-    """Lock the org (see `writable_org`), then refuse unless the project is active."""
-    writable_org(session, org_id)
-    project = project_or_404(session, org_id, project_id)
+def active_project(project: Project) -> Project:
+    """The project, unless a deletion is under way (then the 403 `project-frozen`)."""
     if project.status is not ProjectStatus.ACTIVE:
         raise ProjectFrozen(f"the project is {project.status.value}: a deletion is under way, "
                             "writes are refused", project_status=project.status.value)
     return project
+
+
+def writable_project(session: Session, org_id: str, project_id: str) -> Project:
+    """Lock the org (see `writable_org`), then refuse unless the project is active."""
+    writable_org(session, org_id)
+    return active_project(project_or_404(session, org_id, project_id))

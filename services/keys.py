@@ -15,13 +15,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core import keyformat
-from core.problems import InvalidInput
-from services.guards import writable_org, writable_project
+from core.problems import InvalidInput, NotFound
+from services.guards import active_project, writable_org
 from services.names import check_name
 from store import apikeys
 from store.audit import audit_many
 from store.base import new_id, utcnow
-from store.models import ApiKey, KeyScope
+from store.models import ApiKey, KeyScope, Project
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,13 @@ def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepp
                 actor: str) -> list[apikeys.CreatedKey]:
     """Make the keys of `specs` in one insert; each with its secret, shown to the caller once."""
     org = writable_org(session, org_id)
-    for project_id in sorted({s.project_id for s in specs if s.project_id is not None}):
-        writable_project(session, org_id, project_id)
+    wanted = sorted({s.project_id for s in specs if s.project_id is not None})
+    found = {p.id: p for p in session.scalars(select(Project).where(
+        Project.org_id == org_id, Project.id.in_(wanted)))} if wanted else {}
+    for project_id in wanted:
+        if project_id not in found:
+            raise NotFound(f"project {project_id} does not exist in this organization")
+        active_project(found[project_id])
     for spec in specs:
         check_name(spec.name)
         if not 1 <= spec.lifetime_days <= org.max_key_lifetime_days:

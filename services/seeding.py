@@ -158,9 +158,10 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     seeded.project_ids = project_ids
     counts["projects"] = len(project_ids)
 
-    dataset_ids = [ds for pid in project_ids for ds in datasets.create_datasets(
-        session, org_id, pid, [f"dataset-{j}" for j in range(shape.datasets_per_project)],
-        actor=SEED_ACTOR)]
+    made_datasets = datasets.create_datasets_in(
+        session, org_id, {pid: [f"dataset-{j}" for j in range(shape.datasets_per_project)]
+                          for pid in project_ids}, actor=SEED_ACTOR)
+    dataset_ids = [ds for pid in project_ids for ds in made_datasets[pid]]
     counts["datasets"] = len(dataset_ids)
 
     counts["dataset_records"] = datasets.load_records(

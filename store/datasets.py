@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.base import new_id
@@ -35,21 +35,30 @@ def list_datasets(session: Session, project_id: str, *, limit: int = 50,
     return rows, None
 
 
-def taken_names(session: Session, project_id: str, names: Sequence[str]) -> set[str]:
-    if not names:
+def taken_names(session: Session, names: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
+    """Which (project id, name) pairs of `names` (names per project) exist already."""
+    wanted = [(pid, n) for pid, project_names in names.items() for n in project_names]
+    if not wanted:
         return set()
-    return set(session.scalars(select(Dataset.name).where(
-        Dataset.project_id == project_id, Dataset.name.in_(list(names)))))
+    rows = session.execute(select(Dataset.project_id, Dataset.name).where(
+        Dataset.project_id.in_(list(names)),
+        Dataset.name.in_(sorted({n for _, n in wanted}))))
+    return {(pid, n) for pid, n in rows} & set(wanted)
 
 
-def insert_datasets(session: Session, org_id: str, project_id: str, names: Sequence[str],
-                    now: datetime) -> list[str]:
-    """Insert one empty dataset per name in one executemany; their new ids, in order."""
-    rows = [dict(id=new_id(), org_id=org_id, project_id=project_id, name=name,
-                 record_count=0, created_at=now) for name in names]
+def insert_datasets(session: Session, org_id: str, names: Mapping[str, Sequence[str]],
+                    now: datetime) -> dict[str, list[str]]:
+    """Insert one empty dataset per name, per project, in one executemany; the new ids."""
+    ids: dict[str, list[str]] = {pid: [] for pid in names}
+    rows = []
+    for project_id, project_names in names.items():
+        for name in project_names:
+            rows.append(dict(id=new_id(), org_id=org_id, project_id=project_id, name=name,
+                             record_count=0, created_at=now))
+            ids[project_id].append(str(rows[-1]["id"]))
     if rows:
         session.execute(insert(Dataset), rows)
-    return [str(row["id"]) for row in rows]
+    return ids
 
 
 def append_records(session: Session, dataset_id: str, payloads: Sequence[bytes]) -> int:
@@ -63,14 +72,18 @@ def append_records(session: Session, dataset_id: str, payloads: Sequence[bytes])
 
 
 def add_record_counts(session: Session, added: Mapping[str, int]) -> None:
-    """Add `added[dataset_id]` to each dataset's stored count (one executemany)."""
-    if not added:
-        return
-    table: Table = Dataset.__table__  # type: ignore[assignment]
-    session.execute(
-        update(table).where(table.c.id == bindparam("ds"))
-        .values(record_count=table.c.record_count + bindparam("n")),
-        [{"ds": ds, "n": n} for ds, n in added.items()])
+    """Add `added[dataset_id]` to each dataset's stored count.
+
+    One UPDATE per distinct amount, not per dataset: psycopg2 runs an executemany UPDATE as
+    one round trip per row, and a seeded org adds the same amount to thousands of datasets.
+    """
+    by_amount: dict[int, list[str]] = {}
+    for dataset_id, n in added.items():
+        by_amount.setdefault(n, []).append(dataset_id)
+    for n, ids in sorted(by_amount.items()):
+        session.execute(update(Dataset).where(Dataset.id.in_(ids))
+                        .values(record_count=Dataset.record_count + n)
+                        .execution_options(synchronize_session=False))
 
 
 def records_page(session: Session, dataset_id: str, *, limit: int = 100,
