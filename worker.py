@@ -76,13 +76,6 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
                 return
         # Idempotent create-or-update; never fatal (a server without schedules is logged).
         await _unless_stopped(ensure_at_worker_start(client, settings), stop)
-        if not workflows and not activities:
-            # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
-            # and compose stacks up while the registries are still being filled.
-            log.warning("no workflows or activities registered: nothing to poll on task queue "
-                        "%r; idling until stopped", settings.task_queue)
-            await stop.wait()
-            return
         await _poll_until_stopped(client, settings.task_queue, workflows, activities, stop)
     finally:
         for sig in installed:

@@ -7,7 +7,6 @@ with a different pepper than the API.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Literal
 
@@ -138,9 +137,3 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
         raise SettingsError("bad setting: " + "; ".join(parts)) from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """Process-wide settings; tests build their own `Settings` instead of using this."""
-    return load_settings()
