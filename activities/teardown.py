@@ -34,6 +34,7 @@ from contracts.teardown import (
     StepCount,
     SubscriptionStep,
 )
+from core.idempotency import idempotency_key, idempotency_prefix
 from store import ledger
 from store.audit import audit
 from store.base import utcnow
@@ -191,7 +192,7 @@ class TeardownActivities:
 
     @activity.defn
     def cancel_subscription(self, step: SubscriptionStep) -> StepCount:
-        key = f"{step.workflow_id}-unsubscribe-{step.subscription_id}"
+        key = idempotency_key(step.workflow_id, "unsubscribe", step.subscription_id)
         org_step = OrgStep(step.org_id, step.workflow_id)
         return self._step(org_step, f"unsubscribe:{step.subscription_id}", lambda s: {
             "subscriptions_cancelled": int(self.billing.cancel_subscription(
@@ -235,7 +236,7 @@ class TeardownActivities:
 
     @activity.defn
     def delete_payment_method(self, step: OrgStep) -> StepCount:
-        key = f"{step.workflow_id}-detach-card"
+        key = idempotency_key(step.workflow_id, "detach-card")
         return self._step(step, "delete_payment_method", lambda s: {
             "payment_methods": self.billing.detach_payment_method(s, step.org_id, key)})
 
@@ -299,7 +300,7 @@ class TeardownActivities:
         The key includes the teardown's first run id: a teardown started again after a cancel
         sends its own notices.
         """
-        key = f"{notice.workflow_id}:{notice.teardown_id}:{notice.kind}"
+        key = idempotency_key(notice.workflow_id, notice.teardown_id, notice.kind)
         with self.sessions.begin() as session:
             if session.scalars(select(OutboxMessage.id).where(
                     OutboxMessage.idempotency_key == key)).first() is not None:
@@ -313,7 +314,8 @@ class TeardownActivities:
                 .where(Organization.id == notice.org_id)).first()
             if recipient is None:
                 recipient = session.scalars(select(OutboxMessage.recipient).where(
-                    OutboxMessage.idempotency_key.like(f"{notice.workflow_id}:%"))
+                    OutboxMessage.idempotency_key.startswith(
+                        idempotency_prefix(notice.workflow_id), autoescape=True))
                     .order_by(OutboxMessage.id)).first()
             if recipient is None:
                 log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
