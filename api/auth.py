@@ -26,11 +26,11 @@ from api.deps import SessionDep, SettingsDep
 from api.problems import NotPermitted, Unauthorized
 from core import keyformat
 from core.settings import Settings
+from store import apikeys
 from store.base import utcnow
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
 
 LAST_USED_EVERY = timedelta(minutes=5)
-EXPIRY_WARNING = timedelta(days=7)
 EXPIRES_HEADER = "X-Key-Expires-At"
 # A fixed hash to compare against when the prefix is unknown, so an unknown key costs the same
 # HMAC work as a wrong one.
@@ -155,7 +155,7 @@ def _touch(session: Session, row: ApiKey, now: datetime) -> None:
 
 def _warn_if_expiring(response: Response, principal: Principal) -> None:
     """Tell the caller (and whoever reads their logs) that the key runs out soon."""
-    if principal.expires_at - utcnow() <= EXPIRY_WARNING:
+    if apikeys.expires_soon(principal.expires_at, utcnow()):
         stamp = principal.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         response.headers[EXPIRES_HEADER] = stamp
         response.headers["Warning"] = f'299 - "API key expires {stamp}"'

@@ -22,13 +22,19 @@ EXPIRING_WITHIN = timedelta(days=7)
 ACTIVE, EXPIRING, EXPIRED, REVOKED = "active", "expiring", "expired", "revoked"
 
 
+def expires_soon(expires_at: datetime, now: datetime) -> bool:
+    """Within 7 days of its expiry: the key list says "expiring", and every response to a
+    request made with the key carries a warning header."""
+    return expires_at - now <= EXPIRING_WITHIN
+
+
 def key_status(key: ApiKey, now: datetime) -> str:
     """revoked > expired > expiring (within 7 days) > active; computed, never stored."""
     if key.revoked_at is not None:
         return REVOKED
     if key.expires_at <= now:
         return EXPIRED
-    if key.expires_at - now <= EXPIRING_WITHIN:
+    if expires_soon(key.expires_at, now):
         return EXPIRING
     return ACTIVE
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.expiry_windows import card_expired
 from store.base import new_id, utcnow
 from store.models import Member, Organization, OrgStatus, PaymentMethod, PaymentStatus
 
@@ -103,11 +104,6 @@ def put_payment_method(session: Session, org_id: str, card: CardFacts) -> Paymen
     return row
 
 
-def card_expired(card: PaymentMethod | CardFacts, now: datetime) -> bool:
-    """A card is good through the last day of its expiry month."""
-    return (card.exp_year, card.exp_month) < (now.year, now.month)
-
-
 def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:
     """The console's "check your payment settings": no usable card on file."""
-    return card is None or card.status is PaymentStatus.UNAVAILABLE or card_expired(card, now)
+    return card is None or card.status is PaymentStatus.UNAVAILABLE or card_expired(card.exp_year, card.exp_month, now)

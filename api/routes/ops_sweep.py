@@ -7,7 +7,6 @@ store/stale_keys.py. Both sit behind the operator credential: they are cross-org
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -20,27 +19,14 @@ from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
 from clients import schedules
 from clients.schedules import ScheduleView
 from store.base import utcnow
-from store.stale_keys import stale_keys
+from store.stale_keys import StaleKey, stale_keys
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 ERRORS = problem_responses(Unauthorized, NotFound, Unavailable)
 
 
-class StaleKeyOut(BaseModel):
-    id: str
-    org_id: str
-    scope: str
-    project_id: str | None
-    name: str
-    prefix: str
-    created_by: str | None
-    created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime
-
-
 class StaleKeyPage(BaseModel):
-    items: list[StaleKeyOut]
+    items: list[StaleKey]
     next_cursor: str | None
 
 
@@ -94,5 +80,4 @@ def list_stale_keys(_: OperatorDep, session: SessionDep,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> StaleKeyPage:
     rows = stale_keys(session, unused_days=unused_days, now=utcnow(), org_id=org_id,
                       after_id=cursor, limit=limit)
-    items = [StaleKeyOut(**{**vars(r), "scope": r.scope.value}) for r in rows]
-    return StaleKeyPage(items=items, next_cursor=rows[-1].id if len(rows) == limit else None)
+    return StaleKeyPage(items=rows, next_cursor=rows[-1].id if len(rows) == limit else None)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -31,6 +31,8 @@ from temporalio.service import RPCError
 from api.auth import KeyDep, OrgFrozen, Principal
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
+from api.params import OrgId, PageCursor, PageLimit
+from api.params import SubscriptionId as SubId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -52,8 +54,6 @@ from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
 router = APIRouter(tags=["subscriptions"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-SubId = Annotated[str, Path(min_length=1, max_length=64)]
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
                                   Unavailable)
@@ -108,8 +108,8 @@ def _out(row: Subscription) -> SubscriptionOut:
             responses=READ_ERRORS,
             summary="The org's subscriptions, active and cancelled (any member of the org)")
 def list_subscriptions(org_id: OrgId, principal: KeyDep, session: SessionDep,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       cursor: Annotated[str, Query(max_length=64)] = "") -> SubscriptionPage:
+                       limit: PageLimit = 50,
+                       cursor: PageCursor = "") -> SubscriptionPage:
     principal.require_team(org_id)
     org_or_404(session, org_id)
     rows = list(session.execute(select(Subscription).where(

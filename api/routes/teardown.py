@@ -11,9 +11,8 @@ and certificate are then the operator's to read (`OperatorOrAdminDep`).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.params import OrgId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -65,7 +65,6 @@ from store.plan import compute_plan
 
 router = APIRouter(tags=["teardown"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
 QUERY_TIMEOUT = timedelta(seconds=10)
 BASE_ERRORS = (Unauthorized, NotPermitted, NotFound, Unavailable)
 
