@@ -40,6 +40,15 @@ def get_org(session: Session, org_id: str) -> Organization:
     return org
 
 
+def org_status(session: Session, org_id: str) -> OrgStatus:
+    """The org's status alone, without loading the row: the key check's one question."""
+    status = session.execute(select(Organization.status).where(Organization.id == org_id)
+                             ).scalar_one_or_none()
+    if status is None:
+        raise OrgMissing(org_id)
+    return status
+
+
 def lock_org(session: Session, org_id: str) -> Organization:
     """The org row, locked until the transaction ends (fresh from the database)."""
     org = session.execute(select(Organization).where(Organization.id == org_id)
@@ -106,4 +115,5 @@ def put_payment_method(session: Session, org_id: str, card: CardFacts) -> Paymen
 
 def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:
     """The console's "check your payment settings": no usable card on file."""
-    return card is None or card.status is PaymentStatus.UNAVAILABLE or card_expired(card.exp_year, card.exp_month, now)
+    return (card is None or card.status is PaymentStatus.UNAVAILABLE
+            or card_expired(card.exp_year, card.exp_month, now))
