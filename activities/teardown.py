@@ -34,7 +34,7 @@ from contracts.teardown import (
     StepCount,
     SubscriptionStep,
 )
-from core.idempotency import idempotency_key, idempotency_prefix
+from core.idempotency import idempotency_key
 from store import ledger
 from store.audit import audit
 from store.base import utcnow
@@ -314,8 +314,7 @@ class TeardownActivities:
                 .where(Organization.id == notice.org_id)).first()
             if recipient is None:
                 recipient = session.scalars(select(OutboxMessage.recipient).where(
-                    OutboxMessage.idempotency_key.startswith(
-                        idempotency_prefix(notice.workflow_id), autoescape=True))
+                    OutboxMessage.idempotency_key.like(f"{notice.workflow_id}:%"))
                     .order_by(OutboxMessage.id)).first()
             if recipient is None:
                 log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
