@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import keyformat
-from store.base import new_id
+from store.base import new_id, rowcount
 from store.models import ApiKey, KeyScope, KeyTombstone, Member, Role
 from store.paging import keyset_page
 
@@ -144,4 +144,4 @@ def delete_keys(session: Session, rows: Sequence[ApiKey], actor: str, now: datet
                              .execution_options(synchronize_session=False))
     for row in rows:
         session.expunge(row)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

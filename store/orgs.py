@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.expiry_windows import card_expired
-from store.base import new_id, utcnow
+from store.base import new_id, rowcount, utcnow
 from store.models import Member, Organization, OrgStatus, PaymentMethod, PaymentStatus
 
 EDITABLE = ("name", "description", "contact_email", "website", "timezone")
@@ -111,6 +111,11 @@ def put_payment_method(session: Session, org_id: str, card: CardFacts) -> Paymen
     row.updated_at = now
     session.flush()
     return row
+
+
+def delete_payment_method(session: Session, org_id: str) -> int:
+    """Remove the org's card on file; how many rows went (0 or 1)."""
+    return rowcount(session.execute(delete(PaymentMethod).where(PaymentMethod.org_id == org_id)))
 
 
 def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:

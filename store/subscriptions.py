@@ -31,6 +31,14 @@ def get_subscription(session: Session, org_id: str, subscription_id: str,
     return session.execute(query).scalar_one_or_none()
 
 
+def lock_subscription(session: Session, org_id: str, subscription_id: str
+                      ) -> Subscription | None:
+    """The org's subscription, locked until the transaction ends (fresh from the database)."""
+    return session.execute(select(Subscription).where(
+        Subscription.id == subscription_id, Subscription.org_id == org_id)
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def capacity_plan(session: Session, org_id: str) -> Subscription | None:
     """The org's workspace capacity plan: the active one, else the latest (cancelled) one."""
     rows = list(session.scalars(select(Subscription).where(

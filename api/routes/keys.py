@@ -24,7 +24,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from store import apikeys
+from store import apikeys, projects
 from store.audit import audit
 from store.base import utcnow
 from store.models import ApiKey, KeyScope, Project
@@ -135,10 +135,9 @@ def _create(session: SessionDep, settings: SettingsDep, response: Response, org_
 
 
 def _project_of(session: SessionDep, org_id: str, project_id: str) -> Project:
-    """The project, or 404 when it is not one of this org's (another org's project is as
-    unknown here as a made-up id, so the answer does not tell them apart)."""
-    project = session.get(Project, project_id)
-    if project is None or project.org_id != org_id:
+    """The project, or 404 when it is not one of this org's."""
+    project = projects.project_of(session, org_id, project_id)
+    if project is None:
         raise NotFound(f"project {project_id} does not exist in this organization")
     return project
 

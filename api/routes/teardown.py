@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import (
     WorkflowExecutionStatus,
@@ -59,8 +58,9 @@ from clients.teardown import (
 )
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
 from store import orgs
+from store import teardown as teardown_store
 from store.audit import audit
-from store.models import DeletionCertificate, OrgStatus
+from store.models import OrgStatus
 from store.plan import compute_plan
 
 router = APIRouter(tags=["teardown"])
@@ -153,13 +153,8 @@ async def _running_run_id(client: TemporalClientDep, org_id: str) -> str | None:
     return desc.run_id
 
 
-def _certificate(session: Session, org_id: str) -> DeletionCertificate | None:
-    return session.execute(select(DeletionCertificate).where(
-        DeletionCertificate.org_id == org_id)).scalar_one_or_none()
-
-
 async def _certificate_out(session: Session, org_id: str) -> CertificateOut | None:
-    row = await run_in_threadpool(_certificate, session, org_id)
+    row = await run_in_threadpool(teardown_store.certificate_of, session, org_id)
     return certificate_out(row) if row else None
 
 
