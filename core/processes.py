@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -55,11 +56,16 @@ def _death_signal_setter() -> Callable[[], None] | None:
     return hook
 
 
-async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:
-    """Start `argv` in its own session; stdout and stderr are shared with ours."""
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=_death_signal_setter())
+async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], *,
+                output: Path | None = None, cwd: Path | None = None) -> Child:
+    """Start `argv` in its own session; stdout and stderr are shared with ours, or appended
+    to `output` (a benchmark keeps each child's log to show when it fails)."""
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(output.open("ab")) if output is not None else None
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None, cwd=cwd,
+            start_new_session=True, preexec_fn=_death_signal_setter())
     return Child(name=name, process=process, exited=asyncio.ensure_future(process.wait()))
 
 
