@@ -32,7 +32,7 @@ from core import processes
 from core.binaries import temporal_cli
 from core.histories import LOCAL_ACTIVITY_MARKER, run_histories
 from core.temporal import wait_until_serving
-from store.db import make_engine
+from store.db import run_outside_transaction
 from store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("LIFECYCLE_BENCH_PG_ADMIN_URL",
@@ -62,12 +62,7 @@ def result_line(name: str, ratio: float, **fields: object) -> str:
 # -- database --------------------------------------------------------------------------------
 
 def _admin(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
+    run_outside_transaction(PG_ADMIN_URL, sql)
 
 
 @contextmanager

@@ -46,6 +46,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def run_outside_transaction(url: str, sql: str) -> None:
+    """One statement in autocommit mode on a fresh engine: `CREATE DATABASE` and `DROP
+    DATABASE`, which PostgreSQL refuses inside a transaction (the tests and benchmarks make a
+    database of their own per run)."""
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
 def ping(engine: Engine) -> None:
     """Raise when the database does not answer a trivial query."""
     with engine.connect() as conn:
