@@ -56,16 +56,19 @@ def _death_signal_setter() -> Callable[[], None] | None:
     return hook
 
 
-async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], *,
-                output: Path | None = None, cwd: Path | None = None) -> Child:
-    """Start `argv` in its own session; stdout and stderr are shared with ours, or appended
-    to `output` (a benchmark keeps each child's log to show when it fails)."""
-    with contextlib.ExitStack() as files:
-        out = files.enter_context(output.open("ab")) if output is not None else None
+async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str],
+                output: Path | None = None, *, cwd: Path | None = None) -> Child:
+    """Start `argv` in its own session (in `cwd`, when given); stdout and stderr are shared
+    with ours, or appended to the file `output` (for a chatty child whose lines would bury
+    ours, or a benchmark's child whose log is shown when it fails)."""
+    sink = output.open("ab") if output is not None else None
+    try:
         process = await asyncio.create_subprocess_exec(
-            *argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None, cwd=cwd,
-            start_new_session=True, preexec_fn=_death_signal_setter())
+            *argv, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_death_signal_setter(), stdout=sink, stderr=sink, cwd=cwd)
+    finally:
+        if sink is not None:
+            sink.close()  # the child holds its own copy of the descriptor
     return Child(name=name, process=process, exited=asyncio.ensure_future(process.wait()))
 
 
