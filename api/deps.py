@@ -42,7 +42,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Services take the session and never commit, so a request that fails half-way (a Problem
     raised after some writes) leaves nothing behind. Used with `scope="function"`, so the
-    commit happens before the response is sent and a failed commit reaches the client.
+    commit happens before the response is sent and a failed commit reaches the client. Nothing
+    commits this session early: a route that must end its checks before it waits on a workflow
+    runs them in dependencies with transactions of their own (`SessionFactoryDep`).
     """
     with get_session_factory(request)() as session:
         try:
