@@ -53,6 +53,6 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
 ])
 def test_local_activities_are_counted_as_activities_run(fixture: str, expected: int) -> None:
     """The orchestration bench compares activities run: a teardown's local steps must count."""
-    path = ROOT / "tests" / "histories" / f"{fixture}.json"
+    path = ROOT / "tests" / "workflows" / "histories" / f"{fixture}.json"
     history = WorkflowHistory.from_json(fixture, path.read_text())
     assert local_activities(history) == expected
