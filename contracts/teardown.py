@@ -35,7 +35,7 @@ FAILED = "failed"
 
 
 def teardown_workflow_id(org_id: str) -> str:
-    """One teardown per org (invariant 3): the id is derived from the org, never random."""
+    """One teardown per org: the id is derived from the org, never random."""
     return f"org-teardown-{org_id}"
 
 
