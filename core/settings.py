@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
 
-    # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow` (docs/sweep.md).
+    # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow`.
     sweep_schedule_enabled: bool = True
     sweep_interval_seconds: int = Field(default=3600, ge=60)
     sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
