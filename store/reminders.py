@@ -197,8 +197,8 @@ def subjects_of(session: Session, org_id: str, rows: Sequence[Reminder]) -> Dige
     cards = {c.id: c for c in session.scalars(
         select(PaymentMethod).where(PaymentMethod.id.in_(card_ids)))}
     project_ids = {k.project_id for k in keys.values() if k.project_id}
-    projects = {pid: name for pid, name in session.execute(
-        select(Project.id, Project.name).where(Project.id.in_(project_ids))).tuples()}
+    projects = dict(session.execute(select(Project.id, Project.name)
+                                    .where(Project.id.in_(project_ids))).all())
     return DigestSubjects(members, keys, cards, projects)
 
 
