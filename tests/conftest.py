@@ -17,11 +17,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+import store.models  # noqa: F401  (registers every table on the metadata)
 from core.binaries import temporal_cli, temporal_test_server
 from core.settings import Settings
+from store.base import Base
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
-from store.models import Base
 
 PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_ADMIN_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")

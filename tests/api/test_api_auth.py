@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,8 +69,8 @@ def _expected(family: Family, case: str) -> int:
     return 403  # project key on another project, key of another org, frozen member
 
 
-async def _call(client: Any, family: Family, org: OrgKeys, key: str | None,
-                project: str | None = None) -> Any:
+async def _call(client: httpx.AsyncClient, family: Family, org: OrgKeys, key: str | None,
+                project: str | None = None) -> httpx.Response:
     path = family.path.format(org=org.org.org_id, member=org.member_id,
                               project=project or org.org.project_ids[0])
     return await client.request(family.method, path, json=family.body,

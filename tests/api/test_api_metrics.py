@@ -5,6 +5,7 @@ real worker, real SMTP), request metrics carry route templates, never ids or sec
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -63,7 +64,7 @@ async def test_business_counters_move_after_a_teardown(
                 f"/orgs/{org.org.org_id}/teardown", headers=bearer(org.admin),
                 json={"confirm_name": org.org.name, "grace_seconds": 3600})
             assert started.status_code == 202, started.text
-            await eventually(lambda o=org: _status(client, o.org.org_id), lambda s: s == "grace")
+            await eventually(partial(_status, client, org.org.org_id), lambda s: s == "grace")
         mid = await scrape(client)
         cancel = await client.post(f"/orgs/{kept.org.org_id}/teardown/cancel",
                                    headers=bearer(kept.admin), json={"reason": "kept"})

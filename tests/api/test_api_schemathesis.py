@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import hypothesis
 import schemathesis
@@ -29,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -50,6 +52,10 @@ from tests.support.api_support import (
 )
 from tests.support.db_snapshot import changed, fingerprint
 from tests.support.teardown_support import eventually
+
+if TYPE_CHECKING:
+    # The library declares these aliases for type checkers only (they do not exist at run time).
+    from schemathesis.specs.openapi.schemas import OpenApiCase, OpenApiOperation
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("LIFECYCLE_FUZZ_EXAMPLES", "25"))
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -82,7 +88,7 @@ def _serve(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-def _run_operation(operation: schemathesis.APIOperation, base_url: str,
+def _run_operation(operation: OpenApiOperation, base_url: str,
                    pinned: dict[str, str] | None, headers: dict[str, str],
                    sessions: sessionmaker[Session]) -> int:
     calls = 0
@@ -93,7 +99,7 @@ def _run_operation(operation: schemathesis.APIOperation, base_url: str,
                          phases=[Phase.explicit, Phase.generate],
                          suppress_health_check=list(HealthCheck))
     @hypothesis.given(case=operation.as_strategy(path_parameters=pinned))
-    def check(case: schemathesis.Case) -> None:
+    def check(case: OpenApiCase) -> None:
         nonlocal calls
         calls += 1
         before = fingerprint(sessions) if guarded else {}
@@ -113,6 +119,8 @@ def _fuzz(app: FastAPI, base_url: str, org_id: str, admin_key: str,
     schema = schemathesis.openapi.from_dict(app.openapi())
     calls = 0
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         pinned = {"org_id": org_id} if "{org_id}" in operation.path else None
         headers = bearer(OPERATOR_TOKEN if operation.path.startswith("/ops") else admin_key)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from sqlalchemy import func, select
@@ -38,10 +38,24 @@ from tests.support.teardown_support import eventually
 from workflows.sweep import KeyExpirySweepWorkflow
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class SweepPaging(TypedDict):
+    """The paging and timeout fields of `SweepInput` this test sets, typed for `**PAGES`."""
+
+    page_size: int
+    pages_per_run: int
+    compose_page_size: int
+    deliver_page_size: int
+    heartbeat_timeout_seconds: int
+    page_timeout_seconds: int
+
+
 # Small pages make many activities, so kills land in every phase; short timeouts make Temporal
 # retry a dead worker's page within seconds; few pages per run exercise continue-as-new.
-PAGES = {"page_size": 3, "pages_per_run": 8, "compose_page_size": 1, "deliver_page_size": 1,
-         "heartbeat_timeout_seconds": 2, "page_timeout_seconds": 10}
+PAGES: SweepPaging = {"page_size": 3, "pages_per_run": 8, "compose_page_size": 1,
+                      "deliver_page_size": 1, "heartbeat_timeout_seconds": 2,
+                      "page_timeout_seconds": 10}
 ORDER = ("start", "claim", "compose", "deliver")
 TARGETS = ORDER[1:]
 
@@ -89,8 +103,11 @@ async def _kill_until_done(handle: WorkflowHandle[Any, SweepResult], worker: Wor
     for i in range(kills):
         target = ORDER.index(TARGETS[i * len(TARGETS) // kills])
         before = await probe()
-        await eventually(probe, lambda p, b=before, t=target: result.done() or (
-            p != b and ORDER.index(p.phase) >= t), timeout=90)
+
+        def moved_on(p: Progress, b: Progress = before, t: int = target) -> bool:
+            return result.done() or (p != b and ORDER.index(p.phase) >= t)
+
+        await eventually(probe, moved_on, timeout=90)
         await asyncio.sleep(rng.uniform(0.0, 0.5))  # the fault's timing, not a wait
         if result.done():
             break

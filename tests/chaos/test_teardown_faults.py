@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Unpack
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,10 +30,10 @@ from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.plan import owned_counts
 from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.chaos.support import SCALE, DevServer, WorkerProcess
-from tests.support.teardown_support import eventually, teardown_worker
+from tests.support.teardown_support import TeardownKnobs, eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 
-FAST = {"heartbeat_timeout_seconds": 2, "step_timeout_seconds": 10}
+FAST: TeardownKnobs = {"heartbeat_timeout_seconds": 2, "step_timeout_seconds": 10}
 
 
 def _records_left(sessions: sessionmaker[Session], org_id: str) -> int:
@@ -50,9 +51,10 @@ def _assert_done(sessions: sessionmaker[Session], org: SeededOrg, neighbour: See
     assert cert.counts == org.counts, "certificate counts differ from what was seeded"
 
 
-def _inp(settings: Settings, org: SeededOrg, **kw: int) -> TeardownInput:
+def _inp(settings: Settings, org: SeededOrg, **kw: Unpack[TeardownKnobs]) -> TeardownInput:
     base = teardown_input(settings, org.org_id, "member:chaos", 0)
-    return replace(base, **{"batch_size": 200, "purge_concurrency": 2, **FAST, **kw})
+    knobs: TeardownKnobs = {"batch_size": 200, "purge_concurrency": 2, **FAST, **kw}
+    return replace(base, **knobs)
 
 
 async def test_worker_sigkilled_at_random_points(
@@ -143,9 +145,11 @@ async def test_database_connections_dropped_mid_purge(
                                       queue)
         result_task = asyncio.ensure_future(handle.result())
         for threshold in (0.9, 0.6, 0.3):
+            def below(n: int, t: float = threshold) -> bool:
+                return n < total * t or result_task.done()
+
             await eventually(lambda: asyncio.to_thread(_records_left, pg_sessions, org.org_id),
-                             lambda n, t=threshold: n < total * t or result_task.done(),
-                             timeout=60)
+                             below, timeout=60)
             with admin.connect() as conn:
                 dropped += int(conn.execute(text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

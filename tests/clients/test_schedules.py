@@ -31,9 +31,16 @@ def dev_env(local_temporal: WorkflowEnvironment) -> WorkflowEnvironment:
 
 @pytest.fixture
 async def client(dev_env: WorkflowEnvironment) -> AsyncIterator[Client]:
+    """The dev server's client, with no sweep schedule before and after the test: a worker
+    started by an earlier test on the same server ensures the schedule at its start."""
+    await _delete_schedule(dev_env.client)
     yield dev_env.client
-    with contextlib.suppress(RPCError):  # the test deleted it or never made it
-        await dev_env.client.get_schedule_handle(schedules.SCHEDULE_ID).delete()
+    await _delete_schedule(dev_env.client)
+
+
+async def _delete_schedule(client: Client) -> None:
+    with contextlib.suppress(RPCError):  # the test deleted it or nobody made it
+        await client.get_schedule_handle(schedules.SCHEDULE_ID).delete()
 
 
 def _settings(sqlite_url: str, tmp_path: Path, **kw: object) -> Settings:

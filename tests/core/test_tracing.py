@@ -6,8 +6,9 @@ exporter is in memory.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
@@ -32,7 +33,7 @@ TEARDOWN = "OrgTeardownWorkflow"
 
 async def test_api_workflow_and_activity_spans_of_a_teardown_form_one_trace(
         time_skipping_env: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
-        postgres_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An operator asking for every request header must still not get the bearer key.
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
     settings = Settings(database_url=postgres_url, data_dir=tmp_path,
@@ -78,13 +79,15 @@ async def test_api_workflow_and_activity_spans_of_a_teardown_form_one_trace(
             assert org.admin not in str(value), (span.name, value)
 
 
-async def test_tracing_is_off_without_an_endpoint(tmp_path: Any) -> None:
+async def test_tracing_is_off_without_an_endpoint(tmp_path: Path) -> None:
     """No endpoint, no provider: the client gets no interceptor, the app no middleware."""
     settings = Settings(data_dir=tmp_path)
     assert tracing.configure_tracing(settings, tracing.SERVICE_API) is None
     assert tracing.temporal_interceptors() == []
     async with api_client(settings) as client:
-        app = client._transport.app  # type: ignore[attr-defined]
+        transport = client._transport
+        assert isinstance(transport, httpx.ASGITransport)
+        app = transport.app
         assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
 
 

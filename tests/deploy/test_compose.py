@@ -111,7 +111,9 @@ def test_app_services_reach_postgres_and_temporal(compose: dict[str, Any]) -> No
 def test_api_listens_where_it_is_published(compose: dict[str, Any]) -> None:
     """The image's uvicorn command and the compose port mapping must name the same port."""
     cmd = next(line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD"))
-    port = int(re.search(r'"--port", "(\d+)"', cmd).group(1))  # type: ignore[union-attr]
+    published = re.search(r'"--port", "(\d+)"', cmd)
+    assert published, cmd
+    port = int(published.group(1))
     assert port in _container_ports(_services(compose)["api"])
 
 

@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import keyformat
 from core.settings import Settings
 from lifecycle.progress import Progress
+from store.base import Base
 from store.bulk import insert_records, spans
 from store.db import make_engine
 from store.models import (
     ApiKey,
-    Base,
     Dataset,
     DatasetRecord,
     Invoice,

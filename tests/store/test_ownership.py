@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, MetaData, String, Table
 
-from store.models import Base
+import store.models  # noqa: F401  (registers every table on the metadata)
+from store.base import Base
 from store.ownership import OWNED, RETAINED
 
 

@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, delete, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from store.base import Base
 from store.ledger import record
 from store.migrate import downgrade, upgrade
 from store.models import (
     AdminImmutableError,
     ApiKey,
     AuditEvent,
-    Base,
     DeletionCertificate,
     Organization,
     OrgStatus,
@@ -95,8 +95,7 @@ def test_foreign_keys_refuse_orphans(session_factory: sessionmaker[Session],
     with session_factory.begin() as session:
         seeded = seed_org(session, SHAPE, settings.pepper_bytes)
     with pytest.raises(IntegrityError), session_factory.begin() as session:
-        session.execute(Organization.__table__.delete()
-                        .where(Organization.__table__.c.id == seeded.org_id))
+        session.execute(delete(Organization).where(Organization.id == seeded.org_id))
 
 
 def test_card_constraints(session_factory: sessionmaker[Session], settings: Settings) -> None:

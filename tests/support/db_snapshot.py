@@ -12,7 +12,8 @@ import hashlib
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Base
+import store.models  # noqa: F401  (registers every table on the metadata)
+from store.base import Base
 
 # "window" and friends are reserved words: every table name is quoted.
 _PG_SQL = " UNION ALL ".join(

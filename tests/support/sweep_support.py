@@ -77,7 +77,7 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        body = msg.get_content() if not msg.is_multipart() else ""  # type: ignore[attr-defined]
+        body = msg.get_content() if not msg.is_multipart() else ""
         with self.lock:
             self.mails.append(Mail(tuple(envelope.rcpt_tos), str(msg["Message-ID"]),
                                    str(msg["Subject"]), str(body)))

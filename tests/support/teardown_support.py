@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -19,6 +19,18 @@ from core.settings import Settings
 from workflows import all_workflows
 
 T = TypeVar("T")
+
+
+class TeardownKnobs(TypedDict, total=False):
+    """The tuning fields of `TeardownInput` a test overrides, typed so `replace(inp, **knobs)`
+    is checked field by field (a misspelt or mistyped knob fails the type check, not a run)."""
+
+    batch_size: int
+    purge_concurrency: int
+    project_page_size: int
+    pages_per_run: int
+    heartbeat_timeout_seconds: int
+    step_timeout_seconds: int
 
 
 @asynccontextmanager

@@ -19,10 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+import store.models  # noqa: F401  (registers every table on the metadata)
 from core.settings import Settings
+from store.base import Base
 from store.bulk import insert_keys
 from store.db import make_engine, make_session_factory
-from store.models import Base
 from store.seeding import expiring_keys
 from tests.support.sweep_support import make_org, run_sweep, smtp_server, sweep_worker
 

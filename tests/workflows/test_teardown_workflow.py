@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from typing import Unpack
 
 import pytest
 from sqlalchemy import select
@@ -41,7 +42,7 @@ from store.models import (
 )
 from store.plan import owned_counts
 from store.seeding import OrgShape, SeededOrg, seed_org
-from tests.support.teardown_support import eventually, teardown_worker
+from tests.support.teardown_support import TeardownKnobs, eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 
 SHAPE = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=23, members=3,
@@ -57,9 +58,11 @@ def _seed(sessions: sessionmaker[Session], settings: Settings,
     return target, neighbour
 
 
-def _input(settings: Settings, org: SeededOrg, grace: int = 0, **kw: int) -> TeardownInput:
+def _input(settings: Settings, org: SeededOrg, grace: int = 0,
+           **kw: Unpack[TeardownKnobs]) -> TeardownInput:
     base = teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", grace)
-    return replace(base, batch_size=10, **kw)
+    knobs: TeardownKnobs = {"batch_size": 10, **kw}
+    return replace(base, **knobs)
 
 
 async def test_teardown_deletes_everything_and_only_that_org(
