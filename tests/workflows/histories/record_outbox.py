@@ -1,7 +1,7 @@
 """Record the outbox delivery's replay fixture: `python -m tests.workflows.histories.record_outbox`.
 
 One history: a teardown notice queued in the outbox and delivered at once to a real SMTP server.
-Re-record when the workflow changes.
+Re-record it in place when the workflow changes (nothing is released yet).
 """
 
 from __future__ import annotations
