@@ -25,10 +25,10 @@ from contracts.teardown import IN_GRACE, CancelRequest
 from core.settings import Settings
 from store.models import Organization, OutboxMessage
 from store.seeding import BARE_ORG, SeededOrg, seed_org
+from tests.support.ports import free_port
 from tests.support.sweep_support import (
     Hooks,
     Inbox,
-    free_port,
     run_sweep,
     smtp_server,
     sweep_worker,
