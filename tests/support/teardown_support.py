@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from clients.outbox import blocking_starter
+from clients.teardown import register_search_attributes
 from core.settings import Settings
 from workflows import all_workflows
 
@@ -45,6 +46,7 @@ async def teardown_worker(client: Client, settings: Settings,
     runs an SMTP server at `settings.smtp_port`); without it notices stay in the outbox.
     """
     queue = f"teardown-test-{uuid.uuid4().hex[:8]}"
+    await register_search_attributes(client)  # as the worker process does at its start
     starter = blocking_starter(client, queue) if deliver_at_once else None
     acts = {getattr(a, "__temporal_activity_definition").name: a
             for a in build_activities(settings, sessions, starter)}
