@@ -71,6 +71,14 @@ def admin_of(session: Session, org: Organization) -> Member | None:
     return session.get(Member, org.admin_member_id)
 
 
+def admin_email(session: Session, org_id: str) -> str | None:
+    """The admin's address, read where a notice is queued (never carried through a workflow);
+    None once the org or its admin row is gone."""
+    return session.scalars(select(Member.email).join(
+        Organization, Organization.admin_member_id == Member.id)
+        .where(Organization.id == org_id)).first()
+
+
 def update_org(org: Organization, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply the editable fields present in `changes`; returns what actually changed."""
     changed: dict[str, Any] = {}
