@@ -1,8 +1,8 @@
 """The danger zone: plan, start, watch, cancel and expedite an org teardown.
 
 The API keeps no teardown state: it starts the workflow (whose id is derived from the org, so a
-second start is refused by Temporal itself, invariant 3), sends it updates and asks its
-`progress` query. Starting freezes the org, which turns off its keys (invariant 4); these routes
+second start is refused by Temporal itself: one teardown per org), sends it updates and asks
+its `progress` query. Starting freezes the org, which turns off its keys; these routes
 alone accept the admin's team key of a frozen org (`TeardownKeyDep`) so the admin can still
 watch and cancel. Once the org is deleted its keys are gone too: the finished teardown's status
 and certificate are then the operator's to read (`OperatorOrAdminDep`).
@@ -24,7 +24,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
@@ -217,7 +217,9 @@ async def _decide(client: TemporalClientDep, org_id: str,
         done = await teardown_client.expedite(handle, request)
         return DecisionOut(accepted=True, detail=done.detail)
     except WorkflowUpdateFailedError as exc:
-        reason = str(exc.cause) if exc.cause else str(exc)
+        # the validator's own words: `str()` of the cause would prefix its error type
+        cause = exc.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise NotCancellable(reason, workflow_id=handle.id) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:

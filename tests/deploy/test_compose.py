@@ -22,7 +22,10 @@ REQUIRED = ("postgres", "temporal-schema", "temporal", "temporal-namespace", "te
             "migrate", "api", "worker")
 APP_SERVICES = ("api", "worker")
 LIFECYCLE_VAR = re.compile(r"\bLIFECYCLE_[A-Z0-9_]+\b")
-SEARCH_ATTRIBUTE = re.compile(r"SearchAttributeKey\.for_\w+\(\s*[\"'](\w+)[\"']")
+SEARCH_ATTRIBUTE = re.compile(r"SearchAttributeKey\.for_(\w+)\(\s*[\"'](\w+)[\"']")
+# The SDK's SearchAttributeKey.for_<kind> and the CLI's --type for the same indexed type.
+ATTRIBUTE_TYPES = {"keyword": "Keyword", "text": "Text", "int": "Int", "float": "Double",
+                   "bool": "Bool", "datetime": "Datetime", "keyword_list": "KeywordList"}
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +255,18 @@ def test_temporal_setup_registers_what_the_engine_uses(compose: dict[str, Any]) 
     assert setup["TEMPORAL_NAMESPACE"] == _env(services["api"])["LIFECYCLE_TEMPORAL_NAMESPACE"]
     assert _host_port(setup["TEMPORAL_ADDRESS"]) == \
         _host_port(_env(services["api"])["LIFECYCLE_TEMPORAL_ADDRESS"])
-    registered = {pair.split("=", 1)[0] for pair in setup["TEMPORAL_SEARCH_ATTRIBUTES"].split()}
-    used: set[str] = set()
+    registered = dict(pair.split("=", 1) for pair in setup["TEMPORAL_SEARCH_ATTRIBUTES"].split())
+    used: dict[str, str] = {}
     for package in ("workflows", "clients", "activities", "contracts", "api", "services"):
         for path in (ROOT / package).rglob("*.py"):
-            used |= set(SEARCH_ATTRIBUTE.findall(path.read_text()))
-    assert registered == used, f"registered {sorted(registered)}, used {sorted(used)}"
+            for kind, name in SEARCH_ATTRIBUTE.findall(path.read_text()):
+                used[name] = ATTRIBUTE_TYPES[kind]
+    assert registered == used, f"registered {registered}, the code uses {used}"
+
+
+def test_search_attribute_pattern_reads_the_sdk_spelling() -> None:
+    text = 'A = SearchAttributeKey.for_keyword("OrgId")\nB = SearchAttributeKey.for_int( "N")'
+    assert SEARCH_ATTRIBUTE.findall(text) == [("keyword", "OrgId"), ("int", "N")]
 
 
 def test_setup_scripts_are_mounted_and_run(compose: dict[str, Any]) -> None:
