@@ -68,5 +68,5 @@ def test_build_context_keeps_every_source_the_wheel_needs() -> None:
         assert not ignored(path), f".dockerignore drops {path}, which the wheel needs"
     for name in ("pyproject.toml", "README.md", "requirements.lock"):
         assert not ignored(name), f".dockerignore drops {name}"
-    for name in (".venv", ".git", "tests", ".lifecycle"):
+    for name in (".venv", ".git", "tests", ".lifecycle", ".env"):
         assert ignored(name), f"{name} would be sent to the build"
