@@ -103,3 +103,13 @@ def test_helm_values_run_the_named_server_and_ui(versions: dict[str, str]) -> No
     assert values["server"]["image"]["tag"] == versions["server"]
     assert values["admintools"]["image"]["tag"] == versions["server"]
     assert values["web"]["image"]["tag"] == versions["ui"]
+
+
+def test_compose_and_helm_agree_on_history_shards() -> None:
+    """The shard count cannot change once a cluster has data: both deployments fix it alike,
+    not at the compose image's development default."""
+    services: dict[str, dict[str, Any]] = compose()["services"]
+    env = services["temporal"]["environment"]
+    values = yaml.safe_load((K8S / "temporal-values.yaml").read_text())
+    shards = values["server"]["config"]["persistence"]["numHistoryShards"]
+    assert int(env["NUM_HISTORY_SHARDS"]) == shards >= 512
