@@ -117,6 +117,11 @@ async def spawn(name: str, argv: Sequence[str], log: Path,
                                  cwd=ROOT)
 
 
+async def stop(child: processes.Child) -> None:
+    """SIGTERM the child's group, SIGKILL it after `STOP_TIMEOUT_S`: nothing is left behind."""
+    await processes.stop(child, STOP_TIMEOUT_S)
+
+
 def _status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -209,7 +214,7 @@ async def dev_server(workdir: Path, *, persistent: bool = True) -> AsyncIterator
                                           still_worth_waiting=exited)
         yield Temporal(address, client, log, server.pid)
     finally:
-        await processes.stop(server, STOP_TIMEOUT_S)
+        await stop(server)
 
 
 @asynccontextmanager
@@ -235,7 +240,7 @@ async def worker_process(database_url: str, address: str, queue: str, workdir: P
         try:
             yield worker
         finally:
-            await processes.stop(worker, STOP_TIMEOUT_S)
+            await stop(worker)
 
 
 class MailSink:
