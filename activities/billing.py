@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from store.base import new_id, utcnow
-from store.models import PaymentMethod, Subscription, SubscriptionKind, SubscriptionStatus
+from store import orgs, subscriptions
+from store.base import utcnow
+from store.models import SubscriptionKind, SubscriptionStatus
 
 
 class BillingGateway(Protocol):
@@ -38,23 +38,15 @@ class DatabaseBillingGateway:
 
     def subscribe(self, session: Session, org_id: str, kind: SubscriptionKind, plan: str,
                   idempotency_key: str) -> str:
-        existing = session.execute(select(Subscription.id).where(
-            Subscription.org_id == org_id, Subscription.create_key == idempotency_key)
-            ).scalar_one_or_none()
+        existing = subscriptions.made_by_key(session, org_id, idempotency_key)
         if existing is not None:
-            return existing
-        sub = Subscription(id=new_id(), org_id=org_id, kind=kind, plan=plan,
-                           status=SubscriptionStatus.ACTIVE, create_key=idempotency_key,
-                           created_at=utcnow())
-        session.add(sub)
-        session.flush()
-        return sub.id
+            return existing.id
+        return subscriptions.add_subscription(session, org_id, kind, plan,
+                                              create_key=idempotency_key, now=utcnow()).id
 
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:
-        sub = session.execute(select(Subscription).where(
-            Subscription.id == subscription_id, Subscription.org_id == org_id)
-            .with_for_update()).scalar_one_or_none()
+        sub = subscriptions.lock_subscription(session, org_id, subscription_id)
         if sub is None:
             return False
         if sub.status is SubscriptionStatus.CANCELLED:
@@ -65,5 +57,4 @@ class DatabaseBillingGateway:
         return True
 
     def detach_payment_method(self, session: Session, org_id: str, idempotency_key: str) -> int:
-        result = session.execute(delete(PaymentMethod).where(PaymentMethod.org_id == org_id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return orgs.delete_payment_method(session, org_id)

@@ -6,11 +6,9 @@ they refuse to touch a project that is not being deleted: the org must be `delet
 project itself `deleting` under a running request, which also names the actor of its audit
 events.
 
-Records are deleted by keyset on the `(dataset_id, id)` index: find the id `batch_size` rows
-ahead, then delete the range up to it. Both statements use the index on SQLite and PostgreSQL,
-unlike `id IN (SELECT ... LIMIT n)`, which PostgreSQL turns into a full scan at large n. Each
-batch commits on its own with its ledger row, and the activity heartbeats its cursor so a retry
-resumes where the last attempt stopped instead of scanning emptied datasets again.
+The batches are keyset ranges (see `store/purge.py` for why). Each batch commits on its own with
+its ledger row, and the activity heartbeats its cursor so a retry resumes where the last attempt
+stopped instead of scanning emptied datasets again.
 """
 
 from __future__ import annotations
@@ -21,26 +19,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, final
 from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
 from contracts.teardown import ProjectPurgeResult, ProjectStep
-from store import ledger
+from store import ledger, orgs, project_deletions, projects, purge
 from store.audit import audit
-from store.models import (
-    ApiKey,
-    Dataset,
-    DatasetRecord,
-    Organization,
-    OrgStatus,
-    Project,
-    ProjectDeletionRequest,
-    ProjectDeletionStatus,
-    ProjectStatus,
-)
+from store.models import OrgStatus, ProjectDeletionStatus, ProjectStatus
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +40,6 @@ class PurgeCursor:
     after: int = 0
 
 
-def _next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int | None:
-    """The highest id of the next batch of `dataset_id` after `after`, or None when empty."""
-    base = select(DatasetRecord.id).where(DatasetRecord.dataset_id == dataset_id,
-                                          DatasetRecord.id > after)
-    upper = session.scalars(base.order_by(DatasetRecord.id).offset(batch - 1).limit(1)).first()
-    if upper is not None:
-        return upper
-    return session.scalars(select(func.max(DatasetRecord.id)).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)).first()
-
-
-def _delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
-    result = session.execute(delete(DatasetRecord).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after,
-        DatasetRecord.id <= upper))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 class PurgeActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
@@ -78,25 +47,23 @@ class PurgeActivities:
     def _require_deleting(self, session: Session, step: ProjectStep) -> str:
         """Refuse unless the project is being deleted; the actor for its audit events."""
         if not step.request_id:
-            status = session.scalars(select(Organization.status)
-                                     .where(Organization.id == step.org_id)).first()
-            if status is not OrgStatus.DELETING:
+            try:
+                deleting = orgs.org_status(session, step.org_id) is OrgStatus.DELETING
+            except orgs.OrgMissing:
+                deleting = False
+            if not deleting:
                 raise final(ORG_NOT_FROZEN, f"organization {step.org_id} is not being deleted")
             return "teardown"
-        requested_by = session.scalars(select(ProjectDeletionRequest.requested_by).where(
-            ProjectDeletionRequest.id == step.request_id,
-            ProjectDeletionRequest.org_id == step.org_id,
-            ProjectDeletionRequest.project_id == step.project_id,
-            ProjectDeletionRequest.status == ProjectDeletionStatus.RUNNING)).first()
-        if requested_by is None:
+        request = project_deletions.request_for(session, step.request_id, step.org_id,
+                                                step.project_id)
+        if request is None or request.status is not ProjectDeletionStatus.RUNNING:
             raise final(DELETION_NOT_REQUESTED,
                         f"no running deletion request {step.request_id} for this project")
-        project = session.scalars(select(Project.status)
-                                  .where(Project.id == step.project_id)).first()
-        if project is not None and project is not ProjectStatus.DELETING:
-            raise final(PROJECT_NOT_FROZEN, f"project {step.project_id} is {project.value}: "
+        status = projects.status_of(session, step.project_id)
+        if status is not None and status is not ProjectStatus.DELETING:
+            raise final(PROJECT_NOT_FROZEN, f"project {step.project_id} is {status.value}: "
                         "refusing to purge it")
-        return requested_by
+        return request.requested_by
 
     def purge_project_records(self, step: ProjectStep) -> int:
         """Delete every record of the project's datasets; returns how many this purge deleted.
@@ -108,19 +75,18 @@ class PurgeActivities:
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
             self._require_deleting(session, step)
-            dataset_ids = list(session.scalars(select(Dataset.id).where(
-                Dataset.project_id == step.project_id, Dataset.id >= cursor.dataset_id)
-                .order_by(Dataset.id)))
+            dataset_ids = purge.dataset_ids(session, step.project_id,
+                                            starting_at=cursor.dataset_id)
         for dataset_id in dataset_ids:
             after = cursor.after if dataset_id == cursor.dataset_id else 0
             while True:
                 with self.sessions.begin() as session:
-                    upper = _next_upper(session, dataset_id, after, step.batch_size)
+                    upper = purge.next_upper(session, dataset_id, after, step.batch_size)
                     if upper is None:
                         break
                     key = f"records:{step.project_id}:{dataset_id}:{upper}"
                     ledger.once(session, step.org_id, key,
-                                partial(_delete_range, session, dataset_id, after, upper))
+                                partial(purge.delete_range, session, dataset_id, after, upper))
                 after = upper
                 activity.heartbeat(PurgeCursor(dataset_id, after).__dict__)
         with self.sessions() as session:
@@ -137,18 +103,15 @@ class PurgeActivities:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
                 actor = self._require_deleting(session, step)
-                datasets = int(session.execute(delete(Dataset).where(
-                    Dataset.project_id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                keys = int(session.execute(delete(ApiKey).where(
-                    ApiKey.project_id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                projects = int(session.execute(delete(Project).where(
-                    Project.id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                ledger.record(session, step.org_id, f"datasets:{step.project_id}", datasets)
-                ledger.record(session, step.org_id, f"api_keys:{step.project_id}", keys)
-                ledger.record(session, step.org_id, key, projects)
+                erased = purge.erase_project(session, step.project_id)
+                ledger.record(session, step.org_id, f"datasets:{step.project_id}",
+                              erased["datasets"])
+                ledger.record(session, step.org_id, f"api_keys:{step.project_id}",
+                              erased["api_keys"])
+                ledger.record(session, step.org_id, key, erased["projects"])
                 action = "project.purged" if step.request_id else "teardown.project_purged"
                 audit(session, step.org_id, actor, action, f"project:{step.project_id}",
-                      datasets=datasets, api_keys=keys)
+                      datasets=erased["datasets"], api_keys=erased["api_keys"])
             return ProjectPurgeResult(
                 project_id=step.project_id,
                 records=ledger.total(session, step.org_id, f"records:{step.project_id}:"),

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -34,7 +33,7 @@ from contracts.subscriptions import (
     SubscriptionCancel,
     SubscriptionCancelResult,
 )
-from store import orgs
+from store import orgs, subscriptions
 from store.audit import audit
 from store.models import OrgStatus, Subscription, SubscriptionKind, SubscriptionStatus
 
@@ -71,9 +70,8 @@ class SubscriptionActivities:
                 org = orgs.lock_org(session, req.org_id)
             except orgs.OrgMissing:
                 raise final(ORG_NOT_FOUND, f"organization {req.org_id} not found") from None
-            sub = session.execute(select(Subscription).where(
-                Subscription.id == req.subscription_id, Subscription.org_id == req.org_id,
-                Subscription.kind == SubscriptionKind(req.kind))).scalar_one_or_none()
+            sub = subscriptions.get_subscription(session, req.org_id, req.subscription_id,
+                                                 SubscriptionKind(req.kind))
             if sub is None:
                 raise final(SUBSCRIPTION_NOT_FOUND,
                             f"no {req.kind} subscription {req.subscription_id} in this org")
@@ -100,19 +98,15 @@ class SubscriptionActivities:
                 org = orgs.lock_org(session, req.org_id)
             except orgs.OrgMissing:
                 raise final(ORG_NOT_FOUND, f"organization {req.org_id} not found") from None
-            done = session.execute(select(Subscription).where(
-                Subscription.org_id == req.org_id,
-                Subscription.create_key == req.idempotency_key)).scalar_one_or_none()
+            done = subscriptions.made_by_key(session, req.org_id, req.idempotency_key)
             if done is not None:
                 return _subscribed(done, replayed=True)
             if org.status is not OrgStatus.ACTIVE:
                 raise final(ORG_NOT_ACTIVE, f"organization {req.org_id} is "
                             f"{org.status.value}: no new subscriptions")
             kind = SubscriptionKind(req.kind)
-            if kind is SubscriptionKind.WORKSPACE_CAPACITY and session.execute(
-                    select(Subscription.id).where(
-                        Subscription.org_id == req.org_id, Subscription.kind == kind,
-                        Subscription.status == SubscriptionStatus.ACTIVE)).first():
+            if kind is SubscriptionKind.WORKSPACE_CAPACITY and \
+                    subscriptions.active_of_kind(session, req.org_id, kind) is not None:
                 raise final(CAPACITY_ACTIVE, "the organization already has an active "
                             "workspace capacity plan: cancel it first")
             sub_id = self.billing.subscribe(session, req.org_id, kind, req.plan,

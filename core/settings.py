@@ -7,7 +7,6 @@ with a different pepper than the API.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -58,6 +57,11 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
+    # How long running activities may finish after SIGTERM before they are cancelled (and retried
+    # elsewhere). In production, above the longest heartbeat timeout, so a page mid-way finishes
+    # instead of waiting that timeout out on another worker; the orchestrator's kill grace
+    # (terminationGracePeriodSeconds, stop_grace_period) must be longer still.
+    worker_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -90,7 +94,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
 
-    # Key-expiry sweep (issue 5): a Temporal Schedule starts `KeyExpirySweepWorkflow`.
+    # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow`.
     sweep_schedule_enabled: bool = True
     sweep_interval_seconds: int = Field(default=3600, ge=60)
     sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
@@ -98,7 +102,7 @@ class Settings(BaseSettings):
     sweep_page_size: int = Field(default=10_000, ge=1, le=50_000)
     sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
-    # Logs and traces (issue 8): see core/logs.py and core/tracing.py.
+    # Logs and traces: see core/logs.py and core/tracing.py.
     log_format: Literal["auto", "json", "plain"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otlp_endpoint: str = ""
@@ -183,9 +187,3 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
         raise SettingsError("bad setting: " + "; ".join(parts)) from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """Process-wide settings; tests build their own `Settings` instead of using this."""
-    return load_settings()

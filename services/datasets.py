@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.problems import Conflict, InvalidInput, NotFound
@@ -19,9 +18,10 @@ from services.guards import active_project, writable_org, writable_project
 from services.names import check_name
 from services.projects import NameTaken
 from store import bulk, datasets
+from store import projects as project_rows
 from store.audit import audit, audit_many
 from store.base import utcnow
-from store.models import Dataset, Project
+from store.models import Dataset
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ def create_datasets_in(session: Session, org_id: str,
     names unique in it); their ids per project. One lock, one check and one insert however
     many projects: the seed command fills a thousand projects at a time."""
     writable_org(session, org_id)
-    projects = {p.id: p for p in session.scalars(select(Project).where(
-        Project.org_id == org_id, Project.id.in_(list(names))))}
+    projects = project_rows.projects_in(session, org_id, list(names))
     for project_id in names:
         project = projects.get(project_id)
         if project is None:
@@ -128,10 +127,7 @@ def load_records(session: Session, org_id: str, dataset_ids: Sequence[str], per_
     written as for an append, so a seeded dataset looks exactly like one filled by the API.
     """
     writable_org(session, org_id)
-    known = session.execute(select(func.count()).select_from(Dataset).where(
-        Dataset.org_id == org_id, Dataset.id.in_(list(dataset_ids)))).scalar_one() \
-        if dataset_ids else 0
-    if known != len(set(dataset_ids)):
+    if datasets.count_in_org(session, org_id, dataset_ids) != len(set(dataset_ids)):
         raise NotFound("some datasets are not this organization's")
     written = bulk.insert_records(session, dataset_ids, per_dataset, payloads, on_records)
     if written:

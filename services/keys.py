@@ -11,17 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core import keyformat
 from core.problems import InvalidInput, NotFound
 from services.guards import active_project, writable_org
 from services.names import check_name
-from store import apikeys
+from store import apikeys, projects
 from store.audit import audit_many
 from store.base import new_id, utcnow
-from store.models import ApiKey, KeyScope, Project
+from store.models import KeyScope
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,7 @@ def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepp
     """Make the keys of `specs` in one insert; each with its secret, shown to the caller once."""
     org = writable_org(session, org_id)
     wanted = sorted({s.project_id for s in specs if s.project_id is not None})
-    found = {p.id: p for p in session.scalars(select(Project).where(
-        Project.org_id == org_id, Project.id.in_(wanted)))} if wanted else {}
+    found = projects.projects_in(session, org_id, wanted)
     for project_id in wanted:
         if project_id not in found:
             raise NotFound(f"project {project_id} does not exist in this organization")
@@ -59,15 +57,12 @@ def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepp
                  created_by=spec.created_by, created_at=now,
                  expires_at=now + timedelta(days=spec.lifetime_days))
             for spec, key in zip(specs, made, strict=True)]
-    if rows:
-        session.execute(insert(ApiKey), rows)
+    stored = apikeys.insert_keys(session, rows)
     audit_many(session, actor, "api_key.created", [(org_id, f"key:{k.prefix}") for k in made],
                [dict(scope=spec.scope.value, project_id=spec.project_id,
                      expires_at=(now + timedelta(days=spec.lifetime_days)).isoformat())
                 for spec in specs])
     ids = [str(row["id"]) for row in rows]
-    stored = {key.id: key for key in session.scalars(
-        select(ApiKey).where(ApiKey.id.in_(ids)))} if ids else {}
     return [apikeys.CreatedKey(row=stored[key_id], secret=key.secret)
             for key_id, key in zip(ids, made, strict=True)]
 

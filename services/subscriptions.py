@@ -9,14 +9,13 @@ subscription it made, the same key with another plan is refused.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.problems import Conflict
 from services.guards import writable_org
-from store import orgs
+from store import orgs, subscriptions
 from store.base import utcnow
-from store.models import Subscription, SubscriptionKind, SubscriptionStatus
+from store.models import Subscription, SubscriptionKind
 
 
 class PaymentMethodRequired(Conflict):
@@ -38,9 +37,7 @@ def earlier_subscription(session: Session, org_id: str, kind: SubscriptionKind, 
                          idempotency_key: str) -> Subscription | None:
     """The subscription this key already made (None: go ahead and subscribe), or a refusal."""
     writable_org(session, org_id)
-    done = session.execute(select(Subscription).where(
-        Subscription.org_id == org_id, Subscription.create_key == idempotency_key)
-        ).scalar_one_or_none()
+    done = subscriptions.made_by_key(session, org_id, idempotency_key)
     if done is not None:
         if (done.kind, done.plan) != (kind, plan):
             raise IdempotencyKeyReused(
@@ -51,9 +48,7 @@ def earlier_subscription(session: Session, org_id: str, kind: SubscriptionKind, 
         raise PaymentMethodRequired("set a valid card on file before subscribing "
                                     "(PUT /orgs/{org_id}/payment-method)")
     if kind is SubscriptionKind.WORKSPACE_CAPACITY:
-        active = session.execute(select(Subscription.id).where(
-            Subscription.org_id == org_id, Subscription.kind == kind,
-            Subscription.status == SubscriptionStatus.ACTIVE)).scalar()
+        active = subscriptions.active_of_kind(session, org_id, kind)
         if active is not None:
             raise CapacityActive("the organization already has an active workspace capacity "
                                  "plan: cancel it first", subscription_id=active)

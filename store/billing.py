@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from store.models import Invoice, InvoiceStatus, Service, UsageRecord
+from store.paging import keyset_page
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
@@ -38,13 +39,9 @@ def _usage_query(org_id: str, period: str | None, service: Service | None
 
 def usage_page(session: Session, org_id: str, *, period: str | None = None,
                service: Service | None = None, limit: int = 100,
-               after: int = 0) -> tuple[list[UsageRecord], int | None]:
-    rows: list[UsageRecord] = list(session.scalars(
-        _usage_query(org_id, period, service).where(UsageRecord.id > after)
-        .order_by(UsageRecord.id).limit(limit + 1)))
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+               after: int = 0) -> tuple[list[UsageRecord], str | None]:
+    return keyset_page(session, _usage_query(org_id, period, service), UsageRecord.id,
+                       limit=limit, after=after)
 
 
 def usage_totals(session: Session, org_id: str, *, period: str | None = None,
@@ -59,15 +56,12 @@ def usage_totals(session: Session, org_id: str, *, period: str | None = None,
 def invoices_page(session: Session, org_id: str, *, status: InvoiceStatus | None = None,
                   period: str | None = None, limit: int = 50,
                   after: str = "") -> tuple[list[Invoice], str | None]:
-    query = select(Invoice).where(Invoice.org_id == org_id, Invoice.id > after)
+    query = select(Invoice).where(Invoice.org_id == org_id)
     if status is not None:
         query = query.where(Invoice.status == status)
     if period is not None:
         query = query.where(Invoice.period == period)
-    rows = list(session.execute(query.order_by(Invoice.id).limit(limit + 1)).scalars())
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+    return keyset_page(session, query, Invoice.id, limit=limit, after=after)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.base import new_id
 from store.models import Dataset, DatasetRecord
+from store.paging import keyset_page
 
 
 def get_dataset(session: Session, project_id: str, dataset_id: str, *,
@@ -25,14 +26,18 @@ def get_dataset(session: Session, project_id: str, dataset_id: str, *,
     return session.execute(query).scalar_one_or_none()
 
 
+def count_in_org(session: Session, org_id: str, dataset_ids: Sequence[str]) -> int:
+    """How many of `dataset_ids` are datasets of the org."""
+    if not dataset_ids:
+        return 0
+    return int(session.execute(select(func.count()).select_from(Dataset).where(
+        Dataset.org_id == org_id, Dataset.id.in_(list(dataset_ids)))).scalar_one())
+
+
 def list_datasets(session: Session, project_id: str, *, limit: int = 50,
                   after: str = "") -> tuple[list[Dataset], str | None]:
-    rows = list(session.execute(select(Dataset).where(
-        Dataset.project_id == project_id, Dataset.id > after).order_by(Dataset.id)
-        .limit(limit + 1)).scalars())
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+    return keyset_page(session, select(Dataset).where(Dataset.project_id == project_id),
+                       Dataset.id, limit=limit, after=after)
 
 
 def taken_names(session: Session, names: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
@@ -87,13 +92,9 @@ def add_record_counts(session: Session, added: Mapping[str, int]) -> None:
 
 
 def records_page(session: Session, dataset_id: str, *, limit: int = 100,
-                 after: int = 0) -> tuple[list[DatasetRecord], int | None]:
-    rows = list(session.execute(select(DatasetRecord).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)
-        .order_by(DatasetRecord.id).limit(limit + 1)).scalars())
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+                 after: int = 0) -> tuple[list[DatasetRecord], str | None]:
+    return keyset_page(session, select(DatasetRecord).where(
+        DatasetRecord.dataset_id == dataset_id), DatasetRecord.id, limit=limit, after=after)
 
 
 def delete_dataset(session: Session, dataset: Dataset) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from store.base import new_id
 from store.models import Dataset, Project, ProjectStatus
+from store.paging import keyset_page
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,24 @@ def get_project(session: Session, org_id: str, project_id: str, *,
     return session.execute(query).scalar_one_or_none()
 
 
+def status_of(session: Session, project_id: str) -> ProjectStatus | None:
+    """The project's status (None when it is gone): checked for every project key."""
+    return session.scalar(select(Project.status).where(Project.id == project_id))
+
+
+def projects_in(session: Session, org_id: str, project_ids: Sequence[str]) -> dict[str, Project]:
+    """The org's projects among `project_ids`, by id (another org's are left out)."""
+    if not project_ids:
+        return {}
+    return {p.id: p for p in session.scalars(select(Project).where(
+        Project.org_id == org_id, Project.id.in_(list(project_ids))))}
+
+
 def list_projects(session: Session, org_id: str, *, limit: int = 50,
                   after: str = "") -> tuple[list[Project], str | None]:
     """One page in id order and the cursor of the next one (None at the end)."""
-    rows = list(session.execute(select(Project).where(
-        Project.org_id == org_id, Project.id > after).order_by(Project.id).limit(limit + 1))
-        .scalars())
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+    return keyset_page(session, select(Project).where(Project.org_id == org_id), Project.id,
+                       limit=limit, after=after)
 
 
 def counts(session: Session, project_ids: Sequence[str]) -> dict[str, ProjectCounts]:

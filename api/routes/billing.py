@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404
-from api.paging import Cursor, Limit, NumericCursor, OrgId, numeric
+from api.params import NumericCursor, OrgId, PageCursor, PageLimit, numeric
 from api.problems import InvalidInput, NotFound, NotPermitted, Unauthorized, problem_responses
 from store import billing
 from store.models import Invoice, InvoiceStatus, Service, UsageRecord
@@ -85,22 +85,21 @@ def _invoice(row: Invoice) -> InvoiceOut:
 @router.get("/orgs/{org_id}/usage", response_model=UsagePage, responses=ERRORS,
             summary="Usage records by period and service, with totals (admin)")
 def list_usage(org_id: OrgId, principal: KeyDep, session: SessionDep, period: Period = None,
-               service: Service | None = None, limit: Limit = 100,
+               service: Service | None = None, limit: PageLimit = 100,
                cursor: NumericCursor = "") -> UsagePage:
     principal.require_admin(org_id)
     org_or_404(session, org_id)
-    rows, next_id = billing.usage_page(session, org_id, period=period, service=service,
-                                       limit=limit, after=numeric(cursor))
+    rows, next_cursor = billing.usage_page(session, org_id, period=period, service=service,
+                                           limit=limit, after=numeric(cursor))
     totals = billing.usage_totals(session, org_id, period=period, service=service)
-    return UsagePage(items=[_usage(r) for r in rows], totals=totals,
-                     next_cursor=str(next_id) if next_id is not None else None)
+    return UsagePage(items=[_usage(r) for r in rows], totals=totals, next_cursor=next_cursor)
 
 
 @router.get("/orgs/{org_id}/invoices", response_model=InvoicePage, responses=ERRORS,
             summary="Invoices with status, amount and period (admin)")
 def list_invoices(org_id: OrgId, principal: KeyDep, session: SessionDep,
                   status: InvoiceStatus | None = None, period: Period = None,
-                  limit: Limit = 50, cursor: Cursor = "") -> InvoicePage:
+                  limit: PageLimit = 50, cursor: PageCursor = "") -> InvoicePage:
     principal.require_admin(org_id)
     org_or_404(session, org_id)
     rows, next_cursor = billing.invoices_page(session, org_id, status=status, period=period,

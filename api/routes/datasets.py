@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import project_or_404
-from api.paging import Cursor, DatasetId, Limit, NumericCursor, OrgId, ProjectId, numeric
+from api.params import DatasetId, NumericCursor, OrgId, PageCursor, PageLimit, ProjectId, numeric
 from api.problems import (
     Conflict,
     ContentTooLarge,
@@ -143,7 +143,7 @@ def create_dataset(org_id: OrgId, project_id: ProjectId, body: DatasetIn, princi
 @router.get(BASE, response_model=DatasetPage, responses=READ_ERRORS,
             summary="List a project's datasets, a page at a time (team key or its key)")
 def list_datasets(org_id: OrgId, project_id: ProjectId, principal: KeyDep, session: SessionDep,
-                  limit: Limit = 50, cursor: Cursor = "") -> DatasetPage:
+                  limit: PageLimit = 50, cursor: PageCursor = "") -> DatasetPage:
     principal.require_project_read(org_id, project_id)
     project_or_404(session, org_id, project_id)
     rows, next_cursor = datasets.list_datasets(session, project_id, limit=limit, after=cursor)
@@ -192,12 +192,12 @@ def append_records(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
 @router.get(BASE + "/{dataset_id}/records", response_model=RecordPage, responses=READ_ERRORS,
             summary="Read a dataset's records, a page at a time (team key or the project's key)")
 def read_records(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
-                 principal: KeyDep, session: SessionDep, limit: Limit = 100,
+                 principal: KeyDep, session: SessionDep, limit: PageLimit = 100,
                  cursor: NumericCursor = "") -> RecordPage:
     principal.require_project_read(org_id, project_id)
     project_or_404(session, org_id, project_id)
     service.dataset_or_404(session, project_id, dataset_id)
-    rows, next_id = datasets.records_page(session, dataset_id, limit=limit,
-                                          after=numeric(cursor))
+    rows, next_cursor = datasets.records_page(session, dataset_id, limit=limit,
+                                              after=numeric(cursor))
     return RecordPage(items=[RecordOut(id=r.id, data=decode_record(r.payload)) for r in rows],
-                      next_cursor=str(next_id) if next_id is not None else None)
+                      next_cursor=next_cursor)

@@ -1,21 +1,22 @@
 """Team and project API keys: create (secret shown once), list, extend, delete.
 
 Key management is the org admin's: a team key created by the admin. A project's key may list
-its own project's keys. Every write locks the org row and checks it is active (invariant 4),
-and leaves an audit event naming the key by its public prefix, never its secret.
+its own project's keys. Every write locks the org row and checks it is active (frozen means
+frozen: no new keys while a teardown runs), and leaves an audit event naming the key by its
+public prefix, never its secret.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import org_or_404, project_or_404, writable_org
+from api.params import KeyId, OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -32,9 +33,6 @@ from store.models import ApiKey, Project
 
 router = APIRouter(tags=["api-keys"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
-KeyId = Annotated[str, Path(min_length=1, max_length=64)]
 DEFAULT_LIFETIME_DAYS = 90
 BULK_MAX = 100
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
@@ -159,8 +157,8 @@ def create_project_key(org_id: OrgId, project_id: ProjectId, body: KeyCreate,
 @router.get("/orgs/{org_id}/keys", response_model=KeyPage, responses=ERRORS,
             summary="List the org's keys (team and project), a page at a time")
 def list_keys(org_id: OrgId, principal: KeyDep, session: SessionDep,
-              limit: Annotated[int, Query(ge=1, le=200)] = 50,
-              cursor: Annotated[str, Query(max_length=64)] = "") -> KeyPage:
+              limit: PageLimit = 50,
+              cursor: PageCursor = "") -> KeyPage:
     principal.require_admin(org_id)
     org_or_404(session, org_id)
     rows, next_cursor = apikeys.list_keys(session, org_id, limit=limit, after=cursor)
@@ -171,8 +169,8 @@ def list_keys(org_id: OrgId, principal: KeyDep, session: SessionDep,
 @router.get("/orgs/{org_id}/projects/{project_id}/keys", response_model=KeyPage,
             responses=ERRORS, summary="List one project's keys (admin or the project's key)")
 def list_project_keys(org_id: OrgId, project_id: ProjectId, principal: KeyDep,
-                      session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      cursor: Annotated[str, Query(max_length=64)] = "") -> KeyPage:
+                      session: SessionDep, limit: PageLimit = 50,
+                      cursor: PageCursor = "") -> KeyPage:
     principal.require_project(org_id, project_id)
     _project_of(session, org_id, project_id)
     rows, next_cursor = apikeys.list_keys(session, org_id, project_id=project_id, limit=limit,

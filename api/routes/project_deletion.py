@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import KeyDep, Principal
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
-from api.paging import OrgId, ProjectId
+from api.params import OrgId, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, project_or_404
-from api.paging import Cursor, Limit, OrgId, ProjectId
+from api.params import OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -90,8 +90,8 @@ def create_project(org_id: OrgId, body: ProjectIn, principal: KeyDep,
 
 @router.get("/orgs/{org_id}/projects", response_model=ProjectPage, responses=READ_ERRORS,
             summary="List the org's projects with their counts, a page at a time (team key)")
-def list_projects(org_id: OrgId, principal: KeyDep, session: SessionDep, limit: Limit = 50,
-                  cursor: Cursor = "") -> ProjectPage:
+def list_projects(org_id: OrgId, principal: KeyDep, session: SessionDep, limit: PageLimit = 50,
+                  cursor: PageCursor = "") -> ProjectPage:
     principal.require_team(org_id)
     org_or_404(session, org_id)
     rows, next_cursor = projects.list_projects(session, org_id, limit=limit, after=cursor)

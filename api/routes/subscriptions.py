@@ -22,21 +22,23 @@ workflow) and repeating the call joins the same execution and returns its result
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
-from api.auth import KeyDep, Principal
-from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.auth import KeyCommittedDep, KeyDep, Principal
+from api.deps import SessionDep, SessionFactoryDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
+from api.params import OrgId, PageCursor, PageLimit, SubscriptionId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -61,12 +63,11 @@ from contracts.subscriptions import (
 )
 from core.settings import Settings
 from services import subscriptions as service
+from store import subscriptions
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
 router = APIRouter(tags=["subscriptions"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-SubId = Annotated[str, Path(min_length=1, max_length=64)]
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
                                   Unavailable)
@@ -159,17 +160,12 @@ def _out(row: Subscription) -> SubscriptionOut:
             responses=READ_ERRORS,
             summary="The org's subscriptions, active and cancelled (any member of the org)")
 def list_subscriptions(org_id: OrgId, principal: KeyDep, session: SessionDep,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       cursor: Annotated[str, Query(max_length=64)] = "") -> SubscriptionPage:
+                       limit: PageLimit = 50, cursor: PageCursor = "") -> SubscriptionPage:
     principal.require_team(org_id)
     org_or_404(session, org_id)
-    rows = list(session.execute(select(Subscription).where(
-        Subscription.org_id == org_id, Subscription.id > cursor)
-        .order_by(Subscription.id).limit(limit + 1)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return SubscriptionPage(items=[_out(r) for r in rows],
-                            next_cursor=rows[-1].id if more else None)
+    rows, next_cursor = subscriptions.list_subscriptions(session, org_id, limit=limit,
+                                                         after=cursor)
+    return SubscriptionPage(items=[_out(r) for r in rows], next_cursor=next_cursor)
 
 
 def _idempotency_key(header: str | None, body: SubscribeIn) -> str:
@@ -184,10 +180,12 @@ def _idempotency_key(header: str | None, body: SubscribeIn) -> str:
     return key
 
 
-def _earlier(session: Session, org_id: str, body: SubscribeIn, key: str) -> Subscription | None:
-    row = service.earlier_subscription(session, org_id, body.kind, body.plan, key)
-    session.commit()  # see `_job_plan`
-    return row
+def _earlier(factory: sessionmaker[Session], org_id: str, body: SubscribeIn,
+             key: str) -> Subscription | None:
+    """The checks, in a transaction of their own that ends before the workflow runs (see
+    `_checked`); the activity checks again under the org row lock."""
+    with factory.begin() as session:
+        return service.earlier_subscription(session, org_id, body.kind, body.plan, key)
 
 
 def _subscribed(result: SubscribeResult) -> SubscriptionOut:
@@ -201,8 +199,9 @@ def _subscribed(result: SubscribeResult) -> SubscriptionOut:
              responses=SUBSCRIBE_RESPONSES, dependencies=[Depends(refuse_card_numbers)],
              summary="Subscribe to a job plan or to workspace capacity (admin; idempotent "
                      "with an Idempotency-Key)")
-async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyDep, session: SessionDep,
-                    settings: SettingsDep, client: TemporalClientDep, response: Response,
+async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyCommittedDep,
+                    factory: SessionFactoryDep, settings: SettingsDep,
+                    client: TemporalClientDep, response: Response,
                     idempotency_key: Annotated[str | None, Header(
                         alias="Idempotency-Key", pattern=KEY_PATTERN,
                         description="names this request: a retry with it subscribes once")
@@ -210,7 +209,7 @@ async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyDep, session
     principal.require_admin(org_id)
     key = _idempotency_key(idempotency_key, body)
     workflow_id = subscription_create_workflow_id(org_id, key)
-    earlier = await run_in_threadpool(_earlier, session, org_id, body, key)
+    earlier = await run_in_threadpool(_earlier, factory, org_id, body, key)
     if earlier is not None:
         response.status_code = 200
         return SubscribeOut(subscription=_out(earlier), replayed=True, workflow_id=workflow_id)
@@ -242,33 +241,59 @@ def _already(row: Subscription) -> CancelOut:
                      cancelled_at=row.cancelled_at, already_cancelled=True, workflow_id=None)
 
 
-def _job_plan(session: Session, org_id: str, sub_id: str) -> Subscription:
-    writable_org(session, org_id)
-    row = session.execute(select(Subscription).where(
-        Subscription.id == sub_id, Subscription.org_id == org_id)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"subscription {sub_id} is not in this organization")
-    if row.kind is not SubscriptionKind.JOB_PLAN:
-        raise InvalidInput("only job plans are unsubscribed here; the workspace capacity plan "
-                           f"is cancelled with POST /orgs/{org_id}/workspace-capacity/cancel",
-                           kind=row.kind.value)
-    # End the request's transaction before the workflow runs: it holds the org row lock (and
-    # on SQLite the write lock of the key's last-used stamp), which the activity needs.
-    session.commit()
-    return row
+@dataclass(frozen=True)
+class CancelTarget:
+    """Who asks, and the subscription they may cancel: checked before the workflow starts."""
+
+    principal: Principal
+    row: Subscription
 
 
-def _capacity_plan(session: Session, org_id: str) -> Subscription:
-    writable_org(session, org_id)
-    rows = list(session.execute(select(Subscription).where(
-        Subscription.org_id == org_id,
-        Subscription.kind == SubscriptionKind.WORKSPACE_CAPACITY)
-        .order_by(Subscription.created_at.desc(), Subscription.id)).scalars())
-    if not rows:
-        raise NotFound("this organization has no workspace capacity plan")
-    active = [r for r in rows if r.status is SubscriptionStatus.ACTIVE]
-    session.commit()  # see `_job_plan`
-    return active[0] if active else rows[0]
+def _checked(factory: sessionmaker[Session], principal: Principal, org_id: str,
+             find: Callable[[Session], Subscription]) -> CancelTarget:
+    """The cancel routes' checks, in a transaction of their own that ends here.
+
+    Why not the request's transaction: it lasts until the route returns, and the route waits
+    for the cancel workflow, whose activity takes the org row lock these checks take (on SQLite,
+    the database's one write lock), so every cancel would wait for the route's own timeout. The
+    activity checks again under that lock: a teardown freezing the org in between is refused.
+    """
+    principal.require_admin(org_id)
+    with factory.begin() as session:
+        writable_org(session, org_id)
+        return CancelTarget(principal, find(session))
+
+
+def job_plan_target(principal: KeyCommittedDep, org_id: OrgId, sub_id: SubscriptionId,
+                    factory: SessionFactoryDep) -> CancelTarget:
+    """The job plan to unsubscribe (see `_checked` for its own transaction)."""
+    def find(session: Session) -> Subscription:
+        row = subscriptions.get_subscription(session, org_id, sub_id)
+        if row is None:
+            raise NotFound(f"subscription {sub_id} is not in this organization")
+        if row.kind is not SubscriptionKind.JOB_PLAN:
+            raise InvalidInput("only job plans are unsubscribed here; the workspace capacity "
+                               f"plan is cancelled with POST /orgs/{org_id}/workspace-capacity"
+                               "/cancel", kind=row.kind.value)
+        return row
+
+    return _checked(factory, principal, org_id, find)
+
+
+def capacity_plan_target(principal: KeyCommittedDep, org_id: OrgId,
+                         factory: SessionFactoryDep) -> CancelTarget:
+    """The workspace capacity plan to cancel (see `_checked` for its own transaction)."""
+    def find(session: Session) -> Subscription:
+        row = subscriptions.capacity_plan(session, org_id)
+        if row is None:
+            raise NotFound("this organization has no workspace capacity plan")
+        return row
+
+    return _checked(factory, principal, org_id, find)
+
+
+JobPlanTarget = Annotated[CancelTarget, Depends(job_plan_target)]
+CapacityPlanTarget = Annotated[CancelTarget, Depends(capacity_plan_target)]
 
 
 async def _cancel(client: Client, settings: Settings, principal: Principal,
@@ -315,20 +340,14 @@ def _failure(exc: WorkflowFailureError, workflow_id: str) -> Exception:
 @router.post("/orgs/{org_id}/subscriptions/{sub_id}/unsubscribe", response_model=CancelOut,
              responses={**CANCEL_ERRORS, **PENDING},
              summary="Unsubscribe one job plan (admin; idempotent, 200 when already cancelled)")
-async def unsubscribe(org_id: OrgId, sub_id: SubId, principal: KeyDep, session: SessionDep,
-                      settings: SettingsDep, client: TemporalClientDep,
+async def unsubscribe(target: JobPlanTarget, settings: SettingsDep, client: TemporalClientDep,
                       response: Response) -> CancelOut:
-    principal.require_admin(org_id)
-    row = await run_in_threadpool(_job_plan, session, org_id, sub_id)
-    return await _cancel(client, settings, principal, row, response)
+    return await _cancel(client, settings, target.principal, target.row, response)
 
 
 @router.post("/orgs/{org_id}/workspace-capacity/cancel", response_model=CancelOut,
              responses={**CANCEL_ERRORS, **PENDING},
              summary="Cancel the workspace capacity plan (admin; idempotent)")
-async def cancel_capacity(org_id: OrgId, principal: KeyDep, session: SessionDep,
-                          settings: SettingsDep, client: TemporalClientDep,
-                          response: Response) -> CancelOut:
-    principal.require_admin(org_id)
-    row = await run_in_threadpool(_capacity_plan, session, org_id)
-    return await _cancel(client, settings, principal, row, response)
+async def cancel_capacity(target: CapacityPlanTarget, settings: SettingsDep,
+                          client: TemporalClientDep, response: Response) -> CancelOut:
+    return await _cancel(client, settings, target.principal, target.row, response)

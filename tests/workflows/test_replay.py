@@ -19,6 +19,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from contracts.outbox import OutboxDeliveryInput, OutboxDeliveryResult
 from contracts.project_deletion import DeletionProgress, ProjectDeletionInput
 from contracts.subscriptions import (
     SubscribeInput,
@@ -29,6 +30,7 @@ from contracts.subscriptions import (
 from contracts.sweep import SweepInput, SweepResult
 from contracts.teardown import Progress, TeardownInput
 from workflows import all_workflows
+from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.project_deletion import ProjectDeletionWorkflow
 from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
 from workflows.sweep import KeyExpirySweepWorkflow
@@ -105,12 +107,23 @@ class DeletionWaitingFirst(ProjectDeletionWorkflow):
         return await super().run(inp)
 
 
+@workflow.defn(name="OutboxDeliveryWorkflow", sandboxed=False)
+class OutboxDeliveryWaitingFirst(OutboxDeliveryWorkflow):
+    """The delivery waits a second (a new timer) before its first attempt."""
+
+    @workflow.run
+    async def run(self, inp: OutboxDeliveryInput) -> OutboxDeliveryResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(inp)
+
+
 CHANGED: dict[str, type[Any]] = {
     "OrgTeardownWorkflow": TeardownWithoutNotices,
     "KeyExpirySweepWorkflow": SweepWaitingFirst,
     "SubscriptionCancelWorkflow": SubscriptionCancelWaitingFirst,
     "SubscriptionCreateWorkflow": SubscribeWaitingFirst,
     "ProjectDeletionWorkflow": DeletionWaitingFirst,
+    "OutboxDeliveryWorkflow": OutboxDeliveryWaitingFirst,
 }
 
 
