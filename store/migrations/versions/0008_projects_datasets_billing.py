@@ -9,8 +9,8 @@ per-dataset record counts, subscription idempotency keys, usage billed by an inv
 - `usage_records.invoice_id`: usage without one is outstanding (a teardown blocker); the org
   index becomes (org_id, recorded_at) for the usage page's month filter.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
