@@ -27,7 +27,8 @@ from lifecycle.api_client import (
     positive_int,
     report,
 )
-from lifecycle.cli_output import fields, more_hint, print_json, table, when
+from lifecycle.cli_output import fields, more_hint, print_json, when
+from lifecycle.listing import print_listing
 
 MEDIA = {"ndjson": "application/x-ndjson", "json": "application/json"}
 
@@ -63,18 +64,9 @@ def _base(args: argparse.Namespace) -> str:
 
 
 def _list(api: Api, args: argparse.Namespace, out: TextIO) -> None:
-    page = collect(api, _base(args), {"limit": args.limit}, items="items",
-                   token_param="cursor", token_field="next_cursor", start=args.cursor,
-                   follow=args.all)
-    if args.json:
-        print_json(page, out)
-        return
-    rows = [(d["id"], d["name"], d["records"], when(d["created_at"])) for d in page["items"]]
-    print(table(("ID", "NAME", "RECORDS", "CREATED"), rows) if rows else "no datasets",
-          file=out)
-    hint = more_hint("datasets", "--cursor", page["next_cursor"])
-    if hint:
-        print(hint, file=out)
+    print_listing(api, _base(args), args, out, what="datasets",
+                  columns=("ID", "NAME", "RECORDS", "CREATED"),
+                  row=lambda d: (d["id"], d["name"], d["records"], when(d["created_at"])))
 
 
 def _create(api: Api, args: argparse.Namespace, out: TextIO) -> None:

@@ -23,12 +23,12 @@ from lifecycle.api_client import (
     CliError,
     add_connection_arguments,
     api_key,
-    collect,
     connect,
     positive_int,
     report,
 )
-from lifecycle.cli_output import fields, more_hint, print_json, table, when
+from lifecycle.cli_output import fields, print_json, when
+from lifecycle.listing import print_listing
 from lifecycle.teardown_cli import progress_line
 
 COLUMNS = ("ID", "NAME", "STATUS", "DATASETS", "RECORDS", "CREATED")
@@ -97,17 +97,8 @@ def _one(project: dict[str, Any], args: argparse.Namespace, out: TextIO) -> None
 
 
 def _list(api: Api, args: argparse.Namespace, out: TextIO) -> None:
-    page = collect(api, f"/orgs/{args.org_id}/projects", {"limit": args.limit}, items="items",
-                   token_param="cursor", token_field="next_cursor", start=args.cursor,
-                   follow=args.all)
-    if args.json:
-        print_json(page, out)
-        return
-    print(table(COLUMNS, [_row(p) for p in page["items"]]) if page["items"] else "no projects",
-          file=out)
-    hint = more_hint("projects", "--cursor", page["next_cursor"])
-    if hint:
-        print(hint, file=out)
+    print_listing(api, f"/orgs/{args.org_id}/projects", args, out, what="projects",
+                  columns=COLUMNS, row=_row)
 
 
 def _show(api: Api, args: argparse.Namespace, out: TextIO) -> None:
