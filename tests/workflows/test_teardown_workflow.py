@@ -196,10 +196,10 @@ async def test_expedite_ends_grace_early(
 
 
 async def test_grace_runs_out_with_a_reminder_a_day_before(
-        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        own_time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         settings: Settings) -> None:
     target, _ = _seed(session_factory, settings, OrgShape(projects=1, records_per_dataset=3))
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with teardown_worker(client, settings, session_factory) as queue:
         handle = await start_teardown(client, settings,
                                       _input(settings, target, grace=3 * 24 * 3600), queue)
