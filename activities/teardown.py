@@ -34,7 +34,7 @@ from contracts.teardown import (
     StepCount,
     SubscriptionStep,
 )
-from store import ledger
+from store import console_auth, ledger
 from store.audit import audit
 from store.base import utcnow
 from store.models import (
@@ -224,8 +224,10 @@ class TeardownActivities:
 
     @activity.defn
     def remove_members(self, step: OrgStep) -> StepCount:
+        """Members go with their quotas and their console sign-in links and sessions."""
         def work(s: Session) -> dict[str, int]:
             return {
+                **console_auth.purge_org(s, step.org_id),
                 "quotas": _rowcount(s.execute(delete(Quota).where(Quota.org_id == step.org_id))),
                 "members": _rowcount(s.execute(delete(Member)
                                                .where(Member.org_id == step.org_id))),
