@@ -59,6 +59,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             loop.add_signal_handler(sig, _request_stop, stop, sig)
             installed.append(sig)
 
+    log.info("database %s", settings.shown_database_url)
     engine = make_engine(settings.effective_database_url)
     try:
         session_factory = make_session_factory(engine)

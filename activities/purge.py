@@ -64,9 +64,12 @@ class PurgeActivities:
         if status is not OrgStatus.DELETING:
             raise final(ORG_NOT_FROZEN, f"organization {org_id} is not being deleted")
 
-    @activity.defn
     def purge_project_records(self, step: ProjectStep) -> int:
-        """Delete every record of the project's datasets; returns how many this purge deleted."""
+        """Delete every record of the project's datasets; returns how many this purge deleted.
+
+        The first half of `purge_project`, run in its activity context (it reads and writes
+        that activity's heartbeat).
+        """
         details = activity.info().heartbeat_details
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
@@ -91,9 +94,11 @@ class PurgeActivities:
         log.info("purged %d records of project %s", purged, step.project_id)
         return purged
 
-    @activity.defn
     def delete_project(self, step: ProjectStep) -> ProjectPurgeResult:
-        """Remove the emptied datasets, the project's keys and the project, in one transaction."""
+        """Remove the emptied datasets, the project's keys and the project, in one transaction.
+
+        The second half of `purge_project`.
+        """
         with self.sessions.begin() as session:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
@@ -130,6 +135,4 @@ class PurgeActivities:
         return self.delete_project(step)
 
     def all(self) -> list[Callable[..., Any]]:
-        # purge_project_records and delete_project stay for ProjectPurgeWorkflow children of
-        # teardowns started before `purge_project` existed.
-        return [self.purge_project_records, self.delete_project, self.purge_project]
+        return [self.purge_project]

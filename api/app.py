@@ -6,6 +6,7 @@ opens nothing, and each test builds an app around its own settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,11 +14,22 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
-from api.routes import keys, ops, ops_sweep, orgs, quotas, subscriptions, teardown
+from api.routes import (
+    certificates,
+    keys,
+    ops,
+    ops_sweep,
+    orgs,
+    quotas,
+    subscriptions,
+    teardown,
+)
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
 from core.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
+
+log = logging.getLogger("lifecycle.api")
 
 
 def create_app(settings: Settings | None = None,
@@ -34,6 +46,8 @@ def create_app(settings: Settings | None = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info("database %s; Temporal %s", settings.shown_database_url,
+                 settings.effective_temporal_address)
         yield
         temporal.forget()
         engine.dispose()
@@ -50,7 +64,7 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, keys, quotas, subscriptions, teardown, ops, ops_sweep):
+    for module in (orgs, keys, quotas, subscriptions, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)

@@ -53,6 +53,12 @@ class TeardownStarted(BaseModel):
     workflow_id: str
     run_id: str
     status_url: str
+    certificate_url: str = Field(description="where the deletion certificate can be read "
+                                             "once issued, with `certificate_receipt`")
+    certificate_receipt: str = Field(
+        description="shown once: a bearer token for `certificate_url`, valid for the grace "
+                    "window plus 30 days, so the requester can read the certificate after "
+                    "the teardown has revoked every key of the org")
 
 
 class StepOut(BaseModel):

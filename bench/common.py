@@ -275,14 +275,6 @@ def count_events(history: WorkflowHistory, kind: EventType.ValueType) -> int:
     return sum(1 for event in history.events if event.event_type == kind)
 
 
-def child_runs(history: WorkflowHistory) -> list[tuple[str, str]]:
-    """(workflow id, run id) of every child this run started."""
-    started = EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
-    return [(e.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id,
-             e.child_workflow_execution_started_event_attributes.workflow_execution.run_id)
-            for e in history.events if e.event_type == started]
-
-
 def local_activities(history: WorkflowHistory) -> int:
     marker = EventType.EVENT_TYPE_MARKER_RECORDED
     return sum(1 for e in history.events if e.event_type == marker
@@ -290,7 +282,7 @@ def local_activities(history: WorkflowHistory) -> int:
 
 
 async def activities_run(client: Client, workflow_id: str, first_run_id: str) -> int:
-    """Activities completed by a workflow (all its runs) and by every child it started.
+    """Activities completed by a workflow, over all its runs.
 
     Local activities count too: they are the same units of work (the teardown runs its short
     steps locally), only without the server round trip the trivial baseline pays for each.
@@ -299,6 +291,4 @@ async def activities_run(client: Client, workflow_id: str, first_run_id: str) ->
     total = 0
     for history in await run_histories(client, workflow_id, first_run_id):
         total += count_events(history, done) + local_activities(history)
-        for child_id, child_run in child_runs(history):
-            total += await activities_run(client, child_id, child_run)
     return total

@@ -1,11 +1,11 @@
 """History benchmark: the parent teardown's event counts per run as orgs grow (no timing).
 
-`python -m bench.history [--projects 10,100,1000,10000]`. Invariant 9 says no history grows
-with org size: the parent starts one child per project and continues as new every
-`pages_per_run` pages of projects (or sooner when Temporal suggests it), so its largest run
-must stop growing once an org fills one run. Each org has tiny datasets (one record per
-project), since records live in the children and never reach the parent. The dev server keeps
-its state in memory here: events are the same, only the wait is shorter.
+`python -m bench.history [--projects 10,100,1000,10000]`. No history may grow with org size
+(bounded history): the teardown runs one `purge_project` activity per project and continues as
+new every `pages_per_run` pages of projects (or sooner when Temporal suggests it), so its
+largest run must stop growing once an org fills one run. Each org has tiny datasets (one record
+per project), since records are deleted inside the activity and never reach the history. The
+dev server keeps its state in memory here: events are the same, only the wait is shorter.
 
 `ratio` is the largest run's event count over Temporal's warning threshold (10,240 events):
 below 1 means every run stays clear of it. `growth` is the largest org's biggest run over the

@@ -49,7 +49,7 @@ from bench.common import (
     worker_process,
 )
 from clients.schedules import sweep_input
-from contracts.sweep import SweepInput, SweepResult
+from contracts.sweep import CARDS, COMPOSE, DELIVER, KEYS, SweepInput, SweepResult
 from core.histories import run_histories
 from core.settings import Settings
 from store.base import Base
@@ -57,12 +57,14 @@ from store.bulk import insert_keys
 from store.db import make_engine, make_session_factory
 from store.models import Member, Organization, OrgStatus
 from store.seeding import BARE_ORG, expiring_keys, seed_org
-from workflows.sweep import ACTIVITY, KeyExpirySweepWorkflow
+from workflows.sweep import KeyExpirySweepWorkflow
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SPREAD = (timedelta(days=-7), timedelta(days=358))
 REVOKED_EVERY = 47
-PHASE_OF = {name: phase for phase, name in ACTIVITY.items()}
+# The activity type each phase's pages run as, as the history names them.
+PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_cards": CARDS,
+            "sweep_compose_digests": COMPOSE, "sweep_deliver_outbox": DELIVER}
 
 
 class MailSink:
@@ -209,7 +211,7 @@ async def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"workflow reports {totals.reminders_queued:,} reminders queued, "
                          f"{want.due_keys:,} keys are due")
     ratio = eng.seconds / raw_s
-    phases = {k: round(eng.phases.get(k, 0.0), 3) for k in ACTIVITY}
+    phases = {k: round(eng.phases.get(k, 0.0), 3) for k in PHASE_OF.values()}
     print(f"keys               {args.keys:,} in {args.orgs:,} orgs, {want.due_keys:,} due "
           f"(page {sweep.page_size:,}, {sweep.pages_per_run} pages per run)")
     print(f"engine             {eng.seconds:.2f}s  (phases: "

@@ -35,12 +35,8 @@ FAILED = "failed"
 
 
 def teardown_workflow_id(org_id: str) -> str:
-    """One teardown per org (invariant 3): the id is derived from the org, never random."""
+    """One teardown per org: the id is derived from the org, never random."""
     return f"org-teardown-{org_id}"
-
-
-def project_purge_workflow_id(org_id: str, project_id: str) -> str:
-    return f"org-teardown-{org_id}-project-{project_id}"
 
 
 @dataclass
@@ -142,15 +138,6 @@ def percent_done(steps: list[StepProgress]) -> float:
         else:
             fractions.append(0.0)
     return round(100.0 * sum(fractions) / len(fractions), 1)
-
-
-@dataclass
-class ProjectPurgeInput:
-    org_id: str
-    project_id: str
-    batch_size: int
-    heartbeat_timeout_seconds: int = 30
-    step_timeout_seconds: int = 300
 
 
 @dataclass

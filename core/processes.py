@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -55,11 +56,18 @@ def _death_signal_setter() -> Callable[[], None] | None:
     return hook
 
 
-async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:
-    """Start `argv` in its own session; stdout and stderr are shared with ours."""
-    process = await asyncio.create_subprocess_exec(
-        *argv, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=_death_signal_setter())
+async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str],
+                output: Path | None = None) -> Child:
+    """Start `argv` in its own session; stdout and stderr are shared with ours, or appended
+    to the file `output` (for a chatty child whose lines would bury ours)."""
+    sink = output.open("ab") if output is not None else None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_death_signal_setter(), stdout=sink, stderr=sink)
+    finally:
+        if sink is not None:
+            sink.close()  # the child holds its own copy of the descriptor
     return Child(name=name, process=process, exited=asyncio.ensure_future(process.wait()))
 
 

@@ -8,14 +8,32 @@ with a different pepper than the API.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
-DATA_DIR = Path(".lifecycle")
+# Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
+OPERATOR_TOKEN_FILE = "operator-token"
 DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded databases live when `LIFECYCLE_DATA_DIR` is not set.
+
+    Never relative to the working directory: a `lifecycle seed` run from another folder would
+    otherwise write a second, empty database that the running API never reads. A source
+    checkout keeps its data in `.lifecycle/` at the project root; an installed copy in the
+    user's data directory.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file():
+        return root / ".lifecycle"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lifecycle"
 
 
 class SettingsError(Exception):
@@ -27,13 +45,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LIFECYCLE_", extra="ignore")
 
-    data_dir: Path = DATA_DIR
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
 
     temporal_address: str = ""
     temporal_namespace: str = "default"
     task_queue: str = "org-lifecycle"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # The Temporal UI as a browser reaches it (links in the API and the CLI); empty: the local
+    # dev server's UI on `temporal_ui_port`.
+    temporal_ui_url: str = ""
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
@@ -99,9 +120,9 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port, e.g. 0.0.0.0:9464")
         return value
 
-    @field_validator("console_url")
+    @field_validator("temporal_ui_url", "console_url")
     @classmethod
-    def _console_origin(cls, value: str) -> str:
+    def _base_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -133,6 +154,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'lifecycle.db').resolve()}"
+
+    @property
+    def shown_database_url(self) -> str:
+        """The database URL with any password masked, for terminals and logs."""
+        return make_url(self.effective_database_url).render_as_string(hide_password=True)
+
+    @property
+    def effective_temporal_ui_url(self) -> str:
+        """Base URL of the Temporal UI for links: the configured one or the dev server's."""
+        return self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
 
     @property
     def effective_temporal_address(self) -> str:

@@ -9,12 +9,15 @@ register its namespace, and a worker started a little early should wait, not cra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
@@ -93,4 +96,31 @@ async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
             raise TemporalUnavailableError(
                 f"Temporal at {address} (namespace {namespace!r}) not serving after "
                 f"{deadline_s:.0f}s: {last_error}")
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def wait_for_poller(client: Client, task_queue: str, *, deadline_s: float,
+                          still_worth_waiting: Callable[[], str | None] | None = None) -> None:
+    """Wait until some worker polls `task_queue` for workflow tasks.
+
+    A worker process that has started is not yet a worker that takes work: it still connects,
+    registers and opens its pollers. Asking the server who polls is what says "ready".
+    """
+    give_up_at = time.monotonic() + deadline_s
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    while True:
+        with contextlib.suppress(RPCError):
+            described = await client.workflow_service.describe_task_queue(
+                request, timeout=timedelta(seconds=2))
+            if described.pollers:
+                return
+        if still_worth_waiting is not None:
+            reason = still_worth_waiting()
+            if reason is not None:
+                raise TemporalUnavailableError(f"task queue {task_queue}: {reason}")
+        if time.monotonic() >= give_up_at:
+            raise TemporalUnavailableError(
+                f"no worker polled task queue {task_queue!r} within {deadline_s:.0f}s")
         await asyncio.sleep(POLL_INTERVAL_S)

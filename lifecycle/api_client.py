@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from core.settings import Settings
+from core.settings import OPERATOR_TOKEN_FILE, Settings
 
 API_KEY_ENV = "LIFECYCLE_API_KEY"
 OPERATOR_TOKEN_ENV = "LIFECYCLE_OPERATOR_TOKEN"
@@ -163,7 +163,12 @@ def api_key(args: argparse.Namespace) -> str:
 
 
 def operator_token(settings: Settings) -> str:
-    return settings.operator_token.get_secret_value()
+    """The operator token from the settings, else the one a running `lifecycle dev` made."""
+    configured = settings.operator_token.get_secret_value()
+    if configured:
+        return configured
+    generated = settings.data_dir / OPERATOR_TOKEN_FILE
+    return generated.read_text().strip() if generated.is_file() else ""
 
 
 def connect(args: argparse.Namespace, settings: Settings, token: str, missing: str) -> Api:

@@ -39,9 +39,8 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from store.migrate import upgrade
 
-    url = settings.effective_database_url
-    upgrade(url, args.revision)
-    print(f"database at revision {args.revision}")
+    upgrade(settings.effective_database_url, args.revision)
+    print(f"database {settings.shown_database_url} at revision {args.revision}")
     return 0
 
 

@@ -1,11 +1,12 @@
 """`lifecycle dev`: the whole product on one machine with one command.
 
 Migrates the database, then starts three children: the Temporal dev server (SQLite file under
-the data directory, UI on), the worker and the API. Order matters: the worker starts only once
-Temporal serves the namespace, and the banner prints only once the API answers, so "ready"
-on the screen means ready. Ctrl-C, SIGTERM or SIGHUP stops them API first, so no new work
-arrives, and Temporal last, so the worker can finish its activities; if any child dies on its
-own, the others are stopped and the command exits non-zero naming it.
+the data directory, UI on, its own lines in a log file there), the worker and the API. Order
+matters: the worker starts only once Temporal serves the namespace, and the banner prints only
+once the worker polls its task queue and the API answers, so "ready" on the screen means
+ready. Ctrl-C, SIGTERM or SIGHUP stops them API first, so no new work arrives, and Temporal
+last, so the worker can finish its activities; if any child dies on its own, the others are
+stopped and the command exits non-zero naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -23,14 +25,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from core import processes
 from core.binaries import MissingBinaryError, temporal_cli
 from core.logs import configure_logging
-from core.settings import Settings
-from core.temporal import TemporalUnavailableError, wait_until_serving
+from core.settings import OPERATOR_TOKEN_FILE, Settings
+from core.temporal import TemporalUnavailableError, wait_for_poller, wait_until_serving
 from store.migrate import upgrade
 
 READY_DEADLINE_S = 60.0
@@ -85,18 +86,42 @@ class DevPlan:
             start_dev_server=not external,
         )
 
-    def child_env(self) -> dict[str, str]:
+    @property
+    def operator_token_file(self) -> Path:
+        return self.data_dir / OPERATOR_TOKEN_FILE
+
+    def child_env(self, operator_token: str = "") -> dict[str, str]:
         """Our environment plus the resolved values, so every child agrees with this plan."""
         env = dict(os.environ)
+        if operator_token:
+            env["LIFECYCLE_OPERATOR_TOKEN"] = operator_token
         env.update({
             "LIFECYCLE_DATA_DIR": str(self.data_dir),
             "LIFECYCLE_DATABASE_URL": self.database_url,
             "LIFECYCLE_TEMPORAL_ADDRESS": self.temporal_address,
             "LIFECYCLE_API_HOST": self.api_host,
             "LIFECYCLE_API_PORT": str(self.api_port),
+            "LIFECYCLE_TEMPORAL_UI_PORT": str(self.ui_port),
+            "LIFECYCLE_TEMPORAL_UI_URL": self.ui_url,
             "PYTHONUNBUFFERED": "1",
         })
         return env
+
+    @property
+    def ui_url(self) -> str:
+        """The UI the links point at: a configured one, else the dev server's on our port."""
+        return self.settings.temporal_ui_url or f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def dev_server_log(self) -> Path | None:
+        """Where the dev server's own lines go: a file, unless the user asked for debug output.
+
+        Its start-up and shutdown chatter (health probes failing until the frontend is up,
+        dial errors while it stops) is expected and says nothing to a user of the product.
+        """
+        if self.settings.log_level == "DEBUG":
+            return None
+        return self.data_dir / "temporal-dev-server.log"
 
     def dev_server_argv(self) -> list[str]:
         argv = [temporal_cli(), "server", "start-dev",
@@ -124,11 +149,6 @@ class DevPlan:
         if self.start_dev_server:
             wanted += [("127.0.0.1", self.temporal_port), ("127.0.0.1", self.ui_port)]
         return [f"{host}:{port}" for host, port in wanted if not _can_bind(host, port)]
-
-    @property
-    def shown_database_url(self) -> str:
-        """The URL with any password masked: it goes to the terminal and CI logs."""
-        return make_url(self.database_url).render_as_string(hide_password=True)
 
     @property
     def api_url(self) -> str:
@@ -180,7 +200,7 @@ def run_dev(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if plan.start_dev_server:
             temporal_cli()  # fail before migrating when the binary is missing
-        _say(f"migrating {plan.shown_database_url}")
+        _say(f"migrating {plan.settings.shown_database_url}")
         upgrade(plan.database_url)
     except MissingBinaryError as exc:
         _say(str(exc), error=True)
@@ -193,15 +213,34 @@ def run_dev(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_supervise(plan))
 
 
+def dev_operator_token(plan: DevPlan) -> str:
+    """The configured operator token, or a fresh one for this run (empty: one was configured).
+
+    Without one nobody could read a finished teardown's certificate or the ops views on a
+    development stack; it is written to the data directory (owner-only) for the CLI and
+    removed when the stack stops.
+    """
+    if plan.settings.operator_token.get_secret_value():
+        return ""
+    token = secrets.token_urlsafe(32)
+    path = plan.operator_token_file
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
 async def _supervise(plan: DevPlan) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     children: list[processes.Child] = []
+    operator = dev_operator_token(plan)
     try:
-        await _start_all(plan, children, stop)
-        _print_banner(plan)
+        await _start_all(plan, children, stop, operator)
+        _print_banner(plan, operator)
         await _until(stop.wait(), children, stop)
     except StopRequested:
         pass
@@ -213,27 +252,33 @@ async def _supervise(plan: DevPlan) -> int:
         return 1
     finally:
         await _stop_all(children)
+        if operator:
+            plan.operator_token_file.unlink(missing_ok=True)
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
     return 0
 
 
 async def _start_all(plan: DevPlan, children: list[processes.Child],
-                     stop: asyncio.Event) -> None:
+                     stop: asyncio.Event, operator_token: str) -> None:
     """Start everything; the API starts alongside Temporal (it connects lazily), the worker
     only once Temporal serves the namespace."""
-    env = plan.child_env()
+    env = plan.child_env(operator_token)
     started = time.monotonic()
     if plan.start_dev_server:
         _say(f"starting the Temporal dev server on {plan.temporal_address}")
-        children.append(await processes.spawn(TEMPORAL, plan.dev_server_argv(), env))
+        children.append(await processes.spawn(TEMPORAL, plan.dev_server_argv(), env,
+                                              output=plan.dev_server_log))
     else:
         _say(f"using the Temporal service at {plan.temporal_address}")
     children.append(await processes.spawn(API, plan.api_argv(), env))
-    await _until(wait_until_serving(plan.temporal_address, plan.settings.temporal_namespace,
-                                    deadline_s=READY_DEADLINE_S), children, stop)
+    client = await _until(wait_until_serving(plan.temporal_address,
+                                             plan.settings.temporal_namespace,
+                                             deadline_s=READY_DEADLINE_S), children, stop)
     _say(f"Temporal ready after {time.monotonic() - started:.1f}s; starting the worker")
     children.append(await processes.spawn(WORKER, plan.worker_argv(), env))
+    await _until(wait_for_poller(client, plan.settings.task_queue, deadline_s=READY_DEADLINE_S),
+                 children, stop)
     await _until(_wait_http_ok(f"{plan.api_url}/healthz", READY_DEADLINE_S), children, stop)
     _say(f"ready after {time.monotonic() - started:.1f}s")
 
@@ -286,12 +331,19 @@ async def _stop_all(children: list[processes.Child]) -> None:
     _say("stopped")
 
 
-def _print_banner(plan: DevPlan) -> None:
+def _print_banner(plan: DevPlan, operator_token: str) -> None:
     lines = [f"API docs     {plan.api_url}/docs",
              f"API health   {plan.api_url}/readyz",
              f"Temporal     {plan.temporal_address} (namespace "
              f"{plan.settings.temporal_namespace}, task queue {plan.settings.task_queue})"]
     if plan.start_dev_server:
-        lines.append(f"Temporal UI  http://127.0.0.1:{plan.ui_port}")
-    lines += [f"database     {plan.shown_database_url}", "press Ctrl-C to stop"]
+        lines.append(f"Temporal UI  {plan.ui_url}")
+        if plan.dev_server_log is not None:
+            lines.append(f"server log   {plan.dev_server_log}")
+    lines.append(f"database     {plan.settings.shown_database_url}")
+    if operator_token:
+        lines.append(f"operator     {operator_token}  (generated for this run: the ops views "
+                     "and certificates; the CLI reads it from "
+                     f"{plan.operator_token_file})")
+    lines.append("press Ctrl-C to stop")
     print("\n".join("  " + line for line in lines), flush=True)

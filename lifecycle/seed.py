@@ -153,6 +153,7 @@ def run_seed(settings: Settings, args: argparse.Namespace) -> int:
         print(f"lifecycle seed: error: {problem}", file=sys.stderr)
         return 2
     total_records = args.orgs * args.projects * args.datasets * args.records
+    print(f"lifecycle seed: database {settings.shown_database_url}", file=sys.stderr)
     progress = Progress(total_records, sys.stderr)
     totals: dict[str, int] = {}
     orgs: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TextIO
 
@@ -45,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow", action="store_true",
                         help="start/status: poll until completed, cancelled or failed")
     parser.add_argument("--interval", type=float, default=1.0,
-                        help="seconds between polls with --follow (default 1)")
+                        help="seconds between polls with --follow (default 1; up to 10 in "
+                             "grace)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="give up following after this many seconds (default: never)")
 
@@ -102,20 +104,94 @@ def _print_plan(plan: dict[str, Any], out: TextIO) -> None:
           file=out)
 
 
+GRACE_POLL_S = 10.0  # during grace nothing moves but the clock: poll slowly
+BAR_WIDTH = 20
+
+
+def _seconds_left(status: dict[str, Any]) -> float | None:
+    """Seconds until the grace window ends, when the teardown is in grace."""
+    if status.get("status") != "grace" or not status.get("grace_deadline"):
+        return None
+    deadline = datetime.fromisoformat(str(status["grace_deadline"]))
+    return max((deadline - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _duration(seconds: float) -> str:
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {int(seconds) % 60}s"
+
+
+def live_line(status: dict[str, Any]) -> str:
+    """The one line a terminal shows and rewrites: a bar, the step, and time left in grace."""
+    percent = float(status.get("percent", 0.0))
+    filled = round(BAR_WIDTH * percent / 100)
+    parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:5.1f}%",
+             str(status.get("status")), str(status.get("current_step") or "-"),
+             f"records_purged={status.get('records_purged', 0)}"]
+    left = _seconds_left(status)
+    if left is not None:
+        parts.append(f"grace ends in {_duration(left)} (cancel or expedite now)")
+    return " ".join(parts)
+
+
+class FollowView:
+    """How `--follow` shows progress: one rewritten line on a terminal, else changes only.
+
+    A log file or a pipe gets a line only when something in it changed, so a week of grace
+    is one line, not one per poll.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._live = out.isatty()
+        self._last = ""
+
+    def show(self, status: dict[str, Any]) -> None:
+        if self._live:
+            self._out.write("\r\x1b[K" + live_line(status))
+            self._out.flush()
+            return
+        line = progress_line(status)
+        if line != self._last:
+            print(line, file=self._out, flush=True)
+            self._last = line
+
+    def close(self) -> None:
+        if self._live:
+            self._out.write("\n")
+            self._out.flush()
+
+
 def _follow(reader: StatusReader, org_id: str, args: argparse.Namespace,
             out: TextIO) -> dict[str, Any]:
-    """Poll until a terminal state or `--timeout`; one progress line per poll (not in --json)."""
+    """Poll until a terminal state or `--timeout`; progress as `FollowView` shows it (not in
+    --json). In grace the poll slows down, never past the window's end."""
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    while True:
-        status = reader.read(org_id)
+    view = FollowView(out)
+    try:
+        while True:
+            status = reader.read(org_id)
+            if not args.json:
+                view.show(status)
+            if status["status"] in TERMINAL:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise CliError(f"still {status['status']} after {args.timeout:g}s "
+                               f"({status['percent']:.1f}%); the teardown goes on")
+            pause = args.interval
+            left = _seconds_left(status)
+            if left is not None:
+                pause = max(args.interval, min(GRACE_POLL_S, left))
+            if deadline is not None:
+                pause = min(pause, max(deadline - time.monotonic(), 0.0) + 0.01)
+            time.sleep(pause)  # the poll period, not synchronisation
+    finally:
         if not args.json:
-            print(progress_line(status), file=out, flush=True)
-        if status["status"] in TERMINAL:
-            return status
-        if deadline is not None and time.monotonic() > deadline:
-            raise CliError(f"still {status['status']} after {args.timeout:g}s "
-                           f"({status['percent']:.1f}%); the teardown goes on")
-        time.sleep(args.interval)  # the poll period, not synchronisation
+            view.close()
 
 
 def _ended(status: dict[str, Any], out: TextIO, as_json: bool) -> int:

@@ -7,10 +7,8 @@ from typing import Any
 
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
-    from workflows.purge import ProjectPurgeWorkflow
     from workflows.subscriptions import SubscriptionCancelWorkflow
     from workflows.sweep import KeyExpirySweepWorkflow
     from workflows.teardown import OrgTeardownWorkflow
 
-    return [OrgTeardownWorkflow, ProjectPurgeWorkflow, KeyExpirySweepWorkflow,
-            SubscriptionCancelWorkflow]
+    return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow]

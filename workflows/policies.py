@@ -1,8 +1,9 @@
-"""Retry and timeout policy shared by the teardown workflows, and how a short step is run.
+"""Retry and timeout policy shared by every workflow, and how a short step is run.
 
-Transient failures (a database restart, a dropped connection) are retried forever with backoff
-capped at a minute: a teardown must finish, not give up at 3 a.m. Errors that retrying cannot
-fix are named, so they fail the workflow at once with their message.
+Every activity is called by method reference with a policy from here. Transient failures (a
+database restart, a dropped connection) are retried forever with backoff capped at a minute: a
+teardown or a sweep must finish, not give up at 3 a.m. Errors that retrying cannot fix are
+named, so they fail the workflow at once with their message.
 """
 
 from __future__ import annotations

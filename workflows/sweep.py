@@ -5,18 +5,26 @@ Four phases, each a keyset walk of one activity per page: keys (by `(expires_at,
 start of the first run, and handed to every page and every continued run, so all pages agree
 on which keys are due. After `pages_per_run` pages (or when Temporal suggests it) the workflow
 continues as new with its phase, cursor and totals, so a sweep of a million keys keeps every
-run's history small (invariant 9).
+run's history bounded, however many keys and orgs there are.
+
+Pages run with the shared `RETRY` policy: a database page is retried forever with capped backoff,
+so a sweep finishes once the database is back; a delivery page fails on purpose while a receiver
+refuses, the backoff spaces its retries and each message's own attempt limit ends them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliveryActivities
+    from activities.digests import DigestActivities
+    from activities.sweep import SweepClaimActivities
     from contracts.sweep import (
         CARDS,
         COMPOSE,
@@ -29,14 +37,13 @@ with workflow.unsafe.imports_passed_through():
         SweepResult,
         SweepTotals,
     )
+    from workflows.policies import RETRY
 
-# Database pages retry forever with capped backoff: a sweep should finish once the database is
-# back. Delivery pages fail on purpose while a receiver refuses; the backoff spaces the retries
-# and each message's own attempt limit ends them.
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
-                    maximum_interval=timedelta(minutes=1))
-ACTIVITY = {KEYS: "sweep_claim_keys", CARDS: "sweep_claim_cards",
-            COMPOSE: "sweep_compose_digests", DELIVER: "sweep_deliver_outbox"}
+# The page activity of each phase: classes differ, the signature (one page in, its counts out)
+# is the same.
+ACTIVITY: dict[str, Callable[[Any, PageInput], PageResult]] = {
+    KEYS: SweepClaimActivities.claim_keys, CARDS: SweepClaimActivities.claim_cards,
+    COMPOSE: DigestActivities.compose, DELIVER: DeliveryActivities.deliver}
 NEXT = {KEYS: CARDS, CARDS: COMPOSE, COMPOSE: DELIVER, DELIVER: DONE}
 
 
@@ -72,11 +79,10 @@ class KeyExpirySweepWorkflow:
                                                  runs=sweep.runs + 1, totals=totals))
             limit = {COMPOSE: sweep.compose_page_size,
                      DELIVER: sweep.deliver_page_size}.get(phase, sweep.page_size)
-            page: PageResult = await workflow.execute_activity(
+            page = await workflow.execute_activity_method(
                 ACTIVITY[phase],
                 PageInput(sweep_id=sweep.sweep_id, now=sweep.now,
                           windows_days=sweep.windows_days, cursor=cursor, limit=limit),
-                result_type=PageResult,
                 start_to_close_timeout=timedelta(seconds=sweep.page_timeout_seconds),
                 heartbeat_timeout=timedelta(seconds=sweep.heartbeat_timeout_seconds),
                 retry_policy=RETRY)

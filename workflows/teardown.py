@@ -5,23 +5,22 @@ cancelled (the org is restored exactly); from then on cancel is refused with the
 state (per-step progress, counts, cursor) lives in one dataclass that is carried across
 continue-as-new, so the parent's history stays bounded however many projects an org has.
 
-Teardowns started since the `FEWER_ROUND_TRIPS` patch run the same steps with fewer Temporal
-round trips (see docs/benchmarks.md): short steps as local activities, subscriptions listed once
-and cancelled concurrently, the "requested" notice off the critical path, and each project
-purged by one activity of the parent instead of a child workflow of two activities. Teardowns
-started before it keep their old command sequence, so they replay and finish unchanged.
+Temporal round trips are kept off the critical path (see docs/teardown.md): short steps run as
+local activities, subscriptions are listed once and cancelled concurrently, the "requested"
+notice is queued beside the next steps, and each project is purged by one heartbeating activity
+of this workflow.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeActivities
@@ -43,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         OrgStep,
         Progress,
         ProjectPage,
-        ProjectPurgeInput,
         ProjectPurgeResult,
         ProjectStep,
         StepCount,
@@ -52,13 +50,10 @@ with workflow.unsafe.imports_passed_through():
         TeardownInput,
         TeardownState,
         percent_done,
-        project_purge_workflow_id,
     )
     from workflows.policies import LONG, RETRY, short_step
-    from workflows.purge import ProjectPurgeWorkflow
 
 REMINDER_BEFORE = timedelta(days=1)
-FEWER_ROUND_TRIPS = "teardown-fewer-round-trips"
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -78,7 +73,6 @@ class OrgTeardownWorkflow:
         self.state = inp.carried or TeardownState()
         self.cancel_request: CancelRequest | None = None
         self.expedited = False
-        self.fast = False  # decided by the FEWER_ROUND_TRIPS patch at the start of each run
         self.subscriptions: dict[str, list[str]] | None = None
         self.notices: list[asyncio.Task[None]] = []
 
@@ -86,10 +80,7 @@ class OrgTeardownWorkflow:
 
     @workflow.run
     async def run(self, inp: TeardownInput) -> Progress:
-        info = workflow.info()
-        # Memoized for the run: a run recorded before the patch replays the old sequence whole.
-        self.fast = workflow.patched(FEWER_ROUND_TRIPS)
-        self.state.first_run_id = self.state.first_run_id or info.run_id
+        self.state.first_run_id = self.state.first_run_id or workflow.info().run_id
         current = ""
         try:
             for name in STEPS:
@@ -103,7 +94,7 @@ class OrgTeardownWorkflow:
                     self.state.destructive = True
                     await self._act(TeardownActivities.begin_destruction, self._org_step())
                 await self._run_step(step)
-        except (ActivityError, ChildWorkflowError) as err:
+        except ActivityError as err:
             return await self._fail(current, _reason(err))
         await self._settle_notices()
         await self._notify("completed")
@@ -130,10 +121,8 @@ class OrgTeardownWorkflow:
         if result.already_destructive:  # a resumed teardown: the point of no return is behind
             self.state.destructive = True
             self.state.step("grace").status = "skipped"
-        elif self.fast:  # queued beside the next steps; awaited before the run ends
+        else:  # queued beside the next steps; awaited before the run ends
             self.notices.append(asyncio.create_task(self._notify("requested")))
-        else:
-            await self._notify("requested")
 
     async def _grace(self, step: StepProgress) -> None:
         grace = timedelta(seconds=max(self.inp.grace_seconds, 0))
@@ -169,16 +158,16 @@ class OrgTeardownWorkflow:
         await self._cancel_each(step, subs.get("workspace_capacity", []))
 
     async def _list_subscriptions(self) -> dict[str, list[str]]:
-        """The active subscriptions by kind; listed once for both billing steps when fast (the
-        job-plan cancellations cannot change which capacity plans are active)."""
-        if not self.fast or self.subscriptions is None:
+        """The active subscriptions by kind, listed once for both billing steps (the job-plan
+        cancellations cannot change which capacity plans are active)."""
+        if self.subscriptions is None:
             self.subscriptions = await self._act(TeardownActivities.list_subscriptions,
                                                  self._org_step())
         return self.subscriptions
 
     async def _cancel_each(self, step: StepProgress, ids: list[str]) -> None:
         """One activity per subscription, so each cancellation is its own retried call; they
-        are independent (own idempotency keys), so the fast path runs them concurrently."""
+        are independent (own idempotency keys), so they run concurrently."""
         step.total = len(ids)
 
         async def cancel(sub_id: str) -> None:
@@ -186,11 +175,7 @@ class OrgTeardownWorkflow:
                             SubscriptionStep(self.inp.org_id, self._wid(), sub_id))
             step.done += 1
 
-        if self.fast:
-            await asyncio.gather(*(cancel(sub_id) for sub_id in ids))
-            return
-        for sub_id in ids:
-            await cancel(sub_id)
+        await asyncio.gather(*(cancel(sub_id) for sub_id in ids))
 
     async def _purge_projects(self, step: StepProgress) -> None:
         step.total = self.state.snapshot.get("projects", 0)
@@ -219,24 +204,18 @@ class OrgTeardownWorkflow:
                 await self._continue_as_new()
 
     async def _purge_one(self, project_id: str) -> ProjectPurgeResult:
-        """One project: a heartbeating activity (fast), or a child workflow of two (old path).
+        """One project: a regular activity, since it is long and heartbeats its cursor.
 
-        The activity adds the same three events to this history as a child did, but saves the
-        child's start, its two workflow tasks and one activity round trip (~0.5 s per project
-        in the benchmark's timeline, more than purging its 50,000 records took).
+        One activity, not a child workflow of a records step and a project step: it adds three
+        events to this history (scheduled, started, completed; heartbeats and retries add
+        none) and costs one task-queue round trip, with no child start or workflow tasks of its
+        own on the critical path of every project.
         """
-        if self.fast:
-            return await workflow.execute_activity_method(
-                PurgeActivities.purge_project,
-                ProjectStep(self.inp.org_id, project_id, self.inp.batch_size),
-                start_to_close_timeout=LONG, retry_policy=RETRY,
-                heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
-        return await workflow.execute_child_workflow(
-            ProjectPurgeWorkflow.run,
-            ProjectPurgeInput(self.inp.org_id, project_id, self.inp.batch_size,
-                              self.inp.heartbeat_timeout_seconds,
-                              self.inp.step_timeout_seconds),
-            id=project_purge_workflow_id(self.inp.org_id, project_id))
+        return await workflow.execute_activity_method(
+            PurgeActivities.purge_project,
+            ProjectStep(self.inp.org_id, project_id, self.inp.batch_size),
+            start_to_close_timeout=LONG, retry_policy=RETRY,
+            heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
 
     async def _revoke_api_keys(self, step: StepProgress) -> None:
         await self._counted(step, TeardownActivities.revoke_api_keys,
@@ -301,13 +280,7 @@ class OrgTeardownWorkflow:
         await self._settle_notices()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self.state.runs += 1
-        workflow.continue_as_new(TeardownInput(
-            org_id=self.inp.org_id, requested_by=self.inp.requested_by,
-            grace_seconds=self.inp.grace_seconds, batch_size=self.inp.batch_size,
-            purge_concurrency=self.inp.purge_concurrency,
-            project_page_size=self.inp.project_page_size, pages_per_run=self.inp.pages_per_run,
-            heartbeat_timeout_seconds=self.inp.heartbeat_timeout_seconds,
-            step_timeout_seconds=self.inp.step_timeout_seconds, carried=self.state))
+        workflow.continue_as_new(replace(self.inp, carried=self.state))
 
     # -- updates and query -----------------------------------------------------------------
 
@@ -375,13 +348,7 @@ class OrgTeardownWorkflow:
         step.done = result.count
 
     async def _act(self, method: Callable[[TeardownActivities, A], R], arg: A) -> R:
-        if self.fast:
-            return await short_step(method, arg, self._step_timeout())
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=self._step_timeout(), retry_policy=RETRY)
-
-    def _step_timeout(self) -> timedelta:
-        return timedelta(seconds=self.inp.step_timeout_seconds)
+        return await short_step(method, arg, timedelta(seconds=self.inp.step_timeout_seconds))
 
     async def _notify(self, kind: str, detail: str = "") -> None:
         """Best effort: a failed notice is logged, never the reason a teardown fails."""

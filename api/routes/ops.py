@@ -91,7 +91,7 @@ class HistoryPage(BaseModel):
 
 
 def ui_url(settings: Settings, namespace: str, workflow_id: str) -> str:
-    return (f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/{quote(namespace)}"
+    return (f"{settings.effective_temporal_ui_url}/namespaces/{quote(namespace)}"
             f"/workflows/{quote(workflow_id, safe='')}")
 
 

@@ -10,6 +10,7 @@ and certificate are then the operator's to read (`OperatorOrAdminDep`).
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -58,10 +59,13 @@ from clients.teardown import (
     teardown_input,
 )
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
+from core.receipts import make_receipt
 from store import orgs
 from store.audit import audit
 from store.models import DeletionCertificate, OrgStatus
 from store.plan import compute_plan
+
+RECEIPT_VALID_AFTER_GRACE_S = 30 * 24 * 3600
 
 router = APIRouter(tags=["teardown"])
 
@@ -142,8 +146,12 @@ async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
     await run_in_threadpool(audit, session, org_id, principal.actor, "teardown.started",
                             f"workflow:{workflow_id}", run_id=run_id,
                             grace_seconds=inp.grace_seconds)
+    valid_until = int(time.time()) + inp.grace_seconds + RECEIPT_VALID_AFTER_GRACE_S
     return TeardownStarted(workflow_id=workflow_id, run_id=run_id,
-                           status_url=f"/orgs/{org_id}/teardown")
+                           status_url=f"/orgs/{org_id}/teardown",
+                           certificate_url=f"/orgs/{org_id}/teardown/certificate",
+                           certificate_receipt=make_receipt(org_id, valid_until,
+                                                            settings.pepper_bytes))
 
 
 async def _running_run_id(client: TemporalClientDep, org_id: str) -> str | None:

@@ -81,6 +81,14 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
 
         # the org and its keys are gone: the admin key no longer authenticates
         problem(await client.get(f"/orgs/{org_id}/teardown", headers=admin), 401)
+        # ... but the receipt from the start still reads the certificate, and only that one
+        receipt = bearer(body["certificate_receipt"])
+        by_receipt = await client.get(body["certificate_url"], headers=receipt)
+        forged = bearer(body["certificate_receipt"][:-2] + "xx")
+        problem(await client.get(body["certificate_url"], headers=forged), 401)
+        problem(await client.get(body["certificate_url"], headers=admin), 401)
+        problem(await client.get(f"/orgs/{neighbour.org.org_id}/teardown/certificate",
+                                 headers=receipt), 403)
         # `completed` is reported a moment before the run closes (the last notice is queued)
         ops = await eventually(
             lambda: client.get(f"/ops/workflows/{body['workflow_id']}", headers=OPERATOR),
@@ -92,6 +100,8 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
             params={"page_size": 10, "next_page_token": history.json()["next_page_token"]})
     cert = done["certificate"]
     assert cert is not None and done["percent"] == 100.0
+    assert by_receipt.status_code == 200, by_receipt.text
+    assert by_receipt.json()["certificate"]["id"] == cert["id"]
     assert cert["counts"] == plan["counts"]  # exactly what the dry run announced
     assert set(cert["verification"].values()) == {0}
     assert cert["workflow_id"] == body["workflow_id"]

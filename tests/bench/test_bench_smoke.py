@@ -46,10 +46,13 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("fixture", "expected"), [
-    ("teardown_completed", 0),  # recorded before local activities: all regular
+    ("key_expiry_sweep", 0),  # page activities only: all regular
     # freeze, requested notice, begin_destruction, list_subscriptions, three cancellations and
     # the project page, each recorded as a local activity marker
-    ("teardown_completed_fewer_round_trips", 8),
+    ("teardown_completed", 8),
+    # the last (empty) project page, the six short steps after the purge, the certificate and
+    # the completed notice
+    ("teardown_completed_last_run", 9),
 ])
 def test_local_activities_are_counted_as_activities_run(fixture: str, expected: int) -> None:
     """The orchestration bench compares activities run: a teardown's local steps must count."""

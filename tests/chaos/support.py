@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.binaries import temporal_cli
+from tests.support.ports import free_port
 
 SCALE = max(1, int(os.environ.get("LIFECYCLE_CHAOS_SCALE", "1")))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(argv: list[str], env: dict[str, str] | None = None,

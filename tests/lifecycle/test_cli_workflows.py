@@ -65,8 +65,8 @@ async def test_list_show_and_history_of_a_completed_teardown(
     assert shown["type"] == TEARDOWN and shown["progress"] is None
     assert shown["ui_url"].endswith(f"/workflows/{wid}")
 
-    # the org filter finds the teardown; since the fewer-round-trips patch its projects are
-    # purged by activities of its own (no child workflows to list beside it)
+    # the org filter finds the teardown; its projects are purged by activities of its own (no
+    # child workflows to list beside it)
     listed = await eventually(
         lambda: _json(capsys, "workflows", "list", "--org", org_id, *url, "--json"),
         lambda page: len(page["items"]) == 1

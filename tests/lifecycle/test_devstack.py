@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from tests.support.ports import free_port
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +34,6 @@ READY_DEADLINE_S = 90.0
 EXIT_DEADLINE_S = 45.0
 POLL_S = 0.1
 MARKER_VAR = "LIFECYCLE_TEST_PROCESS_MARKER"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _start_time(pid: int) -> str | None:
@@ -107,6 +101,8 @@ class DevRun:
     marker: str
     api_url: str
     temporal_address: str
+    ui_port: int
+    data_dir: Path
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -131,6 +127,14 @@ class DevRun:
                 time.sleep(POLL_S)
         pytest.fail(f"not ready within {READY_DEADLINE_S}s (last: {last}):\n{self.output()}")
 
+    def wait_banner(self) -> None:
+        """Wait until the banner says ready; fail early if the stack exits."""
+        give_up_at = time.monotonic() + READY_DEADLINE_S
+        while "lifecycle dev: ready after" not in self.output():
+            if self.process.poll() is not None or time.monotonic() > give_up_at:
+                pytest.fail(f"no ready banner:\n{self.output()}")
+            time.sleep(POLL_S)
+
     def wait_exit(self) -> int:
         try:
             return self.process.wait(timeout=EXIT_DEADLINE_S)
@@ -141,7 +145,7 @@ class DevRun:
 
 @pytest.fixture
 def dev_run(tmp_path: Path) -> Iterator[DevRun]:
-    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
     marker = uuid.uuid4().hex
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("LIFECYCLE_")}
@@ -157,7 +161,7 @@ def dev_run(tmp_path: Path) -> Iterator[DevRun]:
              "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     run = DevRun(process, log, marker, f"http://127.0.0.1:{api_port}",
-                 f"127.0.0.1:{temporal_port}")
+                 f"127.0.0.1:{temporal_port}", ui_port, tmp_path / "data")
     yield run
     # A failed test must not leak its stack into the next one.
     if process.poll() is None:
@@ -200,10 +204,46 @@ def test_dev_serves_and_stops_everything_on_sigint(dev_run: DevRun) -> None:
     status = dev_run.wait_exit()
 
     assert status == 0, dev_run.output()
+    _assert_quiet(dev_run.output())
     survivors = [pid for pid, started in tree.items() if _start_time(pid) == started]
     assert survivors == [], [_cmdline(pid) for pid in survivors]
     assert _marked_processes(dev_run.marker) == []
     assert "stopped" in dev_run.output()
+
+
+def _assert_quiet(output: str) -> None:
+    """Start and stop in order leave nothing alarming on the user's screen: the dev server's
+    own start-up and shutdown chatter goes to its log file."""
+    noisy = [line for line in output.splitlines()
+             if any(word in line for word in ('"level": "ERROR"', '"level": "WARNING"',
+                                              "level=ERROR", "level=WARN", "Traceback",
+                                              "network dial error", "Failed to poll"))]
+    assert noisy == [], noisy
+
+
+def test_ready_means_the_worker_polls_and_links_use_the_ui_port(dev_run: DevRun) -> None:
+    dev_run.wait_banner()
+    # no waiting here: "ready" on the screen must already mean a worker takes work
+    assert asyncio.run(_worker_pollers(dev_run.temporal_address, "org-lifecycle")) > 0
+    assert f"Temporal UI  http://127.0.0.1:{dev_run.ui_port}" in dev_run.output()
+    banner_db = [line for line in dev_run.output().splitlines() if "database  " in line]
+    assert banner_db and "lifecycle.db" in banner_db[0], dev_run.output()
+    # no operator token was configured: one was generated, shown once, kept for the CLI
+    [shown] = [line.split()[1] for line in dev_run.output().splitlines()
+               if line.strip().startswith("operator ")]
+    token_file = dev_run.data_dir / "operator-token"
+    assert token_file.read_text().strip() == shown
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    with httpx.Client(timeout=5.0) as client:
+        listed = client.get(f"{dev_run.api_url}/ops/workflows",
+                            headers={"Authorization": f"Bearer {shown}"})
+        refused = client.get(f"{dev_run.api_url}/ops/workflows",
+                             headers={"Authorization": "Bearer not-the-token"})
+    assert listed.status_code == 200, listed.text
+    assert refused.status_code == 401
+    dev_run.process.send_signal(signal.SIGINT)
+    assert dev_run.wait_exit() == 0, dev_run.output()
+    assert not token_file.exists()
 
 
 def test_dev_stops_the_rest_and_fails_when_a_child_dies(dev_run: DevRun) -> None:

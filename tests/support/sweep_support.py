@@ -11,7 +11,6 @@ import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,15 +36,8 @@ from core.settings import Settings
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
 from store.seeding import BARE_ORG, SeededOrg, seed_org
+from tests.support.ports import free_port
 from workflows.sweep import KeyExpirySweepWorkflow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 # -- SMTP ------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.sweep import SweepInput
 from core.sdk_metrics import metrics_runtime
 from core.settings import SettingsError, load_settings
-from tests.support.sweep_support import free_port
+from tests.support.ports import free_port
 from tests.support.teardown_support import eventually
 from worker import main, run_worker
 from workflows.sweep import KeyExpirySweepWorkflow

@@ -1,4 +1,5 @@
-"""Invariant 9: the parent teardown's history stays bounded however many projects an org has."""
+"""Bounded history: the teardown's history per run stays bounded however many projects an org
+has."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from tests.support.teardown_support import teardown_worker
 PROJECTS = 300
 PAGE = 50
 PAGES_PER_RUN = 2
-# Per run: PAGE * PAGES_PER_RUN project purges at ~6 events each (with their workflow
-# tasks), plus a few dozen for the steps.
+# Per run: PAGE * PAGES_PER_RUN project purges at ~6 events each (three for the activity, three
+# for the workflow task that follows), plus a few dozen for the steps.
 EVENTS_PER_RUN_BOUND = PAGE * PAGES_PER_RUN * 8 + 200
 
 

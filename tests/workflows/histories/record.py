@@ -1,16 +1,15 @@
-"""Record the replay fixtures from real runs: `python -m tests.workflows.histories.record [TAG]`.
+"""Record the teardown and subscription-cancel replay fixtures from real runs:
+`python -m tests.workflows.histories.record`.
 
-Files recorded before a `workflow.patched` change are kept, so the old command sequence keeps
-replaying; the new sequence is recorded beside them under a tag (e.g. `fewer_round_trips`:
-`teardown_completed_fewer_round_trips.json`). With a tag, only the files whose workflow code the
-tagged change touched are written, never over an untagged one. The replay test
-(tests/test_replay.py) checks every JSON file here against the current workflow code.
+Four histories: a completed teardown's first and last run (it continues as new), a teardown
+cancelled in its grace window, and a subscription cancel. Nothing is released yet, so a
+workflow change re-records them in place; the replay test (tests/workflows/test_replay.py)
+checks every JSON file here against the current workflow code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients.teardown import start_teardown, teardown_input
 from contracts.subscriptions import SubscriptionCancelInput, subscription_cancel_workflow_id
-from contracts.teardown import IN_GRACE, CancelRequest, project_purge_workflow_id
+from contracts.teardown import IN_GRACE, CancelRequest
 from core.binaries import temporal_test_server
 from core.histories import run_histories
 from core.settings import Settings
@@ -36,9 +35,9 @@ from workflows.teardown import OrgTeardownWorkflow
 HERE = Path(__file__).parent
 
 
-async def record(tag: str = "") -> None:
+async def record() -> None:
     def save(name: str, history: WorkflowHistory) -> None:
-        (HERE / (f"{name}_{tag}.json" if tag else f"{name}.json")).write_text(history.to_json())
+        (HERE / f"{name}.json").write_text(history.to_json())
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/record.db"
@@ -59,10 +58,6 @@ async def record(tag: str = "") -> None:
             runs = await run_histories(env.client, handle.id, handle.result_run_id or "")
             save("teardown_completed", runs[0])
             save("teardown_completed_last_run", runs[-1])
-            if not tag:  # teardowns since the fewer_round_trips patch start no children
-                child = env.client.get_workflow_handle(
-                    project_purge_workflow_id(done.org_id, sorted(done.project_ids)[0]))
-                save("project_purge", await child.fetch_history())
 
             cancel = await start_teardown(
                 env.client, settings, teardown_input(settings, kept.org_id, "member:r", 3600),
@@ -72,8 +67,6 @@ async def record(tag: str = "") -> None:
             await cancel.execute_update(OrgTeardownWorkflow.cancel, CancelRequest("member:r"))
             await cancel.result()
             save("teardown_cancelled", await cancel.fetch_history())
-            if tag:
-                return
 
             # the org is active again after the cancelled teardown: unsubscribe a job plan
             with sessions() as session:
@@ -89,4 +82,4 @@ async def record(tag: str = "") -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else ""))
+    asyncio.run(record())

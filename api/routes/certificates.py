@@ -1,0 +1,37 @@
+"""The deletion certificate read with the receipt the teardown's start answered with.
+
+The admin's keys are revoked by the teardown itself, so this route takes the receipt instead
+of a key (see `core.receipts`); operators read the same certificate through the status route.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from api.auth import bearer_token
+from api.deps import SessionDep, SettingsDep
+from api.problems import NotFound, NotPermitted, Unauthorized, problem_responses
+from api.routes.teardown import OrgId, _certificate_out
+from api.teardown_models import TeardownStatus, status_from_certificate
+from core.receipts import receipt_org
+
+router = APIRouter(tags=["teardown"])
+
+
+@router.get("/orgs/{org_id}/teardown/certificate", response_model=TeardownStatus,
+            summary="The deletion certificate, read with the receipt from the start "
+                    "(`Authorization: Bearer olc_...`); 404 until it is issued",
+            responses=problem_responses(Unauthorized, NotPermitted, NotFound))
+async def certificate(org_id: OrgId, request: Request, session: SessionDep,
+                      settings: SettingsDep) -> TeardownStatus:
+    owner = receipt_org(bearer_token(request), settings.pepper_bytes, int(time.time()))
+    if owner is None:
+        raise Unauthorized("the certificate receipt is not valid or has expired")
+    if owner != org_id:
+        raise NotPermitted("this receipt is for another organization's certificate")
+    cert = await _certificate_out(session, org_id)
+    if cert is None:
+        raise NotFound("no deletion certificate yet: the teardown is still running")
+    return status_from_certificate(cert)

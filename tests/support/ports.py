@@ -1,0 +1,39 @@
+"""Free TCP ports for servers a test starts in another process.
+
+Why not `bind(("127.0.0.1", 0))` and hand the number on: that port comes from the kernel's
+ephemeral range, and between our probe and the child's bind anything else asking the kernel
+for a port (a Temporal dev server picks several for its internal services) can be given the
+same one. Ports below the ephemeral range are never handed out that way, so a probe there
+stays free unless someone names it on purpose.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 20_000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def free_port() -> int:
+    """A port below the ephemeral range that nothing listens on right now."""
+    high = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(LOWEST, high)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port between {LOWEST} and {high}")
