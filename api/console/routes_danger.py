@@ -3,15 +3,16 @@
 The plan shows what would be deleted and every blocker; the admin types the org's name; the
 teardown then runs as the API's own `start`, and progress is shown live. The teardown removes
 the members, and with them the admin's session, before it finishes, so progress and the
-certificate live at a watch link that needs no session: its token is an HMAC of the org id
-under the server pepper (nothing stored, valid as long as the certificate is kept, which holds
-no personal data). Cancel and Delete now stay with the admin's session.
+certificate live at a watch link that needs no session: it carries the certificate receipt
+the API's start answers with (stateless, for this org's certificate only, valid for 30 days
+after the grace window; the progress and the certificate hold no personal data). Cancel and
+Delete now stay with the admin's session.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,13 +21,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from api.auth import Operator
-from api.console import security
 from api.console.auth import DangerDep, FormDep, MaybeUserDep
 from api.console.render import Errors, errors_of, page, see_other, status_of
 from api.deps import SessionDep, SettingsDep, get_temporal_client
 from api.problems import NotFound, Problem
 from api.routes import teardown as teardown_routes
 from api.teardown_models import TeardownStart, TeardownStatus
+from core.receipts import make_receipt, receipt_org
 from core.settings import Settings
 from store.models import OrgStatus
 from store.plan import compute_plan
@@ -43,17 +44,22 @@ TABLE_LABELS = {
 }
 
 
-def watch_token(settings: Settings, org_id: str) -> str:
-    return security.keyed_hash(settings.pepper_bytes, "teardown-watch", org_id).hex()[:40]
+def watch_url(receipt: str) -> str:
+    return f"/console/teardown/{receipt}"
 
 
-def watch_url(settings: Settings, org_id: str) -> str:
-    return f"/console/teardown/{org_id}/{watch_token(settings, org_id)}"
+def fresh_receipt(settings: Settings, org_id: str) -> str:
+    """A receipt like the start's, for an admin who comes back while the teardown runs."""
+    valid_until = (int(time.time()) + settings.teardown_grace_seconds
+                   + teardown_routes.RECEIPT_VALID_AFTER_GRACE_S)
+    return make_receipt(org_id, valid_until, settings.pepper_bytes)
 
 
-def _check_watch(settings: Settings, org_id: str, token: str) -> None:
-    if not hmac.compare_digest(watch_token(settings, org_id[:64]), token[:64]):
-        raise NotFound("there is no such deletion to watch")
+def _receipt_org(settings: Settings, receipt: str) -> str:
+    org_id = receipt_org(receipt[:200], settings.pepper_bytes, int(time.time()))
+    if org_id is None:
+        raise NotFound("this deletion link is not valid or has expired")
+    return org_id
 
 
 def _plan_page(request: Request, user: Any, session: SessionDep, *, status: int = 200,
@@ -70,7 +76,7 @@ def _plan_page(request: Request, user: Any, session: SessionDep, *, status: int 
 def danger_page(request: Request, user: DangerDep, session: SessionDep,
                 settings: SettingsDep) -> Response:
     if user.org_status is not OrgStatus.ACTIVE:
-        return see_other(watch_url(settings, user.org_id))
+        return see_other(watch_url(fresh_receipt(settings, user.org_id)))
     return _plan_page(request, user, session)
 
 
@@ -81,15 +87,15 @@ async def start_deletion(request: Request, user: DangerDep, form: FormDep,
     try:
         body = TeardownStart(confirm_name=typed)
         client = await get_temporal_client(request)
-        await teardown_routes.start(user.org_id, body, user.principal, session, settings,
-                                    client)
+        started = await teardown_routes.start(user.org_id, body, user.principal, session,
+                                              settings, client)
     except (Problem, ValidationError) as exc:
         await run_in_threadpool(session.rollback)
         errors = errors_of(exc, "confirm_name")
         code = status_of(exc)
         return await run_in_threadpool(
             lambda: _plan_page(request, user, session, status=code, errors=errors, typed=typed))
-    return see_other(watch_url(settings, user.org_id))
+    return see_other(watch_url(started.certificate_receipt))
 
 
 @router.post("/danger/cancel")
@@ -97,7 +103,7 @@ async def cancel_deletion(request: Request, user: DangerDep, form: FormDep,
                           session: SessionDep, settings: SettingsDep) -> Response:
     client = await get_temporal_client(request)
     await teardown_routes.cancel(user.org_id, user.principal, session, client)
-    return see_other(watch_url(settings, user.org_id) + "?decided=cancelled")
+    return see_other(watch_url(fresh_receipt(settings, user.org_id)) + "?decided=cancelled")
 
 
 @router.post("/danger/expedite")
@@ -105,7 +111,7 @@ async def expedite_deletion(request: Request, user: DangerDep, form: FormDep,
                             session: SessionDep, settings: SettingsDep) -> Response:
     client = await get_temporal_client(request)
     await teardown_routes.expedite(user.org_id, user.principal, session, client)
-    return see_other(watch_url(settings, user.org_id) + "?decided=expedited")
+    return see_other(watch_url(fresh_receipt(settings, user.org_id)) + "?decided=expedited")
 
 
 async def _status(request: Request, session: SessionDep, org_id: str) -> TeardownStatus:
@@ -113,36 +119,33 @@ async def _status(request: Request, session: SessionDep, org_id: str) -> Teardow
     return await teardown_routes.status(org_id, Operator(), session, client)
 
 
-@router.get("/teardown/{org_id}/{token}", response_class=HTMLResponse)
-async def watch_page(request: Request, org_id: str, token: str, user: MaybeUserDep,
-                     session: SessionDep, settings: SettingsDep) -> Response:
-    _check_watch(settings, org_id, token)
+@router.get("/teardown/{receipt}", response_class=HTMLResponse)
+async def watch_page(request: Request, receipt: str, user: MaybeUserDep, session: SessionDep,
+                     settings: SettingsDep) -> Response:
+    org_id = _receipt_org(settings, receipt)
     status = await _status(request, session, org_id)
     admin = user if user is not None and user.is_admin and user.org_id == org_id else None
     certificate = (json.dumps(status.certificate.model_dump(mode="json"), indent=2)
                    if status.certificate else "")
-    decided = request.query_params.get("decided", "")
     notice = {"cancelled": "The deletion was cancelled: the organization is active again.",
               "expedited": "The grace window was ended: the deletion goes ahead now."
-              }.get(decided, "")
-    return page(request, "teardown.html", admin, status_view=status,
-                labels=TABLE_LABELS, certificate=certificate, notice=notice,
-                watch=watch_url(settings, org_id), absolute_watch=(
-                    settings.effective_console_url + watch_url(settings, org_id)))
+              }.get(request.query_params.get("decided", ""), "")
+    return page(request, "teardown.html", admin, status_view=status, certificate=certificate,
+                notice=notice, watch=watch_url(receipt),
+                absolute_watch=settings.effective_console_url + watch_url(receipt))
 
 
-@router.get("/teardown/{org_id}/{token}/status.json")
-async def watch_status(request: Request, org_id: str, token: str, session: SessionDep,
+@router.get("/teardown/{receipt}/status.json")
+async def watch_status(request: Request, receipt: str, session: SessionDep,
                        settings: SettingsDep) -> JSONResponse:
-    _check_watch(settings, org_id, token)
-    status = await _status(request, session, org_id)
+    status = await _status(request, session, _receipt_org(settings, receipt))
     return JSONResponse(status.model_dump(mode="json", exclude={"certificate"}))
 
 
-@router.get("/teardown/{org_id}/{token}/certificate.json")
-async def certificate_json(request: Request, org_id: str, token: str, session: SessionDep,
+@router.get("/teardown/{receipt}/certificate.json")
+async def certificate_json(request: Request, receipt: str, session: SessionDep,
                            settings: SettingsDep) -> Response:
-    _check_watch(settings, org_id, token)
+    org_id = _receipt_org(settings, receipt)
     status = await _status(request, session, org_id)
     if status.certificate is None:
         raise NotFound("the deletion has not finished: there is no certificate yet")
