@@ -71,10 +71,11 @@ def consume_link(session: Session, token_hash: bytes, now: datetime) -> SignInLi
 
 
 def scrub_link_mail(session: Session, link_id: str) -> None:
-    """Blank a consumed link's mail once it was sent, so no working link rests in the outbox."""
+    """Blank a consumed link's mail, so no link rests in the outbox (one still pending then
+    goes out blank: the link in it was used already)."""
     session.execute(update(OutboxMessage).where(
-        OutboxMessage.idempotency_key == SIGN_IN_MESSAGE_PREFIX + link_id,
-        OutboxMessage.status != "pending").values(body=SCRUBBED_BODY)
+        OutboxMessage.idempotency_key == SIGN_IN_MESSAGE_PREFIX + link_id)
+        .values(body=SCRUBBED_BODY)
         .execution_options(synchronize_session=False))
 
 

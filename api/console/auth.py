@@ -104,6 +104,7 @@ def load_user(session: Session, settings: Settings, secret: str | None) -> Conso
     if (row.expires_at <= now or now - row.last_seen_at > idle or member is None
             or org is None or member.org_id != row.org_id):
         console_auth.end_session(session, row.id)
+        session.commit()  # ended for good, even though this request now fails
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         console_auth.touch_session(session, row.id, now)
