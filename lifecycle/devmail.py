@@ -10,6 +10,7 @@ dev-only Mailbox page shows. It runs only when no SMTP setting was given: with
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ def _free_port() -> int:
 
 
 def start(data_dir: Path) -> MailSink:
+    # aiosmtpd logs every SMTP command at INFO: a line per mail for nobody to read
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     directory = data_dir / "mailbox"
     directory.mkdir(parents=True, exist_ok=True)
     port = _free_port()
