@@ -21,10 +21,12 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import build_activities
 from clients.schedules import ensure_at_worker_start
+from clients.teardown import register_search_attributes
 from core.logs import configure_logging
 from core.sdk_metrics import MetricsExporterError, metrics_runtime
 from core.settings import Settings, SettingsError, load_settings
@@ -34,6 +36,19 @@ from store.db import make_engine, make_session_factory
 from workflows import all_workflows
 
 log = logging.getLogger("lifecycle.worker")
+
+
+async def _register_search_attributes(client: Client) -> None:
+    """Register the workflows' search attributes; where the server refuses (Temporal Cloud
+    registers them through its own console), say so and go on."""
+    try:
+        added = await register_search_attributes(client)
+    except RPCError as exc:
+        log.warning("could not register search attributes (%s): register TeardownStatus and "
+                    "OrgId (Keyword) on the namespace, or teardowns will fail", exc.message)
+        return
+    if added:
+        log.info("registered search attributes %s", ", ".join(added))
 
 ACTIVITY_THREADS = 16
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -75,6 +90,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
                                    runtime=metrics_runtime(settings)), stop)
             if client is None:
                 return
+        await _unless_stopped(_register_search_attributes(client), stop)
         # Idempotent create-or-update; never fatal (a server without schedules is logged).
         await _unless_stopped(ensure_at_worker_start(client, settings), stop)
         if not workflows and not activities:

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from contracts.teardown import (
+    SEARCH_ATTRIBUTES,
     CancelRequest,
     CancelResult,
     ExpediteRequest,
@@ -24,6 +25,7 @@ from contracts.teardown import (
     teardown_workflow_id,
 )
 from core.settings import Settings
+from core.temporal import ensure_search_attributes
 from workflows.teardown import OrgTeardownWorkflow
 
 TeardownHandle = WorkflowHandle[OrgTeardownWorkflow, Progress]
@@ -52,9 +54,10 @@ def teardown_handle(client: Client, org_id: str) -> TeardownHandle:
     return client.get_workflow_handle_for(OrgTeardownWorkflow.run, teardown_workflow_id(org_id))
 
 
-def handle_for_id(client: Client, workflow_id: str) -> TeardownHandle:
-    """A handle by workflow id, for the operator views that list workflows by id."""
-    return client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id)
+def handle_for_id(client: Client, workflow_id: str, run_id: str | None = None
+                  ) -> TeardownHandle:
+    """A handle by workflow id (and run), for the operator views that list workflows by id."""
+    return client.get_workflow_handle_for(OrgTeardownWorkflow.run, workflow_id, run_id=run_id)
 
 
 async def query_progress(handle: TeardownHandle, rpc_timeout: timedelta | None = None
@@ -71,3 +74,8 @@ async def cancel(handle: TeardownHandle, request: CancelRequest) -> CancelResult
 async def expedite(handle: TeardownHandle, request: ExpediteRequest) -> ExpediteResult:
     """The `expedite` update: ends the grace window now."""
     return await handle.execute_update(OrgTeardownWorkflow.expedite, request)
+
+
+async def register_search_attributes(client: Client) -> list[str]:
+    """Make sure the namespace knows the teardown's search attributes; the names added."""
+    return await ensure_search_attributes(client, [key.name for key in SEARCH_ATTRIBUTES])

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 STEPS: tuple[str, ...] = (
     "freeze",
     "grace",
@@ -32,6 +34,16 @@ IN_GRACE = "grace"
 CANCELLED = "cancelled"
 COMPLETED = "completed"
 FAILED = "failed"
+TEARDOWN_STATUSES = (RUNNING, IN_GRACE, CANCELLED, COMPLETED, FAILED)
+
+
+# Custom search attributes, so operators can filter teardowns in Temporal's own tools
+# (`temporal workflow list --query 'TeardownStatus="cancelled"'`, the UI): a cancelled teardown
+# returns normally and so shows as COMPLETED in the execution status. Registered by the worker
+# at start; the workflow sets them at its start and at each status change.
+TEARDOWN_STATUS = SearchAttributeKey.for_keyword("TeardownStatus")
+ORG_ID = SearchAttributeKey.for_keyword("OrgId")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (TEARDOWN_STATUS, ORG_ID)
 
 
 def teardown_workflow_id(org_id: str) -> str:

@@ -15,12 +15,16 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.tracing import temporal_interceptors
 
@@ -124,3 +128,28 @@ async def wait_for_poller(client: Client, task_queue: str, *, deadline_s: float,
             raise TemporalUnavailableError(
                 f"no worker polled task queue {task_queue!r} within {deadline_s:.0f}s")
         await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def ensure_search_attributes(client: Client, names: list[str]) -> list[str]:
+    """Register the keyword search attributes in `names` that the namespace lacks; the ones
+    added. A workflow that sets an unregistered attribute fails its task, so every process
+    that runs workflows calls this before it polls."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace))
+        missing = [name for name in names if name not in listed.custom_attributes]
+    except RPCError as exc:  # the time-skipping test server can add but not list them
+        if exc.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        missing = list(names)
+    if missing:
+        try:
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                                   for name in missing}))
+        except RPCError as exc:  # another process registered them first
+            if exc.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
+            return []
+    return missing

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.teardown import TEARDOWN_STATUSES
 from core.settings import Settings
 from lifecycle.api_client import (
     OPERATOR_TOKEN_ENV,
@@ -38,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--type", help="workflow type, e.g. OrgTeardownWorkflow")
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--org", metavar="ORG_ID", help="the teardown of this org")
+    listing.add_argument("--teardown-status", choices=TEARDOWN_STATUSES,
+                         help="teardowns in this state (a cancelled teardown's execution "
+                              "status is completed)")
 
     show = sub.add_parser("show", help="one workflow; a running teardown with its progress")
     show.add_argument("workflow_id")
@@ -69,7 +73,8 @@ def _hint(out: TextIO, what: str, token: str | None) -> None:
 
 def _list(api: Api, args: argparse.Namespace, out: TextIO) -> None:
     params: dict[str, str | int] = {"page_size": args.page_size}
-    for name, value in (("type", args.type), ("status", args.status), ("org_id", args.org)):
+    for name, value in (("type", args.type), ("status", args.status), ("org_id", args.org),
+                        ("teardown_status", args.teardown_status)):
         if value:
             params[name] = value
     page = collect(api, "/ops/workflows", params, items="items",

@@ -31,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
         DESTRUCTIVE_FROM,
         FAILED,
         IN_GRACE,
+        ORG_ID,
         RUNNING,
         STEPS,
+        TEARDOWN_STATUS,
         CancelRequest,
         CancelResult,
         CertificateInput,
@@ -81,6 +83,8 @@ class OrgTeardownWorkflow:
     @workflow.run
     async def run(self, inp: TeardownInput) -> Progress:
         self.state.first_run_id = self.state.first_run_id or workflow.info().run_id
+        workflow.upsert_search_attributes([ORG_ID.value_set(self.inp.org_id)])
+        self._set_status(self.state.status)
         current = ""
         try:
             for name in STEPS:
@@ -98,7 +102,7 @@ class OrgTeardownWorkflow:
             return await self._fail(current, _reason(err))
         await self._settle_notices()
         await self._notify("completed")
-        self.state.status = COMPLETED  # only now: a reader of "completed" finds the run done
+        self._set_status(COMPLETED)  # only now: a reader of "completed" finds the run done
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
@@ -128,13 +132,16 @@ class OrgTeardownWorkflow:
         grace = timedelta(seconds=max(self.inp.grace_seconds, 0))
         deadline = workflow.now() + grace
         self.state.grace_deadline = deadline.isoformat()
-        self.state.status = IN_GRACE
+        self._set_status(IN_GRACE)
+        # Counted in seconds of the window: `done` is how long it actually lasted, so a
+        # window ended early by expedite (or cancel) shows less than its `total`.
+        started = workflow.now()
         step.total = int(grace.total_seconds())
         if grace > REMINDER_BEFORE and not await self._wait_for_decision(grace - REMINDER_BEFORE):
             await self._notify("grace_ending")
         await self._wait_for_decision(deadline - workflow.now())
-        step.done = step.total
-        self.state.status = RUNNING
+        step.done = min(int((workflow.now() - started).total_seconds()), step.total)
+        self._set_status(RUNNING)
 
     async def _wait_for_decision(self, timeout: timedelta) -> bool:
         """Wait up to `timeout` for cancel or expedite; True when one of them came."""
@@ -222,7 +229,9 @@ class OrgTeardownWorkflow:
                             ["api_keys", "key_tombstones", "reminders"])
 
     async def _remove_members(self, step: StepProgress) -> None:
-        await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"])
+        # the step counts members; their quotas go with them and into the certificate's counts
+        await self._counted(step, TeardownActivities.remove_members, ["members", "quotas"],
+                            counted=["members"])
 
     async def _delete_payment_method(self, step: StepProgress) -> None:
         await self._counted(step, TeardownActivities.delete_payment_method, ["payment_methods"])
@@ -243,13 +252,16 @@ class OrgTeardownWorkflow:
     async def _certificate(self, step: StepProgress) -> None:
         step.total = 1
         step.finished_at = workflow.now().isoformat()
+        # The certificate records its own step as done: once it is written, it is.
+        recorded = [replace(s, status="done", done=1) if s is step else s
+                    for s in self.state.steps]
         self.state.certificate_id = await self._act(
             TeardownActivities.write_certificate,
             CertificateInput(
                 org_id=self.inp.org_id, workflow_id=self._wid(),
                 run_id=workflow.info().run_id, org_name_hash=self.state.org_name_hash,
                 requested_by=self.inp.requested_by,
-                steps=[asdict(s) for s in self.state.steps],
+                steps=[asdict(s) for s in recorded],
                 counts=dict(sorted(self.state.deleted.items())),
                 verification=self.state.verification))
         step.done = 1
@@ -261,13 +273,13 @@ class OrgTeardownWorkflow:
         await self._settle_notices()
         await self._act(TeardownActivities.unfreeze_org,
                         self._org_step(self.cancel_request.requested_by))
-        self.state.status = CANCELLED
+        self._set_status(CANCELLED)
         await self._notify("cancelled")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.progress()
 
     async def _fail(self, step: str, reason: str) -> Progress:
-        self.state.status = FAILED
+        self._set_status(FAILED)
         self.state.last_error = f"{step}: {reason}"
         workflow.logger.error("teardown of %s failed at %s: %s", self.inp.org_id, step, reason)
         await self._settle_notices()
@@ -327,6 +339,11 @@ class OrgTeardownWorkflow:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _set_status(self, status: str) -> None:
+        """Change the status and show it in Temporal's visibility (`TeardownStatus`)."""
+        self.state.status = status
+        workflow.upsert_search_attributes([TEARDOWN_STATUS.value_set(status)])
+
     def _wid(self) -> str:
         return workflow.info().workflow_id
 
@@ -338,14 +355,18 @@ class OrgTeardownWorkflow:
 
     async def _counted(self, step: StepProgress,
                        method: Callable[[TeardownActivities, OrgStep], StepCount],
-                       tables: list[str]) -> None:
-        step.total = sum(self.state.snapshot.get(t, 0) for t in tables)
-        if "api_keys" in tables:  # project keys already went with their projects
+                       tables: list[str], counted: list[str] | None = None) -> None:
+        """Run a one-transaction step deleting `tables`; its done/total count the `counted`
+        ones (all of them unless said), every table goes into the certificate's counts."""
+        unit = counted or tables
+        step.total = sum(self.state.snapshot.get(t, 0) for t in unit)
+        if "api_keys" in unit:  # project keys already went with their projects
             step.total -= self.state.deleted.get("api_keys", 0)
         result = await self._act(method, self._org_step())
         for table, count in result.detail.items():
             self._add_deleted(table, count)
-        step.done = result.count
+        step.done = (result.count if counted is None
+                     else sum(result.detail.get(t, 0) for t in counted))
 
     async def _act(self, method: Callable[[TeardownActivities, A], R], arg: A) -> R:
         return await short_step(method, arg, timedelta(seconds=self.inp.step_timeout_seconds))

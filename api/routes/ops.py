@@ -21,6 +21,7 @@ from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -31,6 +32,7 @@ from api.deps import SettingsDep, TemporalClientDep
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
 from api.teardown_models import StepOut
 from clients.teardown import handle_for_id, query_progress
+from contracts.teardown import TEARDOWN_STATUS, TEARDOWN_STATUSES
 from core.histories import LOCAL_ACTIVITY_MARKER
 from core.settings import Settings
 
@@ -54,6 +56,9 @@ class WorkflowSummary(BaseModel):
     close_time: datetime | None
     task_queue: str
     ui_url: str
+    teardown_status: str | None = Field(
+        None, description="a teardown's own status (grace, cancelled, ...): a cancelled "
+                          "teardown ends normally, so its execution status says completed")
 
 
 class WorkflowPage(BaseModel):
@@ -111,15 +116,19 @@ def _summary(execution: WorkflowExecution, settings: Settings, ns: str) -> dict[
     return dict(workflow_id=execution.id, run_id=execution.run_id,
                 type=execution.workflow_type, status=status,
                 start_time=execution.start_time, close_time=execution.close_time,
-                task_queue=execution.task_queue, ui_url=ui_url(settings, ns, execution.id))
+                task_queue=execution.task_queue, ui_url=ui_url(settings, ns, execution.id),
+                teardown_status=execution.typed_search_attributes.get(TEARDOWN_STATUS))
 
 
-def visibility_query(type_: str | None, status: str | None, org_id: str | None) -> str:
+def visibility_query(type_: str | None, status: str | None, org_id: str | None,
+                     teardown_status: str | None = None) -> str:
     clauses = []
     if type_:
         clauses.append(f"WorkflowType = '{type_}'")
     if status:
         clauses.append(f"ExecutionStatus = '{STATUS_NAMES[status]}'")
+    if teardown_status:
+        clauses.append(f"{TEARDOWN_STATUS.name} = '{teardown_status}'")
     if org_id:
         clauses.append(f"WorkflowId STARTS_WITH 'org-teardown-{org_id}'")
     return " AND ".join(clauses)
@@ -133,9 +142,12 @@ async def list_workflows(
         status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUS_NAMES) + ")$")
                           ] = None,
         org_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        teardown_status: Annotated[str | None, Query(
+            pattern="^(" + "|".join(TEARDOWN_STATUSES) + ")$",
+            description="teardowns in this state of their own")] = None,
         page_size: Annotated[int, Query(ge=1, le=200)] = 50,
         next_page_token: Token = "") -> WorkflowPage:
-    query = visibility_query(type, status, org_id)
+    query = visibility_query(type, status, org_id, teardown_status)
     pages = client.list_workflows(query or None, page_size=page_size,
                                   next_page_token=page_tokens.unseal(settings, next_page_token))
     try:
@@ -152,19 +164,23 @@ async def list_workflows(
                         next_page_token=page_tokens.seal(settings, pages.next_page_token))
 
 
-async def _teardown_progress(client: Client, workflow_id: str) -> WorkflowProgress | None:
-    handle = handle_for_id(client, workflow_id)
+async def _teardown_progress(client: Client, workflow_id: str, run_id: str,
+                             completed: bool) -> WorkflowProgress | None:
+    """The step table: a completed run's from its result (no worker needed), any other's
+    from the `progress` query (a failed run still answers it from its replayed state)."""
+    handle = handle_for_id(client, workflow_id, run_id)
     try:
-        progress = await query_progress(handle, QUERY_TIMEOUT)
-    except (RPCError, WorkflowQueryFailedError):  # no worker polling: describe without it
-        return None
+        progress = await (handle.result() if completed
+                          else query_progress(handle, QUERY_TIMEOUT))
+    except (RPCError, WorkflowQueryFailedError, WorkflowFailureError):
+        return None  # no worker polling, or no result to read: describe without it
     return WorkflowProgress(status=progress.status, current_step=progress.current_step,
                             percent=progress.percent, cancellable=progress.cancellable,
                             steps=[StepOut(**vars(s)) for s in progress.steps])
 
 
 @router.get("/workflows/{workflow_id}", response_model=WorkflowDetail, responses=ERRORS,
-            summary="Describe one workflow; a running teardown also reports its progress")
+            summary="Describe one workflow; a teardown also reports its steps")
 async def describe_workflow(workflow_id: WorkflowId, _op: OperatorDep,
                             client: TemporalClientDep, settings: SettingsDep,
                             run_id: Annotated[str | None, Query(max_length=100)] = None
@@ -174,9 +190,12 @@ async def describe_workflow(workflow_id: WorkflowId, _op: OperatorDep,
     except RPCError as exc:
         raise _rpc_problem(exc, workflow_id) from None
     progress = None
-    if (desc.workflow_type == "OrgTeardownWorkflow"
-            and desc.status is WorkflowExecutionStatus.RUNNING):
-        progress = await _teardown_progress(client, workflow_id)
+    if desc.workflow_type == "OrgTeardownWorkflow" and desc.status in (
+            WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+            WorkflowExecutionStatus.FAILED):
+        progress = await _teardown_progress(
+            client, workflow_id, desc.run_id,
+            completed=desc.status is WorkflowExecutionStatus.COMPLETED)
     return WorkflowDetail(**_summary(desc, settings, client.namespace),
                           history_length=desc.history_length, progress=progress)
 

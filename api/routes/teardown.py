@@ -24,7 +24,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
@@ -217,7 +217,9 @@ async def _decide(client: TemporalClientDep, org_id: str,
         done = await teardown_client.expedite(handle, request)
         return DecisionOut(accepted=True, detail=done.detail)
     except WorkflowUpdateFailedError as exc:
-        reason = str(exc.cause) if exc.cause else str(exc)
+        # the validator's own words: `str()` of the cause would prefix its error type
+        cause = exc.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise NotCancellable(reason, workflow_id=handle.id) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:

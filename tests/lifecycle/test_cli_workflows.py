@@ -8,8 +8,10 @@ the workflow reports, so those reads are polled until they show it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.teardown import STEPS
+from core.binaries import temporal_cli
 from lifecycle.cli import main
 from tests.support.api_support import OPERATOR_TOKEN, seed_with_keys
 from tests.support.cli_support import Stack, cli, cli_stack
@@ -62,7 +65,11 @@ async def test_list_show_and_history_of_a_completed_teardown(
     url = ("--api-url", stack.url)
     shown = await eventually(lambda: _json(capsys, "workflows", "show", wid, *url, "--json"),
                              lambda d: d["status"] == "completed", timeout=60)
-    assert shown["type"] == TEARDOWN and shown["progress"] is None
+    assert shown["type"] == TEARDOWN
+    # a finished teardown still shows its steps, from the workflow's result
+    steps = shown["progress"]["steps"]
+    assert shown["progress"]["percent"] == 100.0 and steps[-1]["name"] == "certificate"
+    assert {s["status"] for s in steps} <= {"done", "skipped"}, steps
     assert shown["ui_url"].endswith(f"/workflows/{wid}")
 
     # the org filter finds the teardown; its projects are purged by activities of its own (no
@@ -87,8 +94,13 @@ async def test_list_show_and_history_of_a_completed_teardown(
 
     code, out, err = await cli(capsys, "workflows", "show", wid, *url)
     assert code == 0 and err == "", err
-    record = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in out.splitlines())
+    fields_part, step_table = out.split("\n\n", 1)
+    record = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in fields_part.splitlines())
     assert record["workflow"] == wid and record["status"] == "completed"
+    assert record["progress"].startswith("100.0% completed")
+    step_rows = step_table.splitlines()
+    assert step_rows[0].split()[:4] == ["STEP", "STATUS", "DONE", "TOTAL"]
+    assert [r.split()[0] for r in step_rows[1:]] == [s["name"] for s in steps]
     assert record["temporal ui"] == shown["ui_url"] and record["closed"] != "-"
     assert record["history"] == f"{shown['history_length']} events"
 
@@ -175,3 +187,43 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
     with pytest.raises(SystemExit) as exited:
         main(["workflows", "list", "--status", "sleeping"])
     assert exited.value.code == 2
+
+
+async def _temporal_list(stack: Stack, query: str) -> list[dict[str, Any]]:
+    """`temporal workflow list --query ...` against the stack's server, as an operator types it."""
+    target = stack.temporal.service_client.config.target_host
+    done = await asyncio.to_thread(
+        subprocess.run, [temporal_cli(), "workflow", "list", "--address", target,
+                         "--namespace", stack.temporal.namespace, "--query", query,
+                         "--output", "json"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    listed: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+    return listed
+
+
+async def test_a_cancelled_teardown_is_found_by_its_own_status(
+        stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    org_id, wid, admin = await _start(stack, capsys, grace_seconds=3600)
+    url = ("--api-url", stack.url)
+    await eventually(lambda: _json(capsys, "workflows", "show", wid, *url, "--json"),
+                     lambda d: (d["progress"] or {}).get("status") == "grace", timeout=60)
+    code, out, err = await cli(capsys, "teardown", "cancel", org_id, *url, "--api-key", admin)
+    assert code == 0 and out.startswith("cancel accepted"), err
+
+    # Temporal's execution status says "completed" (the workflow returned normally); the
+    # search attribute says what happened, in Temporal's own tools and in ours
+    found = await eventually(
+        lambda: _temporal_list(stack, f'TeardownStatus="cancelled" AND OrgId="{org_id}"'),
+        lambda rows: len(rows) == 1, timeout=30)
+    assert found[0]["execution"]["workflowId"] == wid
+    assert found[0]["status"] == "WORKFLOW_EXECUTION_STATUS_COMPLETED"
+    assert await _temporal_list(stack, f'TeardownStatus="completed" AND OrgId="{org_id}"') == []
+
+    listed = await _json(capsys, "workflows", "list", "--teardown-status", "cancelled",
+                         "--org", org_id, *url, "--json")
+    assert [(w["workflow_id"], w["status"], w["teardown_status"]) for w in listed["items"]] \
+        == [(wid, "completed", "cancelled")]
+    grace = await _json(capsys, "workflows", "list", "--teardown-status", "grace",
+                        "--org", org_id, *url, "--json")
+    assert grace["items"] == []

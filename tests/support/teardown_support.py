@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from clients.teardown import register_search_attributes
 from core.settings import Settings
 from workflows import all_workflows
 
@@ -41,6 +42,7 @@ async def teardown_worker(client: Client, settings: Settings,
     `replace` swaps activities by name (a unit test may hold or fail one step on purpose).
     """
     queue = f"teardown-test-{uuid.uuid4().hex[:8]}"
+    await register_search_attributes(client)  # as the worker process does at its start
     acts = {getattr(a, "__temporal_activity_definition").name: a
             for a in build_activities(settings, sessions)}
     for fn in replace:

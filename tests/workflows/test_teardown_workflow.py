@@ -90,6 +90,11 @@ async def test_teardown_deletes_everything_and_only_that_org(
     assert set(cert.verification.values()) == {0}
     assert cert.id == result.certificate_id
     assert [s["name"] for s in cert.steps][:3] == ["freeze", "grace", "unsubscribe_job_plans"]
+    # every step in the certificate is finished, its own included
+    assert {s["status"] for s in cert.steps} <= {"done", "skipped"}, cert.steps
+    # each step counts what its name says: remove_members counts members, not their quotas
+    members = next(s for s in result.steps if s.name == "remove_members")
+    assert members.done == members.total == target.counts["members"]
     assert target.name not in str(cert.__dict__) and target.admin_email not in str(cert.__dict__)
     assert len(notices) == 2  # requested, completed
 
@@ -182,6 +187,8 @@ async def test_expedite_ends_grace_early(
     assert grace.finished_at is not None and result.grace_deadline is not None
     # time skipping would have jumped to the deadline; expedite ended the window well before it
     assert grace.finished_at < result.grace_deadline
+    # and the step's count says so: the seconds it lasted, out of the window's
+    assert grace.total == week and 0 <= grace.done < week
     with session_factory() as session:
         subjects = session.scalars(select(OutboxMessage.subject).where(
             OutboxMessage.org_id == target.org_id)).all()
