@@ -45,6 +45,7 @@ SHAPE = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=40, mem
 
 async def _shoot(page: Page, name: str) -> None:
     await page.wait_for_load_state("load")
+    await page.wait_for_selector("body[data-ready=yes]", state="attached")
     dialog_open = await page.evaluate("!!document.querySelector('dialog[open]')")
     await page.screenshot(path=str(OUT / f"{name}.png"), full_page=not dialog_open)
     print(f"  docs/console/{name}.png")

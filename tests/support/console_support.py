@@ -38,6 +38,11 @@ SHAPE = OrgShape(projects=2, datasets_per_project=1, records_per_dataset=20, mem
                  invoices=1, unpaid_invoices=0)
 
 
+async def ready(page: Page) -> None:
+    """Wait until the page's script has wired its buttons (a click before that does nothing)."""
+    await page.wait_for_selector("body[data-ready=yes]", state="attached")
+
+
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "the page has no CSRF token"

@@ -86,14 +86,22 @@ function wireProgress() {
   setInterval(tick, 1000);
   const settled = ["completed", "cancelled", "failed"];
   if (settled.includes(section.dataset.status)) return;
+  // A decision (Cancel, Delete now) navigates away: polling must not reload over it.
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; });
+  document.querySelectorAll("#decisions form").forEach((form) => {
+    form.addEventListener("submit", () => { if (form.dataset.confirmed === "yes") leaving = true; });
+  });
   const poll = async () => {
+    if (leaving) return;
     let body;
     try {
       const response = await fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       body = await response.json();
     } catch (err) { return; }
-    if (settled.includes(body.status)) { window.location.reload(); return; }
+    if (leaving) return;
+    if (settled.includes(body.status)) { leaving = true; window.location.reload(); return; }
     const status = document.getElementById("teardown-status");
     status.textContent = body.status;
     status.className = `status-badge badge ${body.status}`;
@@ -120,4 +128,5 @@ document.addEventListener("DOMContentLoaded", () => {
   wireCopy();
   wireSelection();
   wireProgress();
+  document.body.dataset.ready = "yes";  // handlers are in place (tests wait for this)
 });

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.cards import CARD_NUMBER_MESSAGE
 from store.console_models import SignInLink
 from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus
-from tests.support.console_support import Stack, console_stack
+from tests.support.console_support import Stack, console_stack, ready
 
 pytestmark = pytest.mark.slow
 
@@ -99,15 +99,27 @@ async def test_keys_create_copy_extend_delete_and_bulk_delete(stack: Stack, page
     await expect(page.locator("#keys-table tbody tr")).to_have_count(4)  # 2 team, 2 project
 
     async def create(name: str) -> str:
+        await ready(page)
         await page.click("#create-key")
         await page.fill("#key-name", name)
         await page.click("#create-submit")
         await expect(page.locator("#created-key")).to_be_visible()
         return (await page.locator("#new-secret").text_content() or "").strip()
 
+    await ready(page)
+    await page.click("#create-key")
+    await page.fill("#key-name", "ingest")
+    await page.select_option("#key-project", label="Project key: project-0")
+    await page.click("#create-submit")
+    await expect(page.locator("#new-secret")).to_have_text(re.compile(r"^olp_"))
+    project_row = page.locator("tr", has=page.locator("td.name", has_text="ingest"))
+    await expect(project_row.locator("td").nth(4)).to_have_text("project")
+    await expect(project_row.locator("td").nth(5)).to_have_text("project-0")
+
     secret = await create("ci-deploy")
     assert secret.startswith("olt_")
     await expect(page.locator("#secret-warning")).to_contain_text("will not be shown again")
+    await ready(page)
     await page.click("#copy-secret")
     await expect(page.locator("#copied")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == secret
@@ -115,6 +127,7 @@ async def test_keys_create_copy_extend_delete_and_bulk_delete(stack: Stack, page
     assert secret not in await page.content()  # shown once only
 
     row = page.locator("tr", has=page.locator("td.name", has_text="ci-deploy"))
+    await ready(page)
     before = datetime.strptime(await row.locator(".expires").inner_text(),
                                "%Y-%m-%d %H:%M UTC")
     await row.get_by_role("button", name="Edit").click()
@@ -124,6 +137,7 @@ async def test_keys_create_copy_extend_delete_and_bulk_delete(stack: Stack, page
     after = datetime.strptime(await row.locator(".expires").inner_text(), "%Y-%m-%d %H:%M UTC")
     assert after - before == timedelta(days=30)
 
+    await ready(page)
     await row.get_by_role("button", name="Delete").click()
     await expect(page.locator("#confirm-dialog")).to_be_visible()
     await page.click("#confirm-ok")
@@ -132,10 +146,11 @@ async def test_keys_create_copy_extend_delete_and_bulk_delete(stack: Stack, page
 
     await create("batch-a")
     await create("batch-b")
+    await ready(page)
     for name in ("batch-a", "batch-b"):
         await page.locator("tr", has=page.locator("td.name", has_text=name)) \
             .locator("input.select-key").check()
-    await page.click("#delete-selected")
+    await page.click("#delete-selected")  # enabled only once the script counted the boxes
     await expect(page.locator("#bulk-phrase")).to_have_text("DELETE 2 KEYS")
     await page.fill("#bulk-confirm", "DELETE 2")
     await page.click("#bulk-submit")
@@ -157,6 +172,7 @@ async def test_change_the_card_and_a_card_number_is_refused(stack: Stack, page: 
     await stack.sign_in(page, org.admin_email)
     await expect(page.locator("#payment-banner")).to_contain_text("Check your payment settings")
 
+    await ready(page)
     await page.click("#change-card")
     await page.fill("#token", "4242 4242 4242 4242")
     await page.fill("#brand", "visa")
@@ -232,9 +248,10 @@ async def test_delete_the_organization_cancel_then_for_good(stack: Stack, page: 
         await expect(page.locator("#countdown")).to_have_text(re.compile(r"\d+m \d+s"))
 
     await start()
+    await ready(page)
     await page.click("#cancel-deletion")
     await page.click("#confirm-ok")
-    await expect(page.locator(".notice")).to_contain_text("active again")
+    await expect(page.locator("#after-cancel")).to_contain_text("active again")
     await expect(page.locator("#teardown-status")).to_have_text("cancelled")
     with stack.sessions() as session:
         assert session.get(Organization, org.org_id).status is OrgStatus.ACTIVE  # type: ignore[union-attr]
@@ -242,6 +259,7 @@ async def test_delete_the_organization_cancel_then_for_good(stack: Stack, page: 
     await page.goto(f"{stack.url}/console/danger")
     await start()
     watch = page.url
+    await ready(page)
     await page.click("#delete-now")
     await page.click("#confirm-ok")
     await expect(page.locator("#certificate")).to_be_visible(timeout=60_000)

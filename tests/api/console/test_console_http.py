@@ -3,6 +3,7 @@ CSRF, session ends, the frozen org, the dev-only mailbox and the offline API doc
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,13 +14,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.console.routes_auth import PER_ADDRESS, PER_CLIENT
+from api.console.routes_keys import PAGE_SIZE
 from core.settings import Settings
 from store.base import utcnow
 from store.console_auth import SCRUBBED_BODY
 from store.console_models import ConsoleSession
 from store.models import ApiKey, Member, OrgStatus, OutboxMessage, Quota
 from store.seeding import OrgShape, SeededOrg, seed_org
-from tests.support.api_support import api_client, set_status
+from tests.support.api_support import api_client, mint, set_status
 from tests.support.console_support import csrf_of, http_sign_in
 
 SHAPE = OrgShape(projects=1, datasets_per_project=1, records_per_dataset=2, members=2,
@@ -171,3 +173,22 @@ async def test_api_docs_load_nothing_from_elsewhere(client: httpx.AsyncClient) -
             assert f'"/docs-assets/{asset}"' in html, (page, asset)
             served = await client.get(f"/docs-assets/{asset}")
             assert served.status_code == 200 and len(served.content) > 10_000, asset
+
+
+async def test_the_key_list_pages(client: httpx.AsyncClient, org: SeededOrg,
+                                  session_factory: sessionmaker[Session],
+                                  settings: Settings) -> None:
+    for _ in range(PAGE_SIZE + 3):
+        mint(session_factory, settings, org.org_id, org.admin_member_id)
+    await http_sign_in(client, session_factory, org.admin_email)
+    first = await client.get("/console/keys")
+    rows = first.text.count('class="select-key"')
+    assert rows == PAGE_SIZE
+    cursor = re.search(r'href="/console/keys\?cursor=(\w+)" id="next-page"', first.text)
+    assert cursor, "no next page link"
+    second = await client.get(f"/console/keys?cursor={cursor.group(1)}")
+    with session_factory() as session:
+        total = session.execute(select(func.count()).select_from(ApiKey).where(
+            ApiKey.org_id == org.org_id)).scalar_one()
+    assert second.text.count('class="select-key"') == total - PAGE_SIZE
+    assert 'id="next-page"' not in second.text
