@@ -25,6 +25,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import build_activities
+from clients.outbox import blocking_starter
 from clients.schedules import ensure_at_worker_start
 from clients.teardown import register_search_attributes
 from core.logs import configure_logging
@@ -79,7 +80,6 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
     try:
         session_factory = make_session_factory(engine)
         workflows = all_workflows()
-        activities = build_activities(settings, session_factory)
         if client is None:
             address = settings.effective_temporal_address
             log.info("connecting to Temporal at %s (namespace %s)", address,
@@ -93,6 +93,9 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
         await _unless_stopped(_register_search_attributes(client), stop)
         # Idempotent create-or-update; never fatal (a server without schedules is logged).
         await _unless_stopped(ensure_at_worker_start(client, settings), stop)
+        # Activities that queue outbox messages start their delivery through this client.
+        activities = build_activities(settings, session_factory,
+                                      blocking_starter(client, settings.task_queue))
         if not workflows and not activities:
             # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
             # and compose stacks up while the registries are still being filled.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,9 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 
 
-def build_activities(settings: Settings,
-                     session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
-    """Every activity the worker must register, bound to its dependencies."""
+def build_activities(settings: Settings, session_factory: sessionmaker[Session],
+                     start_delivery: Callable[[Sequence[str]], None] | None = None
+                     ) -> list[Callable[..., Any]]:
+    """Every activity the worker must register, bound to its dependencies.
+
+    `start_delivery` starts the at-once delivery of committed outbox messages (the worker
+    passes `clients.outbox.blocking_starter`); without it they wait for the sweep.
+    """
     from activities.billing import DatabaseBillingGateway
     from activities.delivery import DeliveryActivities
     from activities.digests import DigestActivities
@@ -21,7 +26,7 @@ def build_activities(settings: Settings,
     from activities.sweep import SweepClaimActivities
     from activities.teardown import TeardownActivities
 
-    teardown = TeardownActivities(session_factory, DatabaseBillingGateway())
+    teardown = TeardownActivities(session_factory, DatabaseBillingGateway(), start_delivery)
     purge = PurgeActivities(session_factory)
     subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),

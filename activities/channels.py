@@ -1,8 +1,14 @@
 """The two delivery channels: SMTP mail and signed webhook POSTs.
 
 Each send either returns (the receiver accepted the message: SMTP said 250 to DATA, the webhook
-answered 2xx) or raises `DeliveryError`, saying whether trying again could help. Nothing here
-touches the database; `delivery` decides what a result means for the outbox row.
+answered 2xx) or raises `DeliveryError`, saying whether trying again could help
+(`delivery_errors.classify` decides, for whatever went wrong, building the message included).
+Nothing here touches the database; `delivery` decides what a result means for the outbox row.
+
+Every mail header is built by the `email` package under its SMTP policy: values go in through
+the policy's header factory, which refuses line breaks and encodes non-ASCII text (RFC 2047),
+and the recipient is parsed as exactly one address; the envelope names that one address too.
+So nothing user-written (an org name in a subject, an address) can add a header or a recipient.
 
 Receivers dedupe on the outbox idempotency key, carried as the mail's `Message-ID` and as the
 webhook's `X-Lifecycle-Delivery` header: the one crash we cannot close (after the receiver
@@ -11,29 +17,24 @@ accepted, before our commit) resends the same id.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import hmac
 import smtplib
 import time
+from email.headerregistry import Address
 from email.message import EmailMessage
 from types import TracebackType
 
 import httpx
 
+from activities.delivery_errors import DeliveryError, classify, webhook_status
 from core.settings import Settings
 
 SIGNATURE_HEADER = "X-Lifecycle-Signature"
 TIMESTAMP_HEADER = "X-Lifecycle-Timestamp"
 DELIVERY_HEADER = "X-Lifecycle-Delivery"
 SMTP_TIMEOUT_S = 30.0
-
-
-class DeliveryError(Exception):
-    """A send that did not go through; `permanent` means retrying cannot fix it."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 def message_id(idempotency_key: str, sender: str) -> str:
@@ -85,22 +86,18 @@ class Channels:
         return self._smtp
 
     def send_email(self, idempotency_key: str, recipient: str, subject: str, body: str) -> None:
-        msg = EmailMessage()
-        msg["From"] = self.settings.mail_sender
-        msg["To"] = recipient
-        msg["Subject"] = subject
-        msg["Message-ID"] = message_id(idempotency_key, self.settings.mail_sender)
-        msg.set_content(body)
         try:
-            self._smtp_session().send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError("recipient refused", permanent=True) from exc
-        except smtplib.SMTPResponseException as exc:
-            self._drop_smtp()
-            raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=exc.smtp_code >= 500) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            self._drop_smtp()
-            raise DeliveryError(f"SMTP unavailable: {type(exc).__name__}") from exc
+            msg, to = build_email(self.settings.mail_sender, idempotency_key, recipient, subject,
+                                  body)
+        except Exception as exc:
+            raise classify(exc) from exc
+        try:
+            self._smtp_session().send_message(msg, from_addr=self.settings.mail_sender,
+                                              to_addrs=[to])
+        except Exception as exc:
+            if not isinstance(exc, smtplib.SMTPRecipientsRefused):  # the session is still good
+                self._drop_smtp()
+            raise classify(exc) from exc
 
     def post_webhook(self, idempotency_key: str, url: str, secret: str | None,
                      body: str) -> None:
@@ -110,11 +107,26 @@ class Channels:
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
                    SIGNATURE_HEADER: sign(secret, timestamp, body),
                    DELIVERY_HEADER: idempotency_key}
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.settings.webhook_timeout_seconds)
         try:
+            if self._http is None:
+                self._http = httpx.Client(timeout=self.settings.webhook_timeout_seconds)
             response = self._http.post(url, content=body.encode(), headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from exc
+        except Exception as exc:
+            raise classify(exc) from exc
         if not response.is_success:
-            raise DeliveryError(f"webhook answered {response.status_code}")
+            raise webhook_status(response.status_code)
+
+
+def build_email(sender: str, idempotency_key: str, recipient: str, subject: str,
+                body: str) -> tuple[EmailMessage, str]:
+    """The mail as the SMTP policy builds it, and the one envelope recipient (the parsed
+    address, never the raw string); raises ValueError on anything that would not be exactly
+    these headers once on the wire."""
+    to = Address(addr_spec=recipient)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id(idempotency_key, sender)
+    msg.set_content(body)
+    return msg, to.addr_spec

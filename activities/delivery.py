@@ -1,9 +1,14 @@
-"""Deliver pending outbox messages, one transaction per message.
+"""Deliver outbox messages, one transaction per message: a sweep's page, or one message at once.
 
-The transaction opens by claiming the row (`UPDATE ... SET attempts = attempts + 1 WHERE
-status = 'pending'`), which holds its row lock (PostgreSQL) or the write lock (SQLite) while
-the message is sent, so an overlapping sweep never sends the same row at the same time: it
-waits, then sees `sent` and skips it. Marking `sent` is the only change after a successful send.
+Both paths send through `_deliver_one`, the one guard: its transaction opens by claiming the row
+(`store.outbox.claim`), which holds the row lock (PostgreSQL) or the write lock (SQLite) while
+the message is sent, so two senders never send the same row at the same time: the second waits,
+then sees it settled and skips it. Marking `sent` is the only change after a successful send.
+
+What an error means is decided by `delivery_errors.classify`: an error no retry can fix marks
+the message `failed` with its reason at once; a transient one is counted, and retried until the
+channel's attempt limit. Nothing a channel raises can leave a message pending forever, so one
+poison message never holds up the page, the sweep, or anyone's reminders.
 
 The honest boundary: if the process dies after the receiver accepted and before the commit,
 the row is still `pending` and the retry sends it again, with the same Message-ID / delivery id.
@@ -16,29 +21,40 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import fanout
-from activities.channels import Channels, DeliveryError
+from activities.channels import Channels
+from activities.delivery_errors import DeliveryError
+from contracts.outbox import (
+    FAILED,
+    MISSING,
+    SENT,
+    SKIPPED,
+    OutboxDeliveryInput,
+    OutboxDeliveryResult,
+)
 from contracts.sweep import PageInput, PageResult
 from core.settings import Settings
-from store import reminders
+from store import outbox, reminders
 from store.base import utcnow
-from store.models import Organization, OutboxMessage
+from store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-SENT, FAILED, RETRY, SKIPPED = "sent", "failed", "retry", "skipped"
+RETRY = "retry"
 # Called after a send was accepted and before it is marked: tests inject a crash here.
 AfterSend = Callable[[OutboxMessage], None]
+# Starts the at-once delivery of committed messages, by idempotency key (given by the worker).
+StartDelivery = Callable[[Sequence[str]], None]
+DELIVERY_PENDING = "DeliveryPending"  # error type of an attempt a later one may complete
 
 
 def batch_of(idempotency_key: str) -> str | None:
@@ -50,7 +66,7 @@ def batch_of(idempotency_key: str) -> str | None:
 
 
 class DeliveryActivities:
-    """The delivery phase, bound to a session factory and the channel settings."""
+    """Both delivery activities, bound to a session factory and the channel settings."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
                  after_send: AfterSend | None = None) -> None:
@@ -62,14 +78,13 @@ class DeliveryActivities:
     def deliver(self, page: PageInput) -> PageResult:
         """Send the next page of pending messages (every kind: reminders and notices alike).
 
-        Transient failures leave their rows pending and fail the activity afterwards, so
-        Temporal retries the page with backoff; a row that used up its attempts is `failed`.
+        This is the backstop for messages whose own delivery did not get them out. Transient
+        failures leave their rows pending and fail the activity afterwards, so Temporal retries
+        the page with backoff; a row that used up its attempts is `failed`.
         """
         after = int(page.cursor or 0)
         with self.sessions() as session:
-            rows = session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
-                OutboxMessage.status == "pending", OutboxMessage.id > after)
-                .order_by(OutboxMessage.id).limit(page.limit)).all()
+            rows = outbox.pending_page(session, after, page.limit)
             threads = fanout.threads_for(session)
         result = PageResult(cursor=str(rows[-1].id) if rows else page.cursor,
                             done=len(rows) < page.limit)
@@ -92,17 +107,31 @@ class DeliveryActivities:
                 retry += outcomes.count(RETRY)
         if retry:
             raise ApplicationError(f"{retry} message(s) not accepted yet; retrying the page",
-                                   type="DeliveryPending")
+                                   type=DELIVERY_PENDING)
         return result
 
+    @activity.defn(name="outbox_deliver_message")
+    def deliver_message(self, inp: OutboxDeliveryInput) -> OutboxDeliveryResult:
+        """Send one message now; a transient failure fails the attempt, so Temporal retries it
+        with backoff (each attempt counts against the channel's limit, which ends them)."""
+        with self.sessions() as session:
+            msg = outbox.find(session, inp.idempotency_key)
+            message_id = msg.id if msg is not None else None
+        if message_id is None:
+            log.warning("outbox delivery: no message %s", inp.idempotency_key)
+            return OutboxDeliveryResult(inp.idempotency_key, MISSING)
+        with Channels(self.settings) as channels:
+            outcome = self._deliver_one(message_id, channels)
+        if outcome == RETRY:
+            raise ApplicationError(f"outbox {message_id} not accepted yet", type=DELIVERY_PENDING)
+        return OutboxDeliveryResult(inp.idempotency_key, outcome)
+
     def _deliver_one(self, message_id: int, channels: Channels) -> str:
+        """Claim, send and mark one message: SENT, FAILED, RETRY, or SKIPPED (settled already)."""
         with self.sessions.begin() as session:
-            claimed = session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-                .values(attempts=OutboxMessage.attempts + 1))
-            if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+            msg = outbox.claim(session, message_id)
+            if msg is None:
                 return SKIPPED
-            msg = session.get_one(OutboxMessage, message_id)
             try:
                 self._send(session, channels, msg)
             except DeliveryError as exc:
@@ -111,26 +140,26 @@ class DeliveryActivities:
                 final = exc.permanent or msg.attempts >= limit
                 # Ids and reasons only: recipients and bodies stay out of the logs.
                 log.warning("outbox %s (%s) attempt %s: %s%s", msg.id, msg.channel,
-                            msg.attempts, exc, " - giving up" if final else "")
+                            msg.attempts, exc.reason, " - giving up" if final else "")
+                outbox.note_error(msg, exc.reason, final=final)
                 if not final:
                     return RETRY
-                msg.status = FAILED
                 self._close_batch(session, msg, utcnow())
                 return FAILED
             if self.after_send is not None:
                 self.after_send(msg)
             now = utcnow()
-            msg.status, msg.sent_at = SENT, now
+            outbox.mark_sent(msg, now)
             self._close_batch(session, msg, now)
             return SENT
 
-    def _send(self, session: Session, channels: Channels, msg: OutboxMessage) -> None:
+    @staticmethod
+    def _send(session: Session, channels: Channels, msg: OutboxMessage) -> None:
         if msg.channel == "email":
             channels.send_email(msg.idempotency_key, msg.recipient, msg.subject, msg.body)
         elif msg.channel == "webhook":
-            secret = session.scalar(select(Organization.webhook_secret)
-                                    .where(Organization.id == msg.org_id))
-            channels.post_webhook(msg.idempotency_key, msg.recipient, secret, msg.body)
+            channels.post_webhook(msg.idempotency_key, msg.recipient,
+                                  outbox.webhook_secret(session, msg.org_id), msg.body)
         else:
             raise DeliveryError(f"unknown channel {msg.channel!r}", permanent=True)
 
@@ -140,12 +169,8 @@ class DeliveryActivities:
         batch = batch_of(msg.idempotency_key)
         if batch is None or msg.org_id is None:
             return
-        session.flush()
-        waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.org_id == msg.org_id, OutboxMessage.status == "pending",
-            OutboxMessage.idempotency_key.startswith(batch + ":", autoescape=True)))
-        if not waiting:
+        if not outbox.pending_in_batch(session, msg.org_id, batch):
             reminders.mark_batch_sent(session, msg.org_id, batch, now)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliver]
+        return [self.deliver, self.deliver_message]

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,19 +27,8 @@ from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, webhook_body
 from contracts.sweep import PageInput, PageResult
 from core.expiry_windows import EXPIRED, card_due_at
-from store import reminders
-from store.models import (
-    ApiKey,
-    Member,
-    Organization,
-    OrgStatus,
-    OutboxMessage,
-    PaymentMethod,
-    PaymentStatus,
-    Project,
-    Reminder,
-    Role,
-)
+from store import orgs, outbox, reminders
+from store.models import Organization, OrgStatus, PaymentStatus, Reminder, Role
 
 
 def _digest(text: str, length: int = 16) -> str:
@@ -98,13 +86,17 @@ class DigestActivities:
 
     def _compose_org(self, org_id: str, sweep_id: str, now: datetime) -> tuple[int, int]:
         with self.sessions.begin() as session:
-            org = session.get(Organization, org_id)
-            if org is None or org.status != OrgStatus.ACTIVE:
+            try:
+                org = orgs.get_org(session, org_id)
+            except orgs.OrgMissing:
+                return 0, 0
+            if org.status != OrgStatus.ACTIVE:
                 return 0, 0  # frozen or deleting: left pending, announced if it comes back
             keep, drop = _closest_per_subject(reminders.pending_of_org(session, org_id))
             if not keep:
                 return 0, 0
-            items, recipients_of, void = self._items(session, org, keep)
+            subjects = reminders.subjects_of(session, org_id, keep)
+            items, recipients_of, void = self._items(org, keep, subjects)
             live_ids = [r.id for r in keep if r.id not in void]
             batch = batch_key(sweep_id, org_id, live_ids)
             reminders.set_status(session, org_id, [r.id for r in drop], reminders.SUPERSEDED)
@@ -114,24 +106,18 @@ class DigestActivities:
                 # An overlapping sweep moved some of these rows first: start over from the
                 # database's current state rather than announce a partial set twice.
                 raise ApplicationError("reminders changed while composing; retrying")
-            messages = self._enqueue(session, org, batch, sweep_id, now, items, recipients_of)
+            zones = {m.email: m.timezone for m in subjects.members.values()}
+            messages = self._enqueue(session, org, batch, sweep_id, now, items, recipients_of,
+                                     zones)
             return len(live_ids), messages
 
-    def _items(self, session: Session, org: Organization, rows: list[Reminder]
+    @staticmethod
+    def _items(org: Organization, rows: list[Reminder], subjects: reminders.DigestSubjects
                ) -> tuple[list[Item], dict[str, set[str]], set[int]]:
         """Digest items (ordered by expiry), each item's recipients, and rows now void."""
-        members = {m.id: m for m in session.scalars(select(Member)
-                                                    .where(Member.org_id == org.id))}
+        members = subjects.members
         admins = {m.id for m in members.values()
                   if m.role == Role.ADMIN or m.id == org.admin_member_id}
-        key_ids = [r.subject_id for r in rows if r.subject_kind == reminders.API_KEY]
-        card_ids = [r.subject_id for r in rows if r.subject_kind == reminders.CARD]
-        keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids)))}
-        cards = {c.id: c for c in session.scalars(
-            select(PaymentMethod).where(PaymentMethod.id.in_(card_ids)))}
-        project_ids = {k.project_id for k in keys.values() if k.project_id}
-        projects = dict(session.execute(select(Project.id, Project.name)
-                                        .where(Project.id.in_(project_ids))).all())
         items: list[Item] = []
         recipients_of: dict[str, set[str]] = {}
         void: set[int] = set()
@@ -139,10 +125,11 @@ class DigestActivities:
             item: Item | None = None
             to: set[str] = set(admins)
             if row.subject_kind == reminders.API_KEY:
-                key = keys.get(row.subject_id)
+                key = subjects.keys.get(row.subject_id)
                 if key is not None and key.revoked_at is None and key.expires_at == row.due_at:
-                    where = (f"project {projects.get(key.project_id, key.project_id)}"
-                             if key.project_id else "team")
+                    project = key.project_id
+                    where = (f"project {subjects.project_names.get(project, project)}"
+                             if project else "team")
                     item = Item("api_key", key.id, row.window, row.due_at, key.name,
                                 f"{key.prefix}, {where} key",
                                 {"name": key.name, "prefix": key.prefix, "scope": key.scope.value,
@@ -151,7 +138,7 @@ class DigestActivities:
                     if key.created_by in members:
                         to.add(key.created_by)
             else:
-                card = cards.get(row.subject_id)
+                card = subjects.cards.get(row.subject_id)
                 if card is not None and card_due_at(card.exp_year, card.exp_month) == row.due_at \
                         and (card.status == PaymentStatus.VALID or row.window == EXPIRED):
                     item = Item("card", card.id, row.window, row.due_at,
@@ -166,13 +153,13 @@ class DigestActivities:
         items.sort(key=lambda i: (i.due_at, i.kind, i.subject_id))
         return items, recipients_of, void
 
-    def _enqueue(self, session: Session, org: Organization, batch: str, sweep_id: str,
-                 now: datetime, items: list[Item], recipients_of: dict[str, set[str]]) -> int:
+    @staticmethod
+    def _enqueue(session: Session, org: Organization, batch: str, sweep_id: str,
+                 now: datetime, items: list[Item], recipients_of: dict[str, set[str]],
+                 zones: dict[str, str]) -> int:
         """Insert one email per recipient and one webhook call for the org; returns the count."""
         if not items:
             return 0
-        zones = {m.email: m.timezone for m in session.scalars(
-            select(Member).where(Member.org_id == org.id))}
         per_person: dict[str, list[Item]] = defaultdict(list)
         for item in items:
             for email in sorted(recipients_of[item.subject_id]):
@@ -188,7 +175,7 @@ class DigestActivities:
                              recipient=org.webhook_url, subject="key_expiry.reminders",
                              body=webhook_body(delivery, org.id, sweep_id, now, items)))
         for row in rows:
-            session.add(OutboxMessage(status="pending", attempts=0, **row))
+            outbox.queue(session, **row)
         return len(rows)
 
     def all(self) -> list[Callable[..., Any]]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.billing import BillingGateway
+from activities.delivery import StartDelivery
 from activities.errors import (
     ORG_NOT_FOUND,
     ORG_NOT_FROZEN,
@@ -34,7 +35,7 @@ from contracts.teardown import (
     StepCount,
     SubscriptionStep,
 )
-from store import console_auth, ledger
+from store import console_auth, ledger, outbox
 from store.audit import audit
 from store.base import utcnow
 from store.models import (
@@ -45,7 +46,6 @@ from store.models import (
     Member,
     Organization,
     OrgStatus,
-    OutboxMessage,
     Project,
     Quota,
     Reminder,
@@ -77,11 +77,17 @@ def name_hash(name: str) -> str:
 
 
 class TeardownActivities:
-    """Activities bound to a session factory and a billing gateway (registered as methods)."""
+    """Activities bound to a session factory, a billing gateway and, in the worker, the
+    starter of at-once notice delivery (registered as methods).
 
-    def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway) -> None:
+    Without a starter (unit tests of single steps) notices wait for the sweep's delivery phase.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway,
+                 start_delivery: StartDelivery | None = None) -> None:
         self.sessions = sessions
         self.billing = billing
+        self.start_delivery = start_delivery
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -294,38 +300,43 @@ class TeardownActivities:
 
     @activity.defn
     def notify_admin(self, notice: Notice) -> None:
-        """Queue a message to the org admin in the outbox (delivered by the mail sender).
+        """Queue a message to the org admin in the outbox, then start its delivery at once.
 
         The admin's address is read here, never passed through the workflow; once the admin's
         member row is gone, the address recorded with the first notice of this teardown is used.
         The key includes the teardown's first run id: a teardown started again after a cancel
-        sends its own notices.
+        sends its own notices. The delivery starts after the commit; if the start fails, this
+        activity fails and its retry finds the message queued and starts the delivery again.
         """
         key = f"{notice.workflow_id}:{notice.teardown_id}:{notice.kind}"
         with self.sessions.begin() as session:
-            if session.scalars(select(OutboxMessage.id).where(
-                    OutboxMessage.idempotency_key == key)).first() is not None:
-                return
-            if notice.kind == "failed":
-                audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
-                      "teardown.failed", f"workflow:{notice.workflow_id}",
-                      reason=notice.detail)
-            recipient = session.scalars(
-                select(Member.email).join(Organization, Organization.admin_member_id == Member.id)
-                .where(Organization.id == notice.org_id)).first()
-            if recipient is None:
-                recipient = session.scalars(select(OutboxMessage.recipient).where(
-                    OutboxMessage.idempotency_key.like(f"{notice.workflow_id}:%"))
-                    .order_by(OutboxMessage.id)).first()
-            if recipient is None:
-                log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
-                            notice.kind)
-                return
-            body = (f"Organization {notice.org_id}: {NOTICE_SUBJECTS[notice.kind].lower()}."
-                    + (f"\n\n{notice.detail}" if notice.detail else ""))
-            session.add(OutboxMessage(idempotency_key=key, org_id=notice.org_id, channel="email",
-                                      recipient=recipient, subject=NOTICE_SUBJECTS[notice.kind],
-                                      body=body))
+            queued = self._queue_notice(session, notice, key)
+        if queued and self.start_delivery is not None:
+            self.start_delivery([key])
+
+    def _queue_notice(self, session: Session, notice: Notice, key: str) -> bool:
+        """Write the notice once; True when it is (still) waiting to be delivered."""
+        existing = outbox.find(session, key)
+        if existing is not None:
+            return existing.status == outbox.PENDING
+        if notice.kind == "failed":
+            audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
+                  "teardown.failed", f"workflow:{notice.workflow_id}",
+                  reason=notice.detail)
+        recipient = session.scalars(
+            select(Member.email).join(Organization, Organization.admin_member_id == Member.id)
+            .where(Organization.id == notice.org_id)).first()
+        if recipient is None:
+            recipient = outbox.first_recipient(session, f"{notice.workflow_id}:")
+        if recipient is None:
+            log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
+                        notice.kind)
+            return False
+        body = (f"Organization {notice.org_id}: {NOTICE_SUBJECTS[notice.kind].lower()}."
+                + (f"\n\n{notice.detail}" if notice.detail else ""))
+        outbox.queue(session, idempotency_key=key, org_id=notice.org_id, channel="email",
+                     recipient=recipient, subject=NOTICE_SUBJECTS[notice.kind], body=body)
+        return True
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.freeze_org, self.unfreeze_org, self.begin_destruction,

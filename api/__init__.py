@@ -1,1 +1,1 @@
-"""api package."""
+"""The HTTP API: the app factory, credentials, problems, metrics and one router per family."""

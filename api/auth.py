@@ -1,11 +1,12 @@
 """Who is calling: API keys for org admins and members, one operator credential for ops.
 
-A key is checked on every request, whatever the sweep did (invariant 7): well-formed (type
-prefix and checksum), known by its public prefix, its keyed hash equal in constant time, not
-revoked, not expired, and its org active (invariant 4: a frozen org's keys stop working, so a
-purge cannot race new data). The one exception is `TeardownKeyDep`, used only by the teardown
-routes: starting a teardown freezes the org, and its admin must still be able to watch, cancel
-or expedite it, so there an admin team key of a frozen or deleting org is accepted.
+A key is checked on every request, whatever the sweep did (expiry is enforced at use, not by
+the sweep): well-formed (type prefix and checksum), known by its public prefix, its keyed hash
+equal in constant time, not revoked, not expired, and its org active (frozen means frozen: a
+frozen org's keys stop working, so a purge cannot race new data). The one exception is
+`TeardownKeyDep`, used only by the teardown routes: starting a teardown freezes the org, and its
+admin must still be able to watch, cancel or expedite it, so there an admin team key of a frozen
+or deleting org is accepted.
 
 The presented key is never logged or echoed: problems name the key only by its prefix, and
 only once the prefix is known to be ours.

@@ -22,7 +22,8 @@ def org_or_404(session: Session, org_id: str) -> Organization:
 
 
 def writable_org(session: Session, org_id: str) -> Organization:
-    """Lock the org row for this transaction and refuse unless it is active (invariant 4)."""
+    """Lock the org row for this transaction and refuse unless it is active (frozen means
+    frozen: no write reaches an org a teardown has frozen)."""
     try:
         return orgs.lock_active_org(session, org_id)
     except orgs.OrgMissing:

@@ -22,7 +22,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -233,15 +235,45 @@ def worker_process(database_url: str, address: str, queue: str, workdir: Path,
                    settings: Mapping[str, str] | None = None
                    ) -> Iterator[subprocess.Popen[bytes]]:
     """`lifecycle worker` (or another worker module) as a child process on `queue`;
-    `settings` adds `LIFECYCLE_*` variables (an SMTP port, a disabled schedule)."""
-    env = dict(os.environ, LIFECYCLE_DATABASE_URL=database_url,
-               LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
-               LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1", **(settings or {}))
-    process = spawn([sys.executable, "-m", *module], workdir / f"worker-{queue}.log", env)
+    `settings` adds `LIFECYCLE_*` variables (an SMTP port, a disabled schedule).
+
+    Without an SMTP port of the caller's, the worker mails into a sink of its own: the notices
+    it delivers at once then cost what a working relay makes them cost, instead of retrying
+    against a closed port through the measurement."""
+    with contextlib.ExitStack() as stack:
+        extra = dict(settings or {})
+        if "LIFECYCLE_SMTP_PORT" not in extra:
+            extra["LIFECYCLE_SMTP_PORT"] = str(stack.enter_context(mail_sink())[1])
+        env = dict(os.environ, LIFECYCLE_DATABASE_URL=database_url,
+                   LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
+                   LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1", **extra)
+        process = spawn([sys.executable, "-m", *module], workdir / f"worker-{queue}.log", env)
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+class MailSink:
+    """An SMTP server that accepts and counts: the mail must be sent, not kept."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received += 1
+        return "250 OK"
+
+
+@contextmanager
+def mail_sink() -> Iterator[tuple[MailSink, int]]:
+    sink, port = MailSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
     try:
-        yield process
+        yield sink, port
     finally:
-        stop(process)
+        controller.stop()
 
 
 async def wait_for_pollers(client: Client, queue: str, process: subprocess.Popen[bytes],

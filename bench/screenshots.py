@@ -13,19 +13,17 @@ import asyncio
 import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
 from playwright.async_api import Page, async_playwright
 from sqlalchemy import update
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import build_activities
-from activities.delivery import DeliveryActivities
 from api.app import create_app
-from contracts.sweep import PageInput
+from clients.teardown import register_search_attributes
 from core.binaries import temporal_cli
 from core.settings import Settings
 from lifecycle import devmail
@@ -51,17 +49,16 @@ async def _shoot(page: Page, name: str) -> None:
     print(f"  docs/console/{name}.png")
 
 
-async def _signed_in(page: Page, url: str, email: str, settings: Settings,
-                     sink: devmail.MailSink, sessions: object) -> None:
+async def _signed_in(page: Page, url: str, email: str, sink: devmail.MailSink) -> None:
     await page.goto(f"{url}/console/signin")
     await page.fill("#email", email)
     await _shoot(page, "01-sign-in")
     await page.click("#send-link")
     await page.wait_for_selector("#sent-message")
-    # the sweep's delivery phase sends what the outbox holds
-    deliver = DeliveryActivities(sessions, settings).deliver  # type: ignore[arg-type]
-    await asyncio.to_thread(ActivityEnvironment().run, deliver, PageInput(
-        "screenshots", datetime.now(UTC), [1], "", 100))
+    for _ in range(200):  # delivered at once by its own workflow
+        if list(sink.directory.glob("*.eml")):
+            break
+        await asyncio.sleep(0.05)
     await page.goto(f"{url}/console/dev/mailbox")
     await _shoot(page, "02-dev-mailbox")
     link = LINK.findall(await page.content())[0]
@@ -87,6 +84,7 @@ async def run(port: int) -> None:
             org = seed_org(session, SHAPE, settings.pepper_bytes, name="Acme Research")
             session.execute(update(PaymentMethod).values(status=PaymentStatus.UNAVAILABLE))
         env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli())
+        await register_search_attributes(env.client)  # as the worker process does
         server = uvicorn.Server(uvicorn.Config(create_app(settings, env.client), port=port,
                                                log_level="warning"))
         serving = asyncio.create_task(server.serve())
@@ -98,7 +96,7 @@ async def run(port: int) -> None:
                                   activity_executor=pool):
                     while not server.started:
                         await asyncio.sleep(0.05)
-                    await _pages(url, org.admin_email, settings, sink, sessions)
+                    await _pages(url, org.admin_email, sink)
         finally:
             server.should_exit = True
             await serving
@@ -106,13 +104,12 @@ async def run(port: int) -> None:
             sink.stop()
 
 
-async def _pages(url: str, admin: str, settings: Settings, sink: devmail.MailSink,
-                 sessions: object) -> None:
+async def _pages(url: str, admin: str, sink: devmail.MailSink) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                    args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await _signed_in(page, url, admin, settings, sink, sessions)
+        await _signed_in(page, url, admin, sink)
         await _shoot(page, "03-settings")
         await page.click("#change-card")
         await page.fill("#token", "4242 4242 4242 4242")

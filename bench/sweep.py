@@ -21,14 +21,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
@@ -39,7 +35,7 @@ from bench.common import (
     add_profile_option,
     cpu_seconds,
     dev_server,
-    free_port,
+    mail_sink,
     profiled,
     result_line,
     say,
@@ -65,28 +61,6 @@ REVOKED_EVERY = 47
 # The activity type each phase's pages run as, as the history names them.
 PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_cards": CARDS,
             "sweep_compose_digests": COMPOSE, "sweep_deliver_outbox": DELIVER}
-
-
-class MailSink:
-    """An SMTP server that accepts and counts: the digests must be sent, not kept."""
-
-    def __init__(self) -> None:
-        self.received = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received += 1
-        return "250 OK"
-
-
-@contextmanager
-def mail_sink() -> Iterator[tuple[MailSink, int]]:
-    sink, port = MailSink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
 
 
 def seed(engine: Engine, sessions: sessionmaker[Session], keys: int, orgs: int,

@@ -44,7 +44,7 @@ class Ledger:
 
 
 def expected(engine: Engine, now: datetime, windows_days: list[int]) -> Expected:
-    """Due keys and ledger rows by the README's rule, counted on the seeded keys.
+    """Due keys and ledger rows by the rule of docs/sweep.md, counted on the seeded keys.
 
     A key past its expiry gets the notice and all windows; otherwise one row per window whose
     length is at least the time left.

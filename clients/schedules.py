@@ -60,7 +60,7 @@ def build_schedule(settings: Settings, state: ScheduleState | None = None) -> Sc
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
                               catchup_window=timedelta(
                                   seconds=settings.sweep_catchup_window_seconds)),
-        state=state or ScheduleState(note="key-expiry reminders (issue 5)"),
+        state=state or ScheduleState(note="reminds owners before API keys and cards expire"),
     )
 
 

@@ -1,9 +1,9 @@
 """Client-side calls into the teardown workflow, shared by the API, the CLI and tests.
 
-Starting is where invariant 3 lives: the id is derived from the org and a second start while
-one runs is refused by Temporal itself, so two API replicas racing on the same click cannot
-start two teardowns. A closed one does not block a new start: after a cancel the admin may
-decide again, and after a failure a new run resumes the work (every step is idempotent). A
+Starting is where "one teardown per org" lives: the id is derived from the org and a second
+start while one runs is refused by Temporal itself, so two API replicas racing on the same click
+cannot start two teardowns. A closed one does not block a new start: after a cancel the admin
+may decide again, and after a failure a new run resumes the work (every step is idempotent). A
 completed teardown cannot be repeated in effect: its org is gone and the freeze refuses.
 """
 

@@ -1,11 +1,11 @@
 """Spotting a full card number in text, so the API can refuse it before anything is stored.
 
-Invariant 6: only a provider token, brand, last4 and expiry are ever kept. A client that sends
-a card number by mistake (in the token field, a name, anywhere) must get a 422 and leave no
-trace, so the whole request body is scanned, not just the fields we expect. A run of 13-19
-digits (spaces or dashes allowed between them) that passes the Luhn check is taken for a card
-number; the Luhn check keeps ordinary long numbers (ids, timestamps) from tripping it most of
-the time.
+Secrets are never at rest: only a provider token, brand, last4 and expiry are ever kept. A
+client that sends a card number by mistake (in the token field, a name, anywhere) must get a 422
+and leave no trace, so the whole request body is scanned, not just the fields we expect. A run
+of 13-19 digits (spaces or dashes allowed between them) that passes the Luhn check is taken for
+a card number; the Luhn check keeps ordinary long numbers (ids, timestamps) from tripping it
+most of the time.
 """
 
 from __future__ import annotations

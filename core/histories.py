@@ -1,7 +1,8 @@
 """Reading a workflow's whole history across continue-as-new, for tests, benchmarks and ops.
 
-A long teardown is several runs chained by continue-as-new; its history bound (invariant 9) is
-about each run, and its total is the sum, so both need every run in order from the first.
+A long teardown is several runs chained by continue-as-new; its history bound (no run may grow
+with the org) is about each run, and its total is the sum, so both need every run in order from
+the first.
 """
 
 from __future__ import annotations

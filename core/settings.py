@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
 
-    # Key-expiry sweep (issue 5): a Temporal Schedule starts `KeyExpirySweepWorkflow`.
+    # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow`.
     sweep_schedule_enabled: bool = True
     sweep_interval_seconds: int = Field(default=3600, ge=60)
     sweep_catchup_window_seconds: int = Field(default=24 * 3600, ge=60)
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     sweep_page_size: int = Field(default=10_000, ge=1, le=50_000)
     sweep_pages_per_run: int = Field(default=50, ge=1, le=1000)
 
-    # Logs and traces (issue 8): see core/logs.py and core/tracing.py.
+    # Logs and traces: see core/logs.py and core/tracing.py.
     log_format: Literal["auto", "json", "plain"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otlp_endpoint: str = ""

@@ -1,1 +1,2 @@
-"""Org Lifecycle Engine: settings, key format and the `lifecycle` command line."""
+"""The `lifecycle` command line: the dev stack, the worker, migrations, demo data, and the
+teardown, key, workflow and schedule commands."""

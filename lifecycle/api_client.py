@@ -140,7 +140,8 @@ def collect(api: Api, path: str, params: Params, *, items: str, token_param: str
 
 def add_connection_arguments(parser: argparse.ArgumentParser, *, api_key: bool) -> None:
     """`--api-url`, `--json` and, for key-authenticated commands, `--api-key`."""
-    parser.add_argument("--api-url", help="default: http://<api_host>:<api_port> from settings")
+    parser.add_argument("--api-url", help="the API's base URL (default: "
+                        "http://LIFECYCLE_API_HOST:LIFECYCLE_API_PORT)")
     if api_key:
         parser.add_argument("--api-key", help=f"the org admin's team key; default: ${API_KEY_ENV}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

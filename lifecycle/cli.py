@@ -1,7 +1,7 @@
 """The `lifecycle` command line: one entry point, one module per command group.
 
-argparse is enough here and exits with status 2 and a one-line usage error on bad arguments,
-which is what scripts calling us expect.
+Bad arguments exit with status 2 and a one-line usage error before anything runs, which is what
+scripts calling the command expect. The help texts speak to the people running the engine.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.settings import Settings, SettingsError, load_settings
 
@@ -29,10 +29,12 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
     from lifecycle import keys_cli, schedules_cli, teardown_cli, workflows_cli
 
     return [
-        ("schedules", "the key-expiry sweep schedule", schedules_cli),
-        ("teardown", "plan, start, watch, cancel an org teardown", teardown_cli),
-        ("keys", "list, create, extend, delete an org's API keys", keys_cli),
-        ("workflows", "operator view: list, show, history of workflows", workflows_cli),
+        ("schedules", "show, pause, unpause or trigger the key-expiry sweep schedule",
+         schedules_cli),
+        ("teardown", "plan, start, watch, cancel or expedite an org teardown", teardown_cli),
+        ("keys", "list, create, extend or delete an org's API keys", keys_cli),
+        ("workflows", "operator view: list workflows, show one, read its history",
+         workflows_cli),
     ]
 
 
@@ -62,33 +64,58 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return worker_main(settings)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lifecycle", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Org Lifecycle Engine: org teardowns and key-expiry reminders, run as Temporal workflows.
+Run the engine (dev, worker, db upgrade), create demo data (seed), and manage teardowns,
+API keys, workflows and the sweep schedule."""
 
-    db = sub.add_parser("db", help="database schema")
+EPILOG = """\
+Settings come from LIFECYCLE_* environment variables (docs/settings.md lists them all).
+`teardown` and `keys` act with the org admin's team key (LIFECYCLE_API_KEY or --api-key);
+`workflows` reads with LIFECYCLE_OPERATOR_TOKEN. Exit status: 0 done, 1 refused, failed or
+unreachable, 2 bad arguments or settings. `lifecycle <command> --help` explains each command."""
+
+
+def _command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose own --help starts with the line the overview shows."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text,
+                                                     description=help_text[:1].upper()
+                                                     + help_text[1:] + ".")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lifecycle", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = _command(sub, "db", "database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    up = db_sub.add_parser("upgrade", help="apply migrations (default: to head)")
-    up.add_argument("revision", nargs="?", default="head")
+    up = _command(db_sub, "upgrade", "apply the migrations, to the latest unless told otherwise")
+    up.add_argument("revision", nargs="?", default="head",
+                    help="the revision to reach (default: head, the latest)")
     up.set_defaults(handler=_db_upgrade)
 
-    dev = sub.add_parser("dev", help="run Temporal dev server, worker and API together")
+    dev = _command(sub, "dev", "run the Temporal dev server, the worker and the API together "
+                               "on this machine (Ctrl-C stops all three)")
     from lifecycle.devstack import add_arguments as add_dev_arguments
 
     add_dev_arguments(dev)
     dev.set_defaults(handler=_dev)
 
-    seed = sub.add_parser("seed", help="create realistic demo data")
+    seed = _command(sub, "seed", "create demo orgs of a realistic shape and print each "
+                                 "admin's team key (shown this once)")
     from lifecycle.seed import add_arguments as add_seed_arguments
 
     add_seed_arguments(seed)
     seed.set_defaults(handler=_seed)
 
-    worker = sub.add_parser("worker", help="run the Temporal worker only")
+    worker = _command(sub, "worker", "run the Temporal worker alone (SIGTERM stops it "
+                                     "gracefully)")
     worker.set_defaults(handler=_worker)
 
     for name, help_text, group in _groups():
-        command = sub.add_parser(name, help=help_text)
+        command = _command(sub, name, help_text)
         group.add_arguments(command)
         command.set_defaults(handler=group.run)
     return parser

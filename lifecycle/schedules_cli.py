@@ -21,7 +21,10 @@ CONNECT_DEADLINE_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=ACTIONS)
+    parser.add_argument("action", choices=ACTIONS,
+                        help="sync: create or update it from the settings; show: its state and "
+                             "next runs (JSON); pause, unpause (with --note); trigger: run a "
+                             "sweep now (skipped while one runs)")
     parser.add_argument("--note", default="", help="reason recorded with pause/unpause")
 
 

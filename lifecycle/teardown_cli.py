@@ -35,7 +35,10 @@ TERMINAL = ("completed", "cancelled", "failed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=ACTIONS)
+    parser.add_argument("action", choices=ACTIONS,
+                        help="plan: what would be deleted and the confirmation phrase; start "
+                             "(with --confirm); status: progress, then the certificate; cancel: "
+                             "during the grace window; expedite: end the grace window now")
     parser.add_argument("org_id", help="the organization's id")
     add_connection_arguments(parser, api_key=True)
     parser.add_argument("--confirm", metavar="ORG_NAME",

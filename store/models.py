@@ -334,6 +334,8 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending",  # pending|sent|failed
                                         index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the last attempt did not go through (a failed row's reason); ids and codes only.
+    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

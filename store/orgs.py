@@ -1,7 +1,7 @@
 """Org and payment-method queries, and the write guard every mutating route goes through.
 
-Invariant 4 is enforced here, not only at authentication: a key checked a moment ago may belong
-to an org that a teardown froze since. `lock_active_org` takes the org row with
+"Frozen means frozen" is enforced here, not only at authentication: a key checked a moment ago
+may belong to an org that a teardown froze since. `lock_active_org` takes the org row with
 `SELECT ... FOR UPDATE` (PostgreSQL; SQLite serialises writers anyway) and checks its status in
 the same transaction as the write, and the teardown's freeze takes the same lock, so a write
 either commits before the freeze or is refused after it.

@@ -18,7 +18,16 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from store.audit import audit_many
-from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus, Reminder
+from store.models import (
+    ApiKey,
+    Member,
+    Organization,
+    OrgStatus,
+    PaymentMethod,
+    PaymentStatus,
+    Project,
+    Reminder,
+)
 
 API_KEY = "api_key"
 CARD = "card"
@@ -167,6 +176,30 @@ def pending_of_org(session: Session, org_id: str) -> list[Reminder]:
     query = (select(Reminder).where(Reminder.org_id == org_id, Reminder.status == PENDING)
              .order_by(Reminder.id).with_for_update(skip_locked=True))
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class DigestSubjects:
+    """What a digest of one org needs to say about its reminders, read in four queries."""
+
+    members: dict[str, Member]  # by id
+    keys: dict[str, ApiKey]  # by id
+    cards: dict[str, PaymentMethod]  # by id
+    project_names: dict[str, str]  # by id
+
+
+def subjects_of(session: Session, org_id: str, rows: Sequence[Reminder]) -> DigestSubjects:
+    """The org's members and the keys, cards and projects the reminder rows name."""
+    members = {m.id: m for m in session.scalars(select(Member).where(Member.org_id == org_id))}
+    key_ids = [r.subject_id for r in rows if r.subject_kind == API_KEY]
+    card_ids = [r.subject_id for r in rows if r.subject_kind == CARD]
+    keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids)))}
+    cards = {c.id: c for c in session.scalars(
+        select(PaymentMethod).where(PaymentMethod.id.in_(card_ids)))}
+    project_ids = {k.project_id for k in keys.values() if k.project_id}
+    projects = dict(session.execute(select(Project.id, Project.name)
+                                    .where(Project.id.in_(project_ids))).all())
+    return DigestSubjects(members, keys, cards, projects)
 
 
 def set_status(session: Session, org_id: str, ids: Sequence[int], status: str,

@@ -7,8 +7,10 @@ from typing import Any
 
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
+    from workflows.outbox import OutboxDeliveryWorkflow
     from workflows.subscriptions import SubscriptionCancelWorkflow
     from workflows.sweep import KeyExpirySweepWorkflow
     from workflows.teardown import OrgTeardownWorkflow
 
-    return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow]
+    return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow,
+            OutboxDeliveryWorkflow]

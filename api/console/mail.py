@@ -1,8 +1,8 @@
 """The sign-in mail: written to the outbox in the request's transaction, sent right after.
 
 The message is queued with the link in the same transaction, so a link exists only if its mail
-will go out. Delivery starts once the response is sent (the row is committed by then); if that
-start fails, the sweep's delivery phase still sends the pending message.
+will go out. Its delivery workflow starts once the response is sent (the row is committed by
+then); if that start fails, the sweep's delivery phase still sends the pending message.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
+from temporalio.service import RPCError
 
+from api.temporal import TemporalConnection
+from clients.outbox import start_deliveries
 from store.console_auth import SIGN_IN_MESSAGE_PREFIX
 from store.models import OutboxMessage
 
@@ -32,7 +35,17 @@ def queue_sign_in_mail(session: Session, *, link_id: str, org_id: str, org_name:
     return key
 
 
-async def deliver_now(keys: Sequence[str]) -> None:
-    """Hand the queued mails to delivery; the sweep's delivery phase sends them meanwhile."""
-    if keys:
-        log.info("console: %d sign-in mail(s) queued for delivery", len(keys))
+async def deliver_now(temporal: TemporalConnection, task_queue: str,
+                      keys: Sequence[str]) -> None:
+    """Start the queued mails' delivery workflows (after the commit: they read the rows).
+
+    Runs after the response, so a slow or absent Temporal never delays the sign-in page nor
+    tells a stranger from a member; a start that fails is logged and the sweep's delivery
+    phase sends the mail.
+    """
+    if not keys:
+        return
+    try:
+        await start_deliveries(await temporal.get(), task_queue, keys)
+    except (ConnectionError, RPCError) as exc:
+        log.warning("console: sign-in mail left to the sweep's delivery: %s", exc)

@@ -106,7 +106,7 @@ def request_link(request: Request, form: SignedOutFormDep, session: SessionDep,
             recipient=member.email, url=url,
             minutes=int(LINK_LIFETIME.total_seconds() // 60)))
     console_auth.scrub_expired_link_mail(session, now, LINK_LIFETIME)
-    background.add_task(deliver_now, keys)
+    background.add_task(deliver_now, request.app.state.temporal, settings.task_queue, keys)
     return signed_out_page(request, "signin_sent.html", email=email)
 
 

@@ -1,8 +1,9 @@
 """Team and project API keys: create (secret shown once), list, extend, delete.
 
 Key management is the org admin's: a team key created by the admin. A project's key may list
-its own project's keys. Every write locks the org row and checks it is active (invariant 4),
-and leaves an audit event naming the key by its public prefix, never its secret.
+its own project's keys. Every write locks the org row and checks it is active (frozen means
+frozen: no new keys while a teardown runs), and leaves an audit event naming the key by its
+public prefix, never its secret.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The admin account is shown but can never be changed (the model's update guard is the last line;
 the route refuses first with a clear problem). The card on file is a provider token plus display
 facts; a request carrying anything that looks like a full card number is refused before parsing
-(invariant 6), so no field, log line or error body ever holds one.
+(secrets never at rest), so no field, log line or error body ever holds one.
 """
 
 from __future__ import annotations

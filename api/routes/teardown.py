@@ -1,8 +1,8 @@
 """The danger zone: plan, start, watch, cancel and expedite an org teardown.
 
 The API keeps no teardown state: it starts the workflow (whose id is derived from the org, so a
-second start is refused by Temporal itself, invariant 3), sends it updates and asks its
-`progress` query. Starting freezes the org, which turns off its keys (invariant 4); these routes
+second start is refused by Temporal itself: one teardown per org), sends it updates and asks
+its `progress` query. Starting freezes the org, which turns off its keys; these routes
 alone accept the admin's team key of a frozen org (`TeardownKeyDep`) so the admin can still
 watch and cancel. Once the org is deleted its keys are gone too: the finished teardown's status
 and certificate are then the operator's to read (`OperatorOrAdminDep`).

@@ -148,3 +148,45 @@ async def test_card_expiry_reminds_the_admin_then_marks_the_card_unavailable(
     async with sweep_worker(client, settings, session_factory) as queue:
         await run_sweep(client, queue, end + timedelta(days=3))
     assert len(inbox.all()) == 2
+
+
+async def test_poison_messages_fail_with_a_reason_and_the_good_ones_still_arrive(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    inbox, settings = mail
+    hooks = Hooks(secret="whsec-" + "p" * 32, refuse_first=10**6, refuse_status=400)
+    with webhook_receiver(hooks) as url:
+        good = [make_org(session_factory, settings, name=f"Good {i}") for i in range(2)]
+        # an org name with CR/LF (written before names were checked) would add a header
+        evil = make_org(session_factory, settings, name="Evil\r\nBcc: spy@example.com")
+        # an endpoint that answers 400 to our (correctly signed) call: no retry can help
+        rejecting = make_org(session_factory, settings, webhook=(url, hooks.secret))
+        refused = make_org(session_factory, settings)
+        inbox.refuse.add(refused.admin)  # the mail server has no such mailbox: 550
+        for org in (*good, evil, rejecting, refused):
+            add_key(session_factory, org, T0 + 3 * DAY, creator=org.admin)
+        client = time_skipping_env.client
+        async with sweep_worker(client, settings, session_factory) as queue:
+            result = await run_sweep(client, queue, T0)
+    with session_factory() as session:
+        rows = {(m.org_id, m.channel): m for m in session.scalars(select(OutboxMessage))}
+    assert {key: (m.status, m.attempts) for key, m in rows.items()} == {
+        (good[0].id, "email"): ("sent", 1), (good[1].id, "email"): ("sent", 1),
+        (rejecting.id, "email"): ("sent", 1),
+        (evil.id, "email"): ("failed", 1),
+        (rejecting.id, "webhook"): ("failed", 1),
+        (refused.id, "email"): ("failed", 1)}
+    assert rows[(evil.id, "email")].last_error == "message cannot be encoded (ValueError)"
+    assert rows[(rejecting.id, "webhook")].last_error == "webhook answered 400"
+    assert rows[(refused.id, "email")].last_error == "SMTP recipient refused (550)"
+    assert all(m.last_error is None for m in rows.values() if m.status == "sent")
+    assert result.totals.messages_sent == 3 and result.totals.messages_failed == 3
+    assert hooks.requests == 1  # refused once, never retried
+    assert sorted(m.to[0] for m in inbox.all()) == sorted(
+        [good[0].admin, good[1].admin, rejecting.admin])
+    assert not any("spy@example.com" in m.to for m in inbox.all())
+    # the failed rows do not come back: a later sweep has nothing to send
+    async with sweep_worker(client, settings, session_factory) as queue:
+        later = await run_sweep(client, queue, T0 + timedelta(minutes=5))
+    assert later.totals.messages_sent == later.totals.messages_failed == 0
+    assert len(inbox.all()) == 3

@@ -5,7 +5,7 @@ Temporal dev server (visibility included), so routes that need Temporal answer f
 Requests carry the seeded org's admin key (the operator token for /ops), and `org_id` is pinned
 to the seeded org so generated bodies and queries reach the handlers instead of stopping at
 "another org".
-A refused write must leave no trace (invariant 10: "never a partial write"): around every
+A refused write must leave no trace (bad input gets a 4xx, never a partial write): around every
 POST/PUT/PATCH/DELETE the whole database is fingerprinted, and a 4xx answer must leave it
 unchanged. GETs are not fingerprinted: they change nothing when they succeed either (the
 throttled `last_used_at` aside), and the check doubles the cost of a call.

@@ -1,6 +1,7 @@
 """NUL characters are refused with a 422 on both databases, and nothing is written.
 
-Found by the 250-example schemathesis run: on PostgreSQL a key named "\\u0000<b" was a 500.
+Why: PostgreSQL cannot store U+0000 in text, so without the guard a key named "\\u0000<b" would
+reach the driver and fail there instead of being refused as bad input.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fault injection helpers: real processes started, killed and restarted by the tests.
 
-`LIFECYCLE_CHAOS_SCALE` multiplies the counts: CI runs the reduced default (1); the full run
-documented in docs/reliability.md uses 10.
+`LIFECYCLE_CHAOS_SCALE` multiplies the counts: CI runs the reduced default (1); the full runs in
+docs/reliability.md name the scale they used.
 """
 
 from __future__ import annotations

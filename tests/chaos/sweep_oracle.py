@@ -1,11 +1,11 @@
 """What a sweep owes, worked out by the test itself, and what the SMTP server really received.
 
-Why an oracle of its own instead of `core.expiry_windows.decide`: a test that asks the
-product which reminders were due can only confirm the product agrees with itself. Here each
-key is seeded *into* a window (an expiry drawn from inside it, at least an hour from any
-boundary, so a second sweep a few minutes later sees the same windows), and the expectation
-is that window, the README's rule ("the closest window is sent, wider ones are superseded;
-the creator and the org admins are told") applied by hand.
+Why an oracle of its own instead of `core.expiry_windows.decide`: a test that asks the product
+which reminders were due can only confirm the product agrees with itself. Here each key is
+seeded *into* a window (an expiry drawn from inside it, at least an hour from any boundary, so a
+second sweep a few minutes later sees the same windows), and the expectation is that window, the
+rule of docs/sweep.md (the closest window is sent, wider ones are superseded; the creator
+and the org admins are told) applied by hand.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""After a full journey, no API key secret and no card number is anywhere at rest (invariant 6).
+"""Secrets never at rest: after a full journey, no API key secret and no card number is anywhere.
 
 The journey runs on real parts: uvicorn with the app, PostgreSQL, the Temporal dev server, an
 SMTP server, and `lifecycle worker` in a child process whose output is kept. Keys are issued

@@ -1,5 +1,5 @@
-"""Invariant 8 under SIGKILL: a sweep whose worker dies again and again loses no reminder and
-announces none twice.
+"""Reminders exactly once, under SIGKILL: a sweep whose worker dies again and again loses no
+reminder and announces none twice.
 
 A real `lifecycle worker` process runs the sweep on the real dev server and mails a real SMTP
 server (aiosmtpd); the test SIGKILLs it at random points (seeded RNG, seed printed) and starts a
@@ -7,8 +7,8 @@ new one each time, until the sweep completes. What is owed comes from `sweep_ora
 seeded into known windows), not from the product's own window logic.
 
 The one duplicate the design allows is a resend with the same Message-ID (a kill after the SMTP
-server accepted a message and before it was marked sent: README, "Delivery guarantee"), so mail
-is counted in distinct Message-IDs per (recipient, key): exactly one each.
+server accepted a message and before it was marked sent: docs/sweep.md, "Delivery guarantee"),
+so mail is counted in distinct Message-IDs per (recipient, key): exactly one each.
 """
 
 from __future__ import annotations

@@ -3,13 +3,11 @@ browser tests, and page load times read from the browser's Navigation Timing."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import statistics
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,10 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.testing import ActivityEnvironment
 
-from activities.delivery import DeliveryActivities
-from contracts.sweep import PageInput
 from core.settings import Settings
 from store.db import make_engine, make_session_factory
 from store.models import OutboxMessage
@@ -116,17 +111,10 @@ class Stack:
         with self.sessions.begin() as session:
             return seed_org(session, shape, self.settings.pepper_bytes)
 
-    async def deliver(self) -> None:
-        """Send what the outbox holds, as the sweep's delivery phase does."""
-        page = PageInput(sweep_id="console-test", now=datetime.now(UTC), windows_days=[1],
-                         cursor="", limit=100)
-        deliver = DeliveryActivities(self.sessions, self.settings).deliver
-        await asyncio.to_thread(ActivityEnvironment().run, deliver, page)
-
     async def mailed_link(self, email: str, sent_before: int) -> str:
-        """The sign-in link of the first mail to `email` after the `sent_before` first ones."""
+        """The sign-in link of the first mail to `email` after the `sent_before` first ones,
+        delivered at once by its own workflow (no sweep runs here)."""
         async def arrived() -> list[str]:
-            await self.deliver()
             return [m.body for m in self.inbox.to(email)]
 
         bodies = await eventually(arrived, lambda got: len(got) > sent_before, timeout=15)

@@ -51,10 +51,21 @@ class Mail:
 
 @dataclass
 class Inbox:
-    """What the SMTP server accepted, in order; `unique()` is a receiver deduping Message-IDs."""
+    """What the SMTP server accepted, in order; `unique()` is a receiver deduping Message-IDs.
+
+    Addresses in `refuse` are refused at RCPT TO with 550, as a server without such a mailbox.
+    """
 
     mails: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refuse: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -76,9 +87,11 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
+def smtp_server(port: int | None = None, inbox: Inbox | None = None
+                ) -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on `port` (a free one by default), collecting into `inbox`."""
+    inbox = inbox or Inbox()
+    port = port or free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -96,6 +109,7 @@ class Hooks:
 
     secret: str
     refuse_first: int = 0
+    refuse_status: int = 503  # what a refused, correctly signed call is answered
     accepted: list[dict[str, Any]] = field(default_factory=list)
     delivery_ids: list[str] = field(default_factory=list)
     bad_signatures: int = 0
@@ -121,7 +135,7 @@ def webhook_receiver(hooks: Hooks) -> Iterator[str]:
                     status = 401
                 elif hooks.refuse_first > 0:  # a correctly signed call, refused while "down"
                     hooks.refuse_first -= 1
-                    status = 503
+                    status = hooks.refuse_status
                 else:
                     hooks.delivery_ids.append(self.headers["X-Lifecycle-Delivery"])
                     hooks.accepted.append(json.loads(body))

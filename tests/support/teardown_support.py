@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from clients.outbox import blocking_starter
 from clients.teardown import register_search_attributes
 from core.settings import Settings
 from workflows import all_workflows
@@ -36,15 +37,19 @@ class TeardownKnobs(TypedDict, total=False):
 @asynccontextmanager
 async def teardown_worker(client: Client, settings: Settings,
                           sessions: sessionmaker[Session],
-                          replace: Sequence[Callable[..., Any]] = ()) -> AsyncIterator[str]:
+                          replace: Sequence[Callable[..., Any]] = (),
+                          deliver_at_once: bool = False) -> AsyncIterator[str]:
     """Run the real workflows and activities on a fresh task queue; yields the queue name.
 
     `replace` swaps activities by name (a unit test may hold or fail one step on purpose).
+    `deliver_at_once` starts each queued notice's delivery as the worker does (the test then
+    runs an SMTP server at `settings.smtp_port`); without it notices stay in the outbox.
     """
     queue = f"teardown-test-{uuid.uuid4().hex[:8]}"
     await register_search_attributes(client)  # as the worker process does at its start
+    starter = blocking_starter(client, queue) if deliver_at_once else None
     acts = {getattr(a, "__temporal_activity_definition").name: a
-            for a in build_activities(settings, sessions)}
+            for a in build_activities(settings, sessions, starter)}
     for fn in replace:
         acts[getattr(fn, "__temporal_activity_definition").name] = fn
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -19,10 +19,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from contracts.outbox import OutboxDeliveryInput, OutboxDeliveryResult
 from contracts.subscriptions import SubscriptionCancelInput, SubscriptionCancelResult
 from contracts.sweep import SweepInput, SweepResult
 from contracts.teardown import Progress, TeardownInput
 from workflows import all_workflows
+from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.subscriptions import SubscriptionCancelWorkflow
 from workflows.sweep import KeyExpirySweepWorkflow
 from workflows.teardown import OrgTeardownWorkflow
@@ -74,10 +76,21 @@ class SubscriptionCancelWaitingFirst(SubscriptionCancelWorkflow):
         return await super().run(inp)
 
 
+@workflow.defn(name="OutboxDeliveryWorkflow", sandboxed=False)
+class OutboxDeliveryWaitingFirst(OutboxDeliveryWorkflow):
+    """The delivery waits a second (a new timer) before its first attempt."""
+
+    @workflow.run
+    async def run(self, inp: OutboxDeliveryInput) -> OutboxDeliveryResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(inp)
+
+
 CHANGED: dict[str, type[Any]] = {
     "OrgTeardownWorkflow": TeardownWithoutNotices,
     "KeyExpirySweepWorkflow": SweepWaitingFirst,
     "SubscriptionCancelWorkflow": SubscriptionCancelWaitingFirst,
+    "OutboxDeliveryWorkflow": OutboxDeliveryWaitingFirst,
 }
 
 

@@ -2,8 +2,8 @@
 
 Keys are loaded with COPY (a second or two); the sweep runs the real workflow with
 continue-as-new on the time-skipping server and delivers the digests to a real SMTP server.
-The measured wall time is printed (`pytest -s`) and bounded loosely so a regression to a
-full scan per page fails the test.
+The measured wall time is printed (`pytest -s`) for the curious, never asserted: how fast a
+sweep is belongs to `python -m bench.sweep`, which compares it with a baseline in the same run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from tests.support.sweep_support import make_org, run_sweep, smtp_server, sweep_
 KEYS = 100_000
 ORGS = 100
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-BUDGET_S = 60.0
 
 DUE_SQL = """
 SELECT count(*) FROM api_keys k JOIN organizations o ON o.id = k.org_id
@@ -105,4 +104,3 @@ async def test_sweep_of_100k_keys_announces_exactly_the_due_keys(
     assert result.runs >= 4  # continue-as-new kept each run to 10 pages
     assert outbox == [("email", "sent", ORGS - 1)]
     assert len(inbox.unique()) == ORGS - 1  # one digest per recipient (the admin) per org
-    assert elapsed < BUDGET_S
