@@ -58,7 +58,7 @@ def latest_link(sessions: sessionmaker[Session], recipient: str) -> str:
 
 
 async def http_sign_in(client: httpx.AsyncClient, sessions: sessionmaker[Session],
-                       email: str) -> None:
+                       email: str, cookie: str = "olc_session") -> None:
     """Sign `client` in as `email` through the mailed link (read from the outbox)."""
     form = await client.get("/console/signin")
     sent = await client.post("/console/signin",
@@ -71,6 +71,7 @@ async def http_sign_in(client: httpx.AsyncClient, sessions: sessionmaker[Session
     used = await client.post("/console/signin/link", data={
         "token": token.group(1), "csrf_token": csrf_of(confirm.text)})
     assert used.status_code == 303, used.text
+    assert cookie in used.headers["set-cookie"], used.headers["set-cookie"]
 
 
 # -- the browser tests' stack ---------------------------------------------------------------

@@ -4,6 +4,7 @@ CSRF, session ends, the frozen org, the dev-only mailbox and the offline API doc
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from api.console.routes_auth import PER_ADDRESS, PER_CLIENT
 from api.console.routes_keys import PAGE_SIZE
 from core.settings import Settings
@@ -36,8 +39,16 @@ def org(session_factory: sessionmaker[Session], settings: Settings) -> SeededOrg
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(settings) as http:
+def settings(settings: Settings, time_skipping_env: WorkflowEnvironment) -> Settings:
+    """A task queue of this test's own: sign-in mails start their delivery workflows on the
+    time-skipping server, where no worker takes them (these tests read the outbox instead)."""
+    return settings.model_copy(update={"task_queue": f"console-http-{uuid.uuid4().hex[:8]}"})
+
+
+@pytest.fixture
+async def client(settings: Settings,
+                 time_skipping_env: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(settings, time_skipping_env.client) as http:
         yield http
 
 
@@ -78,11 +89,12 @@ async def test_sign_in_requests_are_limited_per_address_and_per_client(
 
 
 async def test_a_form_without_or_with_a_foreign_csrf_token_is_refused(
-        client: httpx.AsyncClient, settings: Settings, org: SeededOrg) -> None:
+        client: httpx.AsyncClient, settings: Settings, org: SeededOrg,
+        time_skipping_env: WorkflowEnvironment) -> None:
     missing = await client.post("/console/signin", data={"email": org.admin_email})
     assert missing.status_code == 403
     assert "Missing or wrong CSRF token" in missing.text
-    async with api_client(settings) as other:
+    async with api_client(settings, time_skipping_env.client) as other:
         foreign = csrf_of((await other.get("/console/signin")).text)
     await client.get("/console/signin")
     forged = await client.post("/console/signin",
@@ -192,3 +204,17 @@ async def test_the_key_list_pages(client: httpx.AsyncClient, org: SeededOrg,
             ApiKey.org_id == org.org_id)).scalar_one()
     assert second.text.count('class="select-key"') == total - PAGE_SIZE
     assert 'id="next-page"' not in second.text
+
+
+async def test_over_https_the_cookie_is_secure_and_host_only(
+        settings: Settings, org: SeededOrg, session_factory: sessionmaker[Session],
+        time_skipping_env: WorkflowEnvironment) -> None:
+    app = create_app(settings, time_skipping_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test") as http:
+        await http_sign_in(http, session_factory, org.admin_email, cookie="__Host-olc_session")
+        [cookie] = [c for c in http.cookies.jar if c.name == "__Host-olc_session"]
+        assert cookie.secure and cookie.path == "/" and not cookie.domain_specified
+        assert cookie.has_nonstandard_attr("HttpOnly")
+        assert (await http.get("/console/settings")).status_code == 200
+    app.state.engine.dispose()
