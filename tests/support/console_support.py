@@ -76,6 +76,9 @@ async def http_sign_in(client: httpx.AsyncClient, sessions: sessionmaker[Session
 
 # -- the browser tests' stack ---------------------------------------------------------------
 
+REPORTS: list[str] = []  # printed at the end of the run (tests/api/console/conftest.py)
+
+
 @dataclass
 class Timings:
     """Page load times (ms, navigation start to the end of the load event) by page."""
@@ -162,5 +165,5 @@ async def console_stack(postgres_url: str, data_dir: Path,
         stack.push_async_callback(browser.close)
         timings = Timings()
         yield Stack(url, settings, sessions, inbox, browser, timings)
-        print("\n" + timings.report())
+        REPORTS.append(timings.report())
     engine.dispose()
