@@ -13,7 +13,7 @@ Pages act through the API's own operations with a `ConsolePrincipal`: the member
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -63,6 +63,7 @@ class ConsoleUser:
     org_name: str
     org_status: OrgStatus
     csrf: str
+    expires_at: datetime
 
     @property
     def is_admin(self) -> bool:
@@ -70,9 +71,10 @@ class ConsoleUser:
 
     @property
     def principal(self) -> ConsolePrincipal:
+        """No key stands behind it: it acts with the member's role until the session ends."""
         return ConsolePrincipal(org_id=self.org_id, key_id="", prefix="", scope=KeyScope.TEAM,
                                 project_id=None, member_id=self.member_id, role=self.role,
-                                expires_at=utcnow() + timedelta(days=1))
+                                expires_at=self.expires_at)
 
 
 def is_https(request: Request) -> bool:
@@ -111,7 +113,8 @@ def load_user(session: Session, settings: Settings, secret: str | None) -> Conso
     return ConsoleUser(session_id=row.id, secret=secret, member_id=member.id,
                        email=member.email, name=member.name, role=member.role, org_id=org.id,
                        org_name=org.name, org_status=org.status,
-                       csrf=security.csrf_token(settings.pepper_bytes, secret))
+                       csrf=security.csrf_token(settings.pepper_bytes, secret),
+                       expires_at=row.expires_at)
 
 
 def optional_user(request: Request, session: SessionDep,
