@@ -67,7 +67,7 @@ def _plan_page(request: Request, user: Any, session: SessionDep, *, status: int 
     plan = compute_plan(session, user.org_id)
     if plan is None:
         raise NotFound("the organization does not exist")
-    counts = [(TABLE_LABELS.get(t, t), n) for t, n in sorted(plan.counts.items()) if n]
+    counts = sorted((TABLE_LABELS.get(t, t), n) for t, n in plan.counts.items() if n)
     return page(request, "danger.html", user, status=status, plan=plan, counts=counts,
                 errors=errors or {}, typed=typed)
 
