@@ -5,8 +5,8 @@ pool; the pool is as large as the number of activities the worker accepts at onc
 it takes never queues behind a busy thread while its timeouts run.
 
 Shutdown is graceful: SIGTERM or SIGINT sets a stop event, the worker stops polling and gives
-running activities `GRACEFUL_SHUTDOWN` to finish before they are cancelled, and Temporal
-retries whatever was cut off on another worker.
+running activities `LIFECYCLE_WORKER_SHUTDOWN_GRACE_SECONDS` to finish before they are
+cancelled, and Temporal retries whatever was cut off on another worker.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ async def _register_search_attributes(client: Client) -> None:
         log.info("registered search attributes %s", ", ".join(added))
 
 ACTIVITY_THREADS = 16
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # Under docker-compose the worker may start while Temporal still registers its namespace.
 CONNECT_DEADLINE_S = 60.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -96,14 +95,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
         # Activities that queue outbox messages start their delivery through this client.
         activities = build_activities(settings, session_factory,
                                       blocking_starter(client, settings.task_queue))
-        if not workflows and not activities:
-            # Temporal's Worker refuses an empty registration; idling keeps `lifecycle dev`
-            # and compose stacks up while the registries are still being filled.
-            log.warning("no workflows or activities registered: nothing to poll on task queue "
-                        "%r; idling until stopped", settings.task_queue)
-            await stop.wait()
-            return
-        await _poll_until_stopped(client, settings.task_queue, workflows, activities, stop)
+        await _poll_until_stopped(client, settings.task_queue, workflows, activities, stop,
+                                  timedelta(seconds=settings.worker_shutdown_grace_seconds))
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
@@ -112,7 +105,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
 
 
 async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[type[Any]],
-                              activities: list[Callable[..., Any]], stop: asyncio.Event) -> None:
+                              activities: list[Callable[..., Any]], stop: asyncio.Event,
+                              grace: timedelta) -> None:
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS,
                             thread_name_prefix="activity") as executor:
         worker = Worker(
@@ -122,7 +116,7 @@ async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[t
             activities=activities,
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            graceful_shutdown_timeout=grace,
         )
         log.info("polling task queue %r with %d workflow(s) and %d activity(ies)",
                  task_queue, len(workflows), len(activities))
@@ -135,7 +129,7 @@ async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[t
             await running
             return
         log.info("stop requested: finishing running activities (up to %ss)",
-                 int(GRACEFUL_SHUTDOWN.total_seconds()))
+                 int(grace.total_seconds()))
         await worker.shutdown()
         await running
 

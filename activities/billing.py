@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from store import orgs, subscriptions
 from store.base import utcnow
-from store.models import PaymentMethod, Subscription, SubscriptionStatus
+from store.models import SubscriptionStatus
 
 
 class BillingGateway(Protocol):
@@ -32,9 +32,7 @@ class DatabaseBillingGateway:
 
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:
-        sub = session.execute(select(Subscription).where(
-            Subscription.id == subscription_id, Subscription.org_id == org_id)
-            .with_for_update()).scalar_one_or_none()
+        sub = subscriptions.lock_subscription(session, org_id, subscription_id)
         if sub is None:
             return False
         if sub.status is SubscriptionStatus.CANCELLED:
@@ -45,5 +43,4 @@ class DatabaseBillingGateway:
         return True
 
     def detach_payment_method(self, session: Session, org_id: str, idempotency_key: str) -> int:
-        result = session.execute(delete(PaymentMethod).where(PaymentMethod.org_id == org_id))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return orgs.delete_payment_method(session, org_id)

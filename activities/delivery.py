@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import fanout
 from activities.channels import Channels
@@ -47,6 +47,9 @@ from store import outbox, reminders
 from store.base import utcnow
 from store.models import OutboxMessage
 
+# A receiver that is down is an expected retry, already logged in one line by the channel: as
+# BENIGN the SDK logs the failed attempt at debug level, without a traceback per retry.
+EXPECTED_RETRY = ApplicationErrorCategory.BENIGN
 log = logging.getLogger(__name__)
 
 RETRY = "retry"
@@ -107,7 +110,7 @@ class DeliveryActivities:
                 retry += outcomes.count(RETRY)
         if retry:
             raise ApplicationError(f"{retry} message(s) not accepted yet; retrying the page",
-                                   type=DELIVERY_PENDING)
+                                   type=DELIVERY_PENDING, category=EXPECTED_RETRY)
         return result
 
     @activity.defn(name="outbox_deliver_message")
@@ -123,7 +126,8 @@ class DeliveryActivities:
         with Channels(self.settings) as channels:
             outcome = self._deliver_one(message_id, channels)
         if outcome == RETRY:
-            raise ApplicationError(f"outbox {message_id} not accepted yet", type=DELIVERY_PENDING)
+            raise ApplicationError(f"outbox {message_id} not accepted yet", type=DELIVERY_PENDING,
+                                   category=EXPECTED_RETRY)
         return OutboxDeliveryResult(inp.idempotency_key, outcome)
 
     def _deliver_one(self, message_id: int, channels: Channels) -> str:

@@ -1,10 +1,8 @@
 """Project purge activities: delete a project's records in batches, then the project itself.
 
-Records are deleted by keyset on the `(dataset_id, id)` index: find the id `batch_size` rows
-ahead, then delete the range up to it. Both statements use the index on SQLite and PostgreSQL,
-unlike `id IN (SELECT ... LIMIT n)`, which PostgreSQL turns into a full scan at large n. Each
-batch commits on its own with its ledger row, and the activity heartbeats its cursor so a retry
-resumes where the last attempt stopped instead of scanning emptied datasets again.
+The batches are keyset ranges (see `store/purge.py` for why). Each batch commits on its own with
+its ledger row, and the activity heartbeats its cursor so a retry resumes where the last attempt
+stopped instead of scanning emptied datasets again.
 """
 
 from __future__ import annotations
@@ -15,15 +13,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, final
 from contracts.teardown import ProjectPurgeResult, ProjectStep
-from store import ledger
+from store import ledger, orgs, purge
 from store.audit import audit
-from store.models import ApiKey, Dataset, DatasetRecord, Organization, OrgStatus, Project
+from store.models import OrgStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +33,16 @@ class PurgeCursor:
     after: int = 0
 
 
-def _next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int | None:
-    """The highest id of the next batch of `dataset_id` after `after`, or None when empty."""
-    base = select(DatasetRecord.id).where(DatasetRecord.dataset_id == dataset_id,
-                                          DatasetRecord.id > after)
-    upper = session.scalars(base.order_by(DatasetRecord.id).offset(batch - 1).limit(1)).first()
-    if upper is not None:
-        return upper
-    return session.scalars(select(func.max(DatasetRecord.id)).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)).first()
-
-
-def _delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
-    result = session.execute(delete(DatasetRecord).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after,
-        DatasetRecord.id <= upper))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 class PurgeActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     def _require_deleting(self, session: Session, org_id: str) -> None:
-        status = session.scalars(select(Organization.status)
-                                 .where(Organization.id == org_id)).first()
-        if status is not OrgStatus.DELETING:
+        try:
+            deleting = orgs.org_status(session, org_id) is OrgStatus.DELETING
+        except orgs.OrgMissing:
+            deleting = False
+        if not deleting:
             raise final(ORG_NOT_FROZEN, f"organization {org_id} is not being deleted")
 
     def purge_project_records(self, step: ProjectStep) -> int:
@@ -74,19 +55,18 @@ class PurgeActivities:
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
             self._require_deleting(session, step.org_id)
-            dataset_ids = list(session.scalars(select(Dataset.id).where(
-                Dataset.project_id == step.project_id, Dataset.id >= cursor.dataset_id)
-                .order_by(Dataset.id)))
+            dataset_ids = purge.dataset_ids(session, step.project_id,
+                                            starting_at=cursor.dataset_id)
         for dataset_id in dataset_ids:
             after = cursor.after if dataset_id == cursor.dataset_id else 0
             while True:
                 with self.sessions.begin() as session:
-                    upper = _next_upper(session, dataset_id, after, step.batch_size)
+                    upper = purge.next_upper(session, dataset_id, after, step.batch_size)
                     if upper is None:
                         break
                     key = f"records:{step.project_id}:{dataset_id}:{upper}"
                     ledger.once(session, step.org_id, key,
-                                partial(_delete_range, session, dataset_id, after, upper))
+                                partial(purge.delete_range, session, dataset_id, after, upper))
                 after = upper
                 activity.heartbeat(PurgeCursor(dataset_id, after).__dict__)
         with self.sessions() as session:
@@ -103,17 +83,15 @@ class PurgeActivities:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
                 self._require_deleting(session, step.org_id)
-                datasets = int(session.execute(delete(Dataset).where(
-                    Dataset.project_id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                keys = int(session.execute(delete(ApiKey).where(
-                    ApiKey.project_id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                projects = int(session.execute(delete(Project).where(
-                    Project.id == step.project_id)).rowcount)  # type: ignore[attr-defined]
-                ledger.record(session, step.org_id, f"datasets:{step.project_id}", datasets)
-                ledger.record(session, step.org_id, f"api_keys:{step.project_id}", keys)
-                ledger.record(session, step.org_id, key, projects)
+                erased = purge.erase_project(session, step.project_id)
+                ledger.record(session, step.org_id, f"datasets:{step.project_id}",
+                              erased["datasets"])
+                ledger.record(session, step.org_id, f"api_keys:{step.project_id}",
+                              erased["api_keys"])
+                ledger.record(session, step.org_id, key, erased["projects"])
                 audit(session, step.org_id, "teardown", "teardown.project_purged",
-                      f"project:{step.project_id}", datasets=datasets, api_keys=keys)
+                      f"project:{step.project_id}", datasets=erased["datasets"],
+                      api_keys=erased["api_keys"])
             return ProjectPurgeResult(
                 project_id=step.project_id,
                 records=ledger.total(session, step.org_id, f"records:{step.project_id}:"),

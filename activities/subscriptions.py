@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -26,7 +25,7 @@ from contracts.subscriptions import (
     SubscriptionCancel,
     SubscriptionCancelResult,
 )
-from store import orgs
+from store import orgs, subscriptions
 from store.audit import audit
 from store.models import OrgStatus, Subscription, SubscriptionKind, SubscriptionStatus
 
@@ -57,9 +56,8 @@ class SubscriptionActivities:
                 org = orgs.lock_org(session, req.org_id)
             except orgs.OrgMissing:
                 raise final(ORG_NOT_FOUND, f"organization {req.org_id} not found") from None
-            sub = session.execute(select(Subscription).where(
-                Subscription.id == req.subscription_id, Subscription.org_id == req.org_id,
-                Subscription.kind == SubscriptionKind(req.kind))).scalar_one_or_none()
+            sub = subscriptions.get_subscription(session, req.org_id, req.subscription_id,
+                                                 SubscriptionKind(req.kind))
             if sub is None:
                 raise final(SUBSCRIPTION_NOT_FOUND,
                             f"no {req.kind} subscription {req.subscription_id} in this org")

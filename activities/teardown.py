@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -35,24 +34,14 @@ from contracts.teardown import (
     StepCount,
     SubscriptionStep,
 )
-from store import console_auth, ledger, outbox
+from core.idempotency import idempotency_key, idempotency_prefix
+from store import ledger, orgs, outbox, subscriptions
+from store import teardown as teardown_store
 from store.audit import audit
 from store.base import utcnow
 from store.models import (
-    ApiKey,
-    DeletionCertificate,
-    Invoice,
-    KeyTombstone,
-    Member,
     Organization,
     OrgStatus,
-    Project,
-    Quota,
-    Reminder,
-    Subscription,
-    SubscriptionKind,
-    SubscriptionStatus,
-    UsageRecord,
 )
 from store.plan import find_blockers, owned_counts
 
@@ -67,8 +56,13 @@ NOTICE_SUBJECTS = {
 }
 
 
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
+def _org(session: Session, org_id: str, *, lock: bool = False) -> Organization:
+    """The org (locked until the transaction ends, for a step that changes its status); a
+    missing org is final: no retry brings it back."""
+    try:
+        return orgs.lock_org(session, org_id) if lock else orgs.get_org(session, org_id)
+    except orgs.OrgMissing:
+        raise final(ORG_NOT_FOUND, f"organization {org_id} not found") from None
 
 
 def name_hash(name: str) -> str:
@@ -92,9 +86,7 @@ class TeardownActivities:
     # -- helpers ---------------------------------------------------------------------------
 
     def _frozen_org(self, session: Session, org_id: str) -> Organization:
-        org = session.get(Organization, org_id)
-        if org is None:
-            raise final(ORG_NOT_FOUND, f"organization {org_id} not found")
+        org = _org(session, org_id)
         if org.status is OrgStatus.ACTIVE:
             raise final(ORG_NOT_FROZEN,
                         f"organization {org_id} is active: refusing a destructive step")
@@ -109,9 +101,10 @@ class TeardownActivities:
         at the org again.
         """
         with self.sessions.begin() as session:
-            if ledger.recorded(session, step.org_id, key) is not None:
+            done = ledger.recorded(session, step.org_id, key)
+            if done is not None:
                 return StepCount(
-                    ledger.recorded(session, step.org_id, key) or 0,
+                    done,
                     {k.split("/", 1)[1]: v for k, v in ledger.entries(
                         session, step.org_id, key + "/").items()})
             self._frozen_org(session, step.org_id)
@@ -131,10 +124,7 @@ class TeardownActivities:
     def freeze_org(self, step: OrgStep) -> FreezeResult:
         """Stop all writes and key use; snapshot the counts the certificate will report."""
         with self.sessions.begin() as session:
-            org = session.execute(select(Organization).where(Organization.id == step.org_id)
-                                  .with_for_update()).scalar_one_or_none()
-            if org is None:
-                raise final(ORG_NOT_FOUND, f"organization {step.org_id} not found")
+            org = _org(session, step.org_id, lock=True)
             if org.status is OrgStatus.ACTIVE:
                 blocking = [b.reason for b in find_blockers(session, org) if b.blocking]
                 if blocking:
@@ -158,9 +148,7 @@ class TeardownActivities:
     def unfreeze_org(self, step: OrgStep) -> None:
         """Cancel during grace: the org is exactly as before (nothing was deleted yet)."""
         with self.sessions.begin() as session:
-            org = session.get(Organization, step.org_id)
-            if org is None:
-                raise final(ORG_NOT_FOUND, f"organization {step.org_id} not found")
+            org = _org(session, step.org_id)
             if org.status is OrgStatus.ACTIVE:
                 return  # restored by an earlier attempt
             if org.status is OrgStatus.DELETING:
@@ -175,9 +163,7 @@ class TeardownActivities:
     def begin_destruction(self, step: OrgStep) -> None:
         """Mark the point of no return in the database too (status `deleting`)."""
         with self.sessions.begin() as session:
-            session.execute(update(Organization).where(
-                Organization.id == step.org_id, Organization.status == OrgStatus.FROZEN)
-                .values(status=OrgStatus.DELETING))
+            teardown_store.mark_deleting(session, step.org_id)
             self._frozen_org(session, step.org_id)
 
     # -- billing ---------------------------------------------------------------------------
@@ -186,18 +172,12 @@ class TeardownActivities:
     def list_subscriptions(self, step: OrgStep) -> dict[str, list[str]]:
         """Ids of the org's active subscriptions by kind (a handful per org)."""
         with self.sessions() as session:
-            rows = session.execute(select(Subscription.kind, Subscription.id).where(
-                Subscription.org_id == step.org_id,
-                Subscription.status == SubscriptionStatus.ACTIVE)
-                .order_by(Subscription.id)).all()
-        out: dict[str, list[str]] = {k.value: [] for k in SubscriptionKind}
-        for kind, sub_id in rows:
-            out[kind.value].append(sub_id)
-        return out
+            active = subscriptions.active_by_kind(session, step.org_id)
+        return {kind.value: ids for kind, ids in active.items()}
 
     @activity.defn
     def cancel_subscription(self, step: SubscriptionStep) -> StepCount:
-        key = f"{step.workflow_id}-unsubscribe-{step.subscription_id}"
+        key = idempotency_key(step.workflow_id, "unsubscribe", step.subscription_id)
         org_step = OrgStep(step.org_id, step.workflow_id)
         return self._step(org_step, f"unsubscribe:{step.subscription_id}", lambda s: {
             "subscriptions_cancelled": int(self.billing.cancel_subscription(
@@ -209,62 +189,36 @@ class TeardownActivities:
     def list_project_page(self, page: ProjectPage) -> list[str]:
         """The next page of project ids after `page.after`, in id order."""
         with self.sessions() as session:
-            return list(session.scalars(select(Project.id).where(
-                Project.org_id == page.org_id, Project.id > page.after)
-                .order_by(Project.id).limit(page.limit)))
+            return teardown_store.project_page(session, page.org_id, after=page.after,
+                                               limit=page.limit)
 
     @activity.defn
     def revoke_api_keys(self, step: OrgStep) -> StepCount:
         """Delete every remaining key (team keys; project keys went with their projects),
         with the keys' tombstones and reminder ledger rows."""
-        def work(s: Session) -> dict[str, int]:
-            org = step.org_id
-            return {
-                "reminders": _rowcount(s.execute(delete(Reminder).where(Reminder.org_id == org))),
-                "key_tombstones": _rowcount(s.execute(delete(KeyTombstone)
-                                                      .where(KeyTombstone.org_id == org))),
-                "api_keys": _rowcount(s.execute(delete(ApiKey).where(ApiKey.org_id == org))),
-            }
-
-        return self._step(step, "revoke_api_keys", work)
+        return self._step(step, "revoke_api_keys",
+                          lambda s: teardown_store.erase_keys(s, step.org_id))
 
     @activity.defn
     def remove_members(self, step: OrgStep) -> StepCount:
-        """Members go with their quotas and their console sign-in links and sessions."""
-        def work(s: Session) -> dict[str, int]:
-            return {
-                **console_auth.purge_org(s, step.org_id),
-                "quotas": _rowcount(s.execute(delete(Quota).where(Quota.org_id == step.org_id))),
-                "members": _rowcount(s.execute(delete(Member)
-                                               .where(Member.org_id == step.org_id))),
-            }
-
-        return self._step(step, "remove_members", work)
+        return self._step(step, "remove_members",
+                          lambda s: teardown_store.erase_members(s, step.org_id))
 
     @activity.defn
     def delete_payment_method(self, step: OrgStep) -> StepCount:
-        key = f"{step.workflow_id}-detach-card"
+        key = idempotency_key(step.workflow_id, "detach-card")
         return self._step(step, "delete_payment_method", lambda s: {
             "payment_methods": self.billing.detach_payment_method(s, step.org_id, key)})
 
     @activity.defn
     def erase_usage_and_billing(self, step: OrgStep) -> StepCount:
-        def work(s: Session) -> dict[str, int]:
-            org = step.org_id
-            return {
-                "usage_records": _rowcount(s.execute(delete(UsageRecord)
-                                                     .where(UsageRecord.org_id == org))),
-                "invoices": _rowcount(s.execute(delete(Invoice).where(Invoice.org_id == org))),
-                "subscriptions": _rowcount(s.execute(delete(Subscription)
-                                                     .where(Subscription.org_id == org))),
-            }
-
-        return self._step(step, "erase_usage_and_billing", work)
+        return self._step(step, "erase_usage_and_billing",
+                          lambda s: teardown_store.erase_usage_and_billing(s, step.org_id))
 
     @activity.defn
     def delete_org(self, step: OrgStep) -> StepCount:
-        return self._step(step, "delete_org", lambda s: {"organizations": _rowcount(
-            s.execute(delete(Organization).where(Organization.id == step.org_id)))})
+        return self._step(step, "delete_org",
+                          lambda s: teardown_store.erase_org(s, step.org_id))
 
     @activity.defn
     def verify_nothing_left(self, step: OrgStep) -> dict[str, int]:
@@ -281,17 +235,14 @@ class TeardownActivities:
     def write_certificate(self, cert: CertificateInput) -> str:
         """Keep the proof: ids, a name hash, per-step times and counts; no personal data."""
         with self.sessions.begin() as session:
-            existing = session.scalars(select(DeletionCertificate.id).where(
-                DeletionCertificate.org_id == cert.org_id)).one_or_none()
-            if existing:
-                return existing
-            row = DeletionCertificate(
-                org_id=cert.org_id, org_name_hash=cert.org_name_hash,
+            existing = teardown_store.certificate_of(session, cert.org_id)
+            if existing is not None:
+                return existing.id
+            row = teardown_store.add_certificate(
+                session, org_id=cert.org_id, org_name_hash=cert.org_name_hash,
                 requested_by=cert.requested_by, workflow_id=cert.workflow_id,
                 run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
                 verification=cert.verification)
-            session.add(row)
-            session.flush()
             audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
                   f"certificate:{row.id}")
             return row.id
@@ -308,7 +259,7 @@ class TeardownActivities:
         sends its own notices. The delivery starts after the commit; if the start fails, this
         activity fails and its retry finds the message queued and starts the delivery again.
         """
-        key = f"{notice.workflow_id}:{notice.teardown_id}:{notice.kind}"
+        key = idempotency_key(notice.workflow_id, notice.teardown_id, notice.kind)
         with self.sessions.begin() as session:
             queued = self._queue_notice(session, notice, key)
         if queued and self.start_delivery is not None:
@@ -323,11 +274,9 @@ class TeardownActivities:
             audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
                   "teardown.failed", f"workflow:{notice.workflow_id}",
                   reason=notice.detail)
-        recipient = session.scalars(
-            select(Member.email).join(Organization, Organization.admin_member_id == Member.id)
-            .where(Organization.id == notice.org_id)).first()
+        recipient = orgs.admin_email(session, notice.org_id)
         if recipient is None:
-            recipient = outbox.first_recipient(session, f"{notice.workflow_id}:")
+            recipient = outbox.first_recipient(session, idempotency_prefix(notice.workflow_id))
         if recipient is None:
             log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
                         notice.kind)

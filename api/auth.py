@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from api.problems import NotPermitted, Unauthorized
 from core import keyformat
 from core.settings import Settings
+from store import apikeys, orgs
 from store.base import utcnow
-from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
+from store.models import KeyScope, OrgStatus, Role
 
-LAST_USED_EVERY = timedelta(minutes=5)
-EXPIRY_WARNING = timedelta(days=7)
 EXPIRES_HEADER = "X-Key-Expires-At"
 # A fixed hash to compare against when the prefix is unknown, so an unknown key costs the same
 # HMAC work as a wrong one.
@@ -114,8 +112,7 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     now = now or utcnow()
     if keyformat.scope_of(token) is None:
         raise Unauthorized("the API key is malformed")
-    row = session.execute(select(ApiKey).where(ApiKey.prefix == token[:keyformat.PREFIX_LEN])
-                          ).scalar_one_or_none()
+    row = apikeys.key_by_prefix(session, token[:keyformat.PREFIX_LEN])
     good = keyformat.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
     if row is None or not good:
         raise Unauthorized("the API key is not valid")
@@ -124,39 +121,20 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     if row.expires_at <= now:
         raise Unauthorized("the API key has expired", key_prefix=row.prefix,
                            expired_at=row.expires_at.isoformat())
-    role: Role | None = None
-    if row.scope is KeyScope.TEAM and row.created_by is not None:
-        role = session.execute(select(Member.role).where(
-            Member.id == row.created_by, Member.org_id == row.org_id)).scalar_one_or_none()
     principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
-                          project_id=row.project_id, member_id=row.created_by, role=role,
-                          expires_at=row.expires_at)
-    status = session.execute(select(Organization.status).where(
-        Organization.id == row.org_id)).scalar_one()
+                          project_id=row.project_id, member_id=row.created_by,
+                          role=apikeys.creator_role(session, row), expires_at=row.expires_at)
+    status = orgs.org_status(session, row.org_id)  # the key's org: a foreign key
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
                         "teardown is under way", org_status=status.value)
-    _touch(session, row, now)
+    apikeys.record_use(session, row, now)
     return principal
-
-
-def _touch(session: Session, row: ApiKey, now: datetime) -> None:
-    """Record use at most once per `LAST_USED_EVERY`, so busy keys do not write every call.
-
-    The conditional UPDATE is race-free across API replicas. It runs in the request's own
-    transaction, so a request that fails leaves `last_used_at` as it was.
-    """
-    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
-        return
-    session.execute(update(ApiKey).where(
-        ApiKey.id == row.id,
-        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_EVERY))
-        .values(last_used_at=now).execution_options(synchronize_session=False))
 
 
 def _warn_if_expiring(response: Response, principal: Principal) -> None:
     """Tell the caller (and whoever reads their logs) that the key runs out soon."""
-    if principal.expires_at - utcnow() <= EXPIRY_WARNING:
+    if apikeys.expires_soon(principal.expires_at, utcnow()):
         stamp = principal.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         response.headers[EXPIRES_HEADER] = stamp
         response.headers["Warning"] = f'299 - "API key expires {stamp}"'
@@ -165,6 +143,22 @@ def _warn_if_expiring(response: Response, principal: Principal) -> None:
 def key_principal(request: Request, response: Response, session: SessionDep,
                   settings: SettingsDep) -> Principal:
     principal = authenticate(session, settings, bearer_token(request))
+    _warn_if_expiring(response, principal)
+    return principal
+
+
+def key_principal_committed(request: Request, response: Response, factory: SessionFactoryDep,
+                            settings: SettingsDep) -> Principal:
+    """Like `key_principal`, but checked in a transaction of its own, committed before the
+    route's body runs.
+
+    For routes that wait on a workflow whose activity writes to the database: in the request's
+    transaction the key's last-used stamp would hold its lock (on SQLite the database's one
+    write lock) until the route returns, so the activity would wait for the route that waits
+    for it. A request that fails later keeps the stamp: the key was used.
+    """
+    with factory.begin() as session:
+        principal = authenticate(session, settings, bearer_token(request))
     _warn_if_expiring(response, principal)
     return principal
 
@@ -201,6 +195,7 @@ def operator_or_teardown_admin(request: Request, response: Response, session: Se
 
 
 KeyDep = Annotated[Principal, Depends(key_principal)]
+KeyCommittedDep = Annotated[Principal, Depends(key_principal_committed)]
 TeardownKeyDep = Annotated[Principal, Depends(teardown_principal)]
 OperatorDep = Annotated[Operator, Depends(operator)]
 OperatorOrAdminDep = Annotated[Operator | Principal, Depends(operator_or_teardown_admin)]

@@ -31,15 +31,22 @@ def get_temporal_connection(request: Request) -> TemporalConnection:
     return cast(TemporalConnection, request.app.state.temporal)
 
 
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The factory itself, for the few dependencies that must run a transaction of their own
+    and end it before the route's body runs (see `api.auth.key_principal_committed`)."""
+    return cast(sessionmaker[Session], request.app.state.session_factory)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the route returns, roll back when it raises.
 
     Services take the session and never commit, so a request that fails half-way (a Problem
     raised after some writes) leaves nothing behind. Used with `scope="function"`, so the
-    commit happens before the response is sent and a failed commit reaches the client.
+    commit happens before the response is sent and a failed commit reaches the client. Nothing
+    commits this session early: a route that must end its checks before it waits on a workflow
+    runs them in dependencies with transactions of their own (`SessionFactoryDep`).
     """
-    factory = cast(sessionmaker[Session], request.app.state.session_factory)
-    with factory() as session:
+    with get_session_factory(request)() as session:
         try:
             yield session
         except BaseException:
@@ -58,5 +65,6 @@ async def get_temporal_client(request: Request) -> Client:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 TemporalConnectionDep = Annotated[TemporalConnection, Depends(get_temporal_connection)]
 TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]

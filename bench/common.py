@@ -31,10 +31,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
 
+from core import processes
 from core.binaries import temporal_cli
 from core.histories import LOCAL_ACTIVITY_MARKER, run_histories
 from core.temporal import wait_until_serving
-from store.db import make_engine
+from store.db import run_outside_transaction
 from store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("LIFECYCLE_BENCH_PG_ADMIN_URL",
@@ -64,12 +65,7 @@ def result_line(name: str, ratio: float, **fields: object) -> str:
 # -- database --------------------------------------------------------------------------------
 
 def _admin(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
+    run_outside_transaction(PG_ADMIN_URL, sql)
 
 
 @contextmanager
@@ -113,26 +109,17 @@ def free_port() -> int:
         return port
 
 
-def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None
-          ) -> subprocess.Popen[bytes]:
-    """Start a child in its own process group, its output in `log` (shown if it fails)."""
-    with log.open("ab") as out:
-        return subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
-                                start_new_session=True)
+async def spawn(name: str, argv: Sequence[str], log: Path,
+                env: Mapping[str, str] | None = None) -> processes.Child:
+    """A child as `lifecycle dev` starts its own (its own process group, gone when we die),
+    its output in `log` (shown if it fails)."""
+    return await processes.spawn(name, argv, os.environ if env is None else env, output=log,
+                                 cwd=ROOT)
 
 
-def stop(process: subprocess.Popen[bytes], timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM the child's group, then SIGKILL it if it has not gone within `timeout_s`."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+async def stop(child: processes.Child) -> None:
+    """SIGTERM the child's group, SIGKILL it after `STOP_TIMEOUT_S`: nothing is left behind."""
+    await processes.stop(child, STOP_TIMEOUT_S)
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -215,25 +202,26 @@ async def dev_server(workdir: Path, *, persistent: bool = True) -> AsyncIterator
     if persistent:
         argv += ["--db-filename", str(workdir / "temporal.db")]
     log = workdir / "temporal.log"
-    process = spawn(argv, log)
+    server = await spawn("temporal", argv, log)
     address = f"127.0.0.1:{port}"
     try:
         def exited() -> str | None:
-            status = process.poll()
-            return None if status is None else f"dev server exited with {status}: see {log}"
+            if not server.exited.done():
+                return None
+            return f"dev server exited with {server.exited.result()}: see {log}"
 
         client = await wait_until_serving(address, NAMESPACE, deadline_s=READY_DEADLINE_S,
                                           still_worth_waiting=exited)
-        yield Temporal(address, client, log, process.pid)
+        yield Temporal(address, client, log, server.pid)
     finally:
-        stop(process)
+        await stop(server)
 
 
-@contextmanager
-def worker_process(database_url: str, address: str, queue: str, workdir: Path,
-                   module: Sequence[str] = ("lifecycle.cli", "worker"),
-                   settings: Mapping[str, str] | None = None
-                   ) -> Iterator[subprocess.Popen[bytes]]:
+@asynccontextmanager
+async def worker_process(database_url: str, address: str, queue: str, workdir: Path,
+                         module: Sequence[str] = ("lifecycle.cli", "worker"),
+                         settings: Mapping[str, str] | None = None
+                         ) -> AsyncIterator[processes.Child]:
     """`lifecycle worker` (or another worker module) as a child process on `queue`;
     `settings` adds `LIFECYCLE_*` variables (an SMTP port, a disabled schedule).
 
@@ -247,11 +235,12 @@ def worker_process(database_url: str, address: str, queue: str, workdir: Path,
         env = dict(os.environ, LIFECYCLE_DATABASE_URL=database_url,
                    LIFECYCLE_TEMPORAL_ADDRESS=address, LIFECYCLE_TASK_QUEUE=queue,
                    LIFECYCLE_DATA_DIR=str(workdir), PYTHONUNBUFFERED="1", **extra)
-        process = spawn([sys.executable, "-m", *module], workdir / f"worker-{queue}.log", env)
+        worker = await spawn("worker", [sys.executable, "-m", *module],
+                             workdir / f"worker-{queue}.log", env)
         try:
-            yield process
+            yield worker
         finally:
-            stop(process)
+            await stop(worker)
 
 
 class MailSink:
@@ -276,7 +265,7 @@ def mail_sink() -> Iterator[tuple[MailSink, int]]:
         controller.stop()
 
 
-async def wait_for_pollers(client: Client, queue: str, process: subprocess.Popen[bytes],
+async def wait_for_pollers(client: Client, queue: str, worker: processes.Child,
                            deadline_s: float = READY_DEADLINE_S) -> None:
     """Return once a worker polls both the workflow and the activity side of `queue`.
 
@@ -286,8 +275,8 @@ async def wait_for_pollers(client: Client, queue: str, process: subprocess.Popen
     give_up_at = time.monotonic() + deadline_s
     kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker for {queue} exited with {process.returncode}")
+        if worker.exited.done():
+            raise RuntimeError(f"worker for {queue} exited with {worker.exited.result()}")
         ready = True
         for kind in kinds:
             answer = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(

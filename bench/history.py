@@ -82,12 +82,12 @@ async def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         settings = Settings(database_url=url, data_dir=workdir)
         queue = f"bench-history-{uuid.uuid4().hex[:6]}"
-        async with dev_server(workdir, persistent=False) as temporal:
-            with worker_process(url, temporal.address, queue, workdir) as worker:
-                await wait_for_pollers(temporal.client, queue, worker)
-                for projects in counts:
-                    say(f"tearing down an org of {projects:,} projects")
-                    results.append(await measure(temporal, url, settings, projects, queue))
+        async with dev_server(workdir, persistent=False) as temporal, \
+                worker_process(url, temporal.address, queue, workdir) as worker:
+            await wait_for_pollers(temporal.client, queue, worker)
+            for projects in counts:
+                say(f"tearing down an org of {projects:,} projects")
+                results.append(await measure(temporal, url, settings, projects, queue))
     print(f"{'projects':>9} {'runs':>5} {'max events/run':>15} {'max KB/run':>11} "
           f"{'total events':>13}")
     for r in results:

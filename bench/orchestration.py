@@ -110,13 +110,13 @@ async def run(args: argparse.Namespace) -> int:
             real_q, trivial_q = (f"bench-{kind}-{uuid.uuid4().hex[:6]}"
                                  for kind in ("real", "noop"))
             async with dev_server(workdir) as temporal:
-                with worker_process(url, temporal.address, real_q, workdir) as worker:
+                async with worker_process(url, temporal.address, real_q, workdir) as worker:
                     await wait_for_pollers(temporal.client, real_q, worker)
                     engine_s, acts = await teardowns(temporal, settings, sessions, orgs, real_q)
                 say(f"teardowns: {acts} activities in {engine_s:.2f}s")
                 per_workflow = round(acts / len(orgs))
-                with worker_process(url, temporal.address, trivial_q, workdir,
-                                    module=("bench.trivial_worker",)) as worker:
+                async with worker_process(url, temporal.address, trivial_q, workdir,
+                                          module=("bench.trivial_worker",)) as worker:
                     await wait_for_pollers(temporal.client, trivial_q, worker)
                     trivial_s = await trivials(temporal, len(orgs), per_workflow, trivial_q)
         finally:

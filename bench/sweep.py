@@ -131,8 +131,8 @@ async def engine_phase(url: str, workdir: Path, sweep: SweepInput, profile: Path
         async with dev_server(workdir) as temporal:
             extra = {"LIFECYCLE_SMTP_PORT": str(port),
                      "LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false"}
-            with worker_process(url, temporal.address, queue, workdir,
-                                settings=extra) as worker:
+            async with worker_process(url, temporal.address, queue, workdir,
+                                      settings=extra) as worker:
                 await wait_for_pollers(temporal.client, queue, worker)
                 with profiled(worker.pid, profile):
                     cpu_before = cpu_seconds(worker.pid), cpu_seconds(temporal.pid)

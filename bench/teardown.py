@@ -95,7 +95,7 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
                        ) -> dict[str, float | str]:
     queue = f"bench-teardown-{uuid.uuid4().hex[:6]}"
     async with dev_server(workdir) as temporal:
-        with worker_process(url, temporal.address, queue, workdir) as worker:
+        async with worker_process(url, temporal.address, queue, workdir) as worker:
             await wait_for_pollers(temporal.client, queue, worker)
             idle_rss = rss_mb(worker.pid)
             inp = replace(teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),

@@ -15,7 +15,6 @@ CARDS = "cards"
 COMPOSE = "compose"
 DELIVER = "deliver"
 DONE = "done"
-PHASES = (KEYS, CARDS, COMPOSE, DELIVER, DONE)
 
 
 @dataclass

@@ -56,6 +56,12 @@ def card_due_at(exp_year: int, exp_month: int) -> datetime:
     return datetime(exp_year, exp_month + 1, 1, tzinfo=UTC)
 
 
+def card_expired(exp_year: int, exp_month: int, now: datetime) -> bool:
+    """The one card validity rule: the console's payment check, the card form and the sweep's
+    card reminders all ask this (or `card_due_at`)."""
+    return card_due_at(exp_year, exp_month) <= now
+
+
 def month_index(moment: datetime) -> int:
     """`year * 12 + month` in UTC: cards with `exp_year * 12 + exp_month < month_index(t)`
     end at or before `t` (their end is the first instant of the following month)."""

@@ -57,14 +57,15 @@ def _death_signal_setter() -> Callable[[], None] | None:
 
 
 async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str],
-                output: Path | None = None) -> Child:
-    """Start `argv` in its own session; stdout and stderr are shared with ours, or appended
-    to the file `output` (for a chatty child whose lines would bury ours)."""
+                output: Path | None = None, *, cwd: Path | None = None) -> Child:
+    """Start `argv` in its own session (in `cwd`, when given); stdout and stderr are shared
+    with ours, or appended to the file `output` (for a chatty child whose lines would bury
+    ours, or a benchmark's child whose log is shown when it fails)."""
     sink = output.open("ab") if output is not None else None
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_death_signal_setter(), stdout=sink, stderr=sink)
+            preexec_fn=_death_signal_setter(), stdout=sink, stderr=sink, cwd=cwd)
     finally:
         if sink is not None:
             sink.close()  # the child holds its own copy of the descriptor

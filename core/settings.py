@@ -7,7 +7,6 @@ with a different pepper than the API.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -58,6 +57,11 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
+    # How long running activities may finish after SIGTERM before they are cancelled (and retried
+    # elsewhere). In production, above the longest heartbeat timeout, so a page mid-way finishes
+    # instead of waiting that timeout out on another worker; the orchestrator's kill grace
+    # (terminationGracePeriodSeconds, stop_grace_period) must be longer still.
+    worker_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -193,9 +197,3 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
         raise SettingsError("bad setting: " + "; ".join(parts)) from None
-
-
-@functools.cache
-def get_settings() -> Settings:
-    """Process-wide settings; tests build their own `Settings` instead of using this."""
-    return load_settings()

@@ -1,4 +1,5 @@
-"""API key queries: create, list, extend, delete, and the status rule the console shows.
+"""API key queries: create, list, extend, delete, the lookups of the key check, and the
+status rule the console shows.
 
 Shared by the API and the key-expiry sweep, so "expiring" means the same thing in a list and
 in a reminder. Functions take the caller's session and never commit (the request or activity
@@ -11,15 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import keyformat
-from store.base import new_id
-from store.models import ApiKey, KeyScope, KeyTombstone
+from store.base import new_id, rowcount
+from store.models import ApiKey, KeyScope, KeyTombstone, Member, Role
+from store.paging import keyset_page
 
 EXPIRING_WITHIN = timedelta(days=7)
+LAST_USED_EVERY = timedelta(minutes=5)
 ACTIVE, EXPIRING, EXPIRED, REVOKED = "active", "expiring", "expired", "revoked"
+
+
+def expires_soon(expires_at: datetime, now: datetime) -> bool:
+    """Within 7 days of its expiry: the key list says "expiring", and every response to a
+    request made with the key carries a warning header."""
+    return expires_at - now <= EXPIRING_WITHIN
 
 
 def key_status(key: ApiKey, now: datetime) -> str:
@@ -28,7 +37,7 @@ def key_status(key: ApiKey, now: datetime) -> str:
         return REVOKED
     if key.expires_at <= now:
         return EXPIRED
-    if key.expires_at - now <= EXPIRING_WITHIN:
+    if expires_soon(key.expires_at, now):
         return EXPIRING
     return ACTIVE
 
@@ -58,16 +67,42 @@ def get_key(session: Session, org_id: str, key_id: str, *, lock: bool = False) -
     return session.execute(query).scalar_one_or_none()
 
 
+def key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    """The key with this public prefix (unique), whatever its state: the caller checks it."""
+    return session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
+
+
+def creator_role(session: Session, key: ApiKey) -> Role | None:
+    """The role of the member who created a team key, in the key's own org (None for a
+    project key, or once that member is gone): a team key acts with it."""
+    if key.scope is not KeyScope.TEAM or key.created_by is None:
+        return None
+    return session.execute(select(Member.role).where(
+        Member.id == key.created_by, Member.org_id == key.org_id)).scalar_one_or_none()
+
+
+def record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Stamp `last_used_at` at most once per `LAST_USED_EVERY`, so busy keys do not write on
+    every call.
+
+    The conditional UPDATE is race-free across API replicas. It runs in the caller's
+    transaction, so a request that fails leaves `last_used_at` as it was.
+    """
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_EVERY:
+        return
+    session.execute(update(ApiKey).where(
+        ApiKey.id == key.id,
+        or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_EVERY))
+        .values(last_used_at=now).execution_options(synchronize_session=False))
+
+
 def list_keys(session: Session, org_id: str, *, project_id: str | None = None,
               limit: int = 50, after: str = "") -> tuple[list[ApiKey], str | None]:
     """One page in id order (keyset: stable under concurrent inserts); the next cursor."""
-    query = select(ApiKey).where(ApiKey.org_id == org_id, ApiKey.id > after)
+    query = select(ApiKey).where(ApiKey.org_id == org_id)
     if project_id is not None:
         query = query.where(ApiKey.project_id == project_id)
-    rows = list(session.execute(query.order_by(ApiKey.id).limit(limit + 1)).scalars())
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+    return keyset_page(session, query, ApiKey.id, limit=limit, after=after)
 
 
 class ExtensionRefused(Exception):
@@ -109,4 +144,4 @@ def delete_keys(session: Session, rows: Sequence[ApiKey], actor: str, now: datet
                              .execution_options(synchronize_session=False))
     for row in rows:
         session.expunge(row)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

@@ -6,8 +6,6 @@ and with foreign keys enforced so the non-cascading keys protect it exactly as o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +46,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with factory.begin() as session:
-        yield session
+def run_outside_transaction(url: str, sql: str) -> None:
+    """One statement in autocommit mode on a fresh engine: `CREATE DATABASE` and `DROP
+    DATABASE`, which PostgreSQL refuses inside a transaction (the tests and benchmarks make a
+    database of their own per run)."""
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
 
 
 def ping(engine: Engine) -> None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from store.base import new_id, utcnow
+from core.expiry_windows import card_expired
+from store.base import new_id, rowcount, utcnow
 from store.models import Member, Organization, OrgStatus, PaymentMethod, PaymentStatus
 
 EDITABLE = ("name", "description", "contact_email", "website", "timezone")
@@ -39,6 +40,15 @@ def get_org(session: Session, org_id: str) -> Organization:
     return org
 
 
+def org_status(session: Session, org_id: str) -> OrgStatus:
+    """The org's status alone, without loading the row: the key check's one question."""
+    status = session.execute(select(Organization.status).where(Organization.id == org_id)
+                             ).scalar_one_or_none()
+    if status is None:
+        raise OrgMissing(org_id)
+    return status
+
+
 def lock_org(session: Session, org_id: str) -> Organization:
     """The org row, locked until the transaction ends (fresh from the database)."""
     org = session.execute(select(Organization).where(Organization.id == org_id)
@@ -59,6 +69,14 @@ def lock_active_org(session: Session, org_id: str) -> Organization:
 
 def admin_of(session: Session, org: Organization) -> Member | None:
     return session.get(Member, org.admin_member_id)
+
+
+def admin_email(session: Session, org_id: str) -> str | None:
+    """The admin's address, read where a notice is queued (never carried through a workflow);
+    None once the org or its admin row is gone."""
+    return session.scalars(select(Member.email).join(
+        Organization, Organization.admin_member_id == Member.id)
+        .where(Organization.id == org_id)).first()
 
 
 def update_org(org: Organization, changes: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +121,12 @@ def put_payment_method(session: Session, org_id: str, card: CardFacts) -> Paymen
     return row
 
 
-def card_expired(card: PaymentMethod | CardFacts, now: datetime) -> bool:
-    """A card is good through the last day of its expiry month."""
-    return (card.exp_year, card.exp_month) < (now.year, now.month)
+def delete_payment_method(session: Session, org_id: str) -> int:
+    """Remove the org's card on file; how many rows went (0 or 1)."""
+    return rowcount(session.execute(delete(PaymentMethod).where(PaymentMethod.org_id == org_id)))
 
 
 def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:
     """The console's "check your payment settings": no usable card on file."""
-    return card is None or card.status is PaymentStatus.UNAVAILABLE or card_expired(card, now)
+    return (card is None or card.status is PaymentStatus.UNAVAILABLE
+            or card_expired(card.exp_year, card.exp_month, now))

@@ -21,7 +21,7 @@ import store.models  # noqa: F401  (registers every table on the metadata)
 from core.binaries import temporal_cli, temporal_test_server
 from core.settings import Settings
 from store.base import Base
-from store.db import make_engine, make_session_factory
+from store.db import make_engine, make_session_factory, run_outside_transaction
 from store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_ADMIN_URL",
@@ -30,12 +30,7 @@ DATABASES = ["sqlite", "postgresql"]
 
 
 def _admin_execute(sql: str) -> None:
-    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
+    run_outside_transaction(PG_ADMIN_URL, sql)
 
 
 @pytest.fixture(scope="session")

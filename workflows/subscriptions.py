@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionCancelInput,
         SubscriptionCancelResult,
     )
+    from core.idempotency import idempotency_key
     from workflows.policies import RETRY
 
 
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
 class SubscriptionCancelWorkflow:
     @workflow.run
     async def run(self, inp: SubscriptionCancelInput) -> SubscriptionCancelResult:
-        key = f"{workflow.info().workflow_id}/cancel"
+        key = idempotency_key(workflow.info().workflow_id, "cancel")
         return await workflow.execute_activity_method(
             SubscriptionActivities.cancel_subscription_live,
             SubscriptionCancel(org_id=inp.org_id, subscription_id=inp.subscription_id,

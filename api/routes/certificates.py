@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 
 from api.auth import bearer_token
 from api.deps import SessionDep, SettingsDep
+from api.params import OrgId
 from api.problems import NotFound, NotPermitted, Unauthorized, problem_responses
-from api.routes.teardown import OrgId, _certificate_out
+from api.routes.teardown import _certificate_out
 from api.teardown_models import TeardownStatus, status_from_certificate
 from core.receipts import receipt_org
 

@@ -9,14 +9,14 @@ public prefix, never its secret.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import org_or_404, writable_org
+from api.params import KeyId, OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -25,16 +25,13 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from store import apikeys
+from store import apikeys, projects
 from store.audit import audit
 from store.base import utcnow
 from store.models import ApiKey, KeyScope, Project
 
 router = APIRouter(tags=["api-keys"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
-KeyId = Annotated[str, Path(min_length=1, max_length=64)]
 DEFAULT_LIFETIME_DAYS = 90
 BULK_MAX = 100
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
@@ -139,10 +136,9 @@ def _create(session: SessionDep, settings: SettingsDep, response: Response, org_
 
 
 def _project_of(session: SessionDep, org_id: str, project_id: str) -> Project:
-    """The project, or 404 when it is not one of this org's (another org's project is as
-    unknown here as a made-up id, so the answer does not tell them apart)."""
-    project = session.get(Project, project_id)
-    if project is None or project.org_id != org_id:
+    """The project, or 404 when it is not one of this org's."""
+    project = projects.project_of(session, org_id, project_id)
+    if project is None:
         raise NotFound(f"project {project_id} does not exist in this organization")
     return project
 
@@ -171,8 +167,8 @@ def create_project_key(org_id: OrgId, project_id: ProjectId, body: KeyCreate,
 @router.get("/orgs/{org_id}/keys", response_model=KeyPage, responses=ERRORS,
             summary="List the org's keys (team and project), a page at a time")
 def list_keys(org_id: OrgId, principal: KeyDep, session: SessionDep,
-              limit: Annotated[int, Query(ge=1, le=200)] = 50,
-              cursor: Annotated[str, Query(max_length=64)] = "") -> KeyPage:
+              limit: PageLimit = 50,
+              cursor: PageCursor = "") -> KeyPage:
     principal.require_admin(org_id)
     org_or_404(session, org_id)
     rows, next_cursor = apikeys.list_keys(session, org_id, limit=limit, after=cursor)
@@ -183,8 +179,8 @@ def list_keys(org_id: OrgId, principal: KeyDep, session: SessionDep,
 @router.get("/orgs/{org_id}/projects/{project_id}/keys", response_model=KeyPage,
             responses=ERRORS, summary="List one project's keys (admin or the project's key)")
 def list_project_keys(org_id: OrgId, project_id: ProjectId, principal: KeyDep,
-                      session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      cursor: Annotated[str, Query(max_length=64)] = "") -> KeyPage:
+                      session: SessionDep, limit: PageLimit = 50,
+                      cursor: PageCursor = "") -> KeyPage:
     principal.require_project(org_id, project_id)
     _project_of(session, org_id, project_id)
     rows, next_cursor = apikeys.list_keys(session, org_id, project_id=project_id, limit=limit,

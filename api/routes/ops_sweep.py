@@ -7,11 +7,12 @@ store/stale_keys.py. Both sit behind the operator credential: they are cross-org
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorDep
@@ -20,27 +21,14 @@ from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
 from clients import schedules
 from clients.schedules import ScheduleView
 from store.base import utcnow
-from store.stale_keys import stale_keys
+from store.stale_keys import StaleKey, stale_keys
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 ERRORS = problem_responses(Unauthorized, NotFound, Unavailable)
 
 
-class StaleKeyOut(BaseModel):
-    id: str
-    org_id: str
-    scope: str
-    project_id: str | None
-    name: str
-    prefix: str
-    created_by: str | None
-    created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime
-
-
 class StaleKeyPage(BaseModel):
-    items: list[StaleKeyOut]
+    items: list[StaleKey]
     next_cursor: str | None
 
 
@@ -54,6 +42,14 @@ async def _describe(client: TemporalClientDep) -> ScheduleView:
         raise
 
 
+async def _change(client: Client, change: Callable[[Client], Awaitable[None]]
+                  ) -> ScheduleView:
+    """Apply `change` to the schedule (a 404 first when it does not exist); its new state."""
+    await _describe(client)
+    await change(client)
+    return await _describe(client)
+
+
 @router.get("/schedules/key-expiry-sweep", summary="Show the key-expiry sweep schedule",
             response_model=ScheduleView, responses=ERRORS)
 async def show_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
@@ -63,26 +59,20 @@ async def show_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleVi
 @router.post("/schedules/key-expiry-sweep/pause", summary="Pause the key-expiry sweeps",
              response_model=ScheduleView, responses=ERRORS)
 async def pause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
-    await _describe(client)
-    await schedules.pause(client)
-    return await _describe(client)
+    return await _change(client, schedules.pause)
 
 
 @router.post("/schedules/key-expiry-sweep/unpause", summary="Resume the key-expiry sweeps",
              response_model=ScheduleView, responses=ERRORS)
 async def unpause_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
-    await _describe(client)
-    await schedules.unpause(client)
-    return await _describe(client)
+    return await _change(client, schedules.unpause)
 
 
 @router.post("/schedules/key-expiry-sweep/trigger", summary="Run a sweep now",
              description="The overlap policy still applies: skipped while a sweep runs.",
              response_model=ScheduleView, status_code=202, responses=ERRORS)
 async def trigger_schedule(_: OperatorDep, client: TemporalClientDep) -> ScheduleView:
-    await _describe(client)
-    await schedules.trigger(client)
-    return await _describe(client)
+    return await _change(client, schedules.trigger)
 
 
 @router.get("/keys/stale", summary="Live keys unused for N days (for review)",
@@ -94,5 +84,4 @@ def list_stale_keys(_: OperatorDep, session: SessionDep,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> StaleKeyPage:
     rows = stale_keys(session, unused_days=unused_days, now=utcnow(), org_id=org_id,
                       after_id=cursor, limit=limit)
-    items = [StaleKeyOut(**{**vars(r), "scope": r.scope.value}) for r in rows]
-    return StaleKeyPage(items=items, next_cursor=rows[-1].id if len(rows) == limit else None)
+    return StaleKeyPage(items=rows, next_cursor=rows[-1].id if len(rows) == limit else None)

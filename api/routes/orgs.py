@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, writable_org
+from api.params import OrgId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -28,6 +29,7 @@ from api.problems import (
     problem_responses,
 )
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
+from core.expiry_windows import card_expired
 from store import orgs
 from store.audit import audit
 from store.base import utcnow
@@ -35,7 +37,6 @@ from store.models import AdminImmutableError, Organization, PaymentMethod
 
 router = APIRouter(tags=["orgs"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64, description="organization id")]
 PAYMENT_MESSAGE = "Check your payment settings"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 URL_PATTERN = r"^(https?://\S+)?$"
@@ -211,7 +212,7 @@ def put_payment_method(org_id: OrgId, body: PaymentIn, principal: KeyDep,
     writable_org(session, org_id)
     facts = orgs.CardFacts(token=body.token, brand=body.brand, last4=body.last4,
                            exp_month=body.exp_month, exp_year=body.exp_year)
-    if orgs.card_expired(facts, utcnow()):
+    if card_expired(body.exp_year, body.exp_month, utcnow()):
         raise InvalidInput("the card has expired", field="exp_year")
     card = orgs.put_payment_method(session, org_id, facts)
     audit(session, org_id, principal.actor, "payment_method.replaced", f"org:{org_id}",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, writable_org
+from api.params import MemberId, OrgId
 from api.problems import InvalidInput, NotFound, NotPermitted, Unauthorized, problem_responses
 from store import quotas as repo
 from store.audit import audit
@@ -21,8 +22,6 @@ from store.models import Quota, Service
 
 router = APIRouter(tags=["quotas"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-MemberId = Annotated[str, Path(min_length=1, max_length=64)]
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 
 

@@ -16,21 +16,22 @@ workflow) and repeating the call joins the same execution and returns its result
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
-from api.auth import KeyDep, OrgFrozen, Principal
-from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.auth import KeyCommittedDep, KeyDep, OrgFrozen, Principal
+from api.deps import SessionDep, SessionFactoryDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
+from api.params import OrgId, PageCursor, PageLimit, SubscriptionId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -48,12 +49,11 @@ from contracts.subscriptions import (
     subscription_cancel_workflow_id,
 )
 from core.settings import Settings
+from store import subscriptions
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
 router = APIRouter(tags=["subscriptions"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
-SubId = Annotated[str, Path(min_length=1, max_length=64)]
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
                                   Unavailable)
@@ -108,17 +108,12 @@ def _out(row: Subscription) -> SubscriptionOut:
             responses=READ_ERRORS,
             summary="The org's subscriptions, active and cancelled (any member of the org)")
 def list_subscriptions(org_id: OrgId, principal: KeyDep, session: SessionDep,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       cursor: Annotated[str, Query(max_length=64)] = "") -> SubscriptionPage:
+                       limit: PageLimit = 50, cursor: PageCursor = "") -> SubscriptionPage:
     principal.require_team(org_id)
     org_or_404(session, org_id)
-    rows = list(session.execute(select(Subscription).where(
-        Subscription.org_id == org_id, Subscription.id > cursor)
-        .order_by(Subscription.id).limit(limit + 1)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return SubscriptionPage(items=[_out(r) for r in rows],
-                            next_cursor=rows[-1].id if more else None)
+    rows, next_cursor = subscriptions.list_subscriptions(session, org_id, limit=limit,
+                                                         after=cursor)
+    return SubscriptionPage(items=[_out(r) for r in rows], next_cursor=next_cursor)
 
 
 def _already(row: Subscription) -> CancelOut:
@@ -126,33 +121,59 @@ def _already(row: Subscription) -> CancelOut:
                      cancelled_at=row.cancelled_at, already_cancelled=True, workflow_id=None)
 
 
-def _job_plan(session: Session, org_id: str, sub_id: str) -> Subscription:
-    writable_org(session, org_id)
-    row = session.execute(select(Subscription).where(
-        Subscription.id == sub_id, Subscription.org_id == org_id)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"subscription {sub_id} is not in this organization")
-    if row.kind is not SubscriptionKind.JOB_PLAN:
-        raise InvalidInput("only job plans are unsubscribed here; the workspace capacity plan "
-                           f"is cancelled with POST /orgs/{org_id}/workspace-capacity/cancel",
-                           kind=row.kind.value)
-    # End the request's transaction before the workflow runs: it holds the org row lock (and
-    # on SQLite the write lock of the key's last-used stamp), which the activity needs.
-    session.commit()
-    return row
+@dataclass(frozen=True)
+class CancelTarget:
+    """Who asks, and the subscription they may cancel: checked before the workflow starts."""
+
+    principal: Principal
+    row: Subscription
 
 
-def _capacity_plan(session: Session, org_id: str) -> Subscription:
-    writable_org(session, org_id)
-    rows = list(session.execute(select(Subscription).where(
-        Subscription.org_id == org_id,
-        Subscription.kind == SubscriptionKind.WORKSPACE_CAPACITY)
-        .order_by(Subscription.created_at.desc(), Subscription.id)).scalars())
-    if not rows:
-        raise NotFound("this organization has no workspace capacity plan")
-    active = [r for r in rows if r.status is SubscriptionStatus.ACTIVE]
-    session.commit()  # see `_job_plan`
-    return active[0] if active else rows[0]
+def _checked(factory: sessionmaker[Session], principal: Principal, org_id: str,
+             find: Callable[[Session], Subscription]) -> CancelTarget:
+    """The cancel routes' checks, in a transaction of their own that ends here.
+
+    Why not the request's transaction: it lasts until the route returns, and the route waits
+    for the cancel workflow, whose activity takes the org row lock these checks take (on SQLite,
+    the database's one write lock), so every cancel would wait for the route's own timeout. The
+    activity checks again under that lock: a teardown freezing the org in between is refused.
+    """
+    principal.require_admin(org_id)
+    with factory.begin() as session:
+        writable_org(session, org_id)
+        return CancelTarget(principal, find(session))
+
+
+def job_plan_target(principal: KeyCommittedDep, org_id: OrgId, sub_id: SubscriptionId,
+                    factory: SessionFactoryDep) -> CancelTarget:
+    """The job plan to unsubscribe (see `_checked` for its own transaction)."""
+    def find(session: Session) -> Subscription:
+        row = subscriptions.get_subscription(session, org_id, sub_id)
+        if row is None:
+            raise NotFound(f"subscription {sub_id} is not in this organization")
+        if row.kind is not SubscriptionKind.JOB_PLAN:
+            raise InvalidInput("only job plans are unsubscribed here; the workspace capacity "
+                               f"plan is cancelled with POST /orgs/{org_id}/workspace-capacity"
+                               "/cancel", kind=row.kind.value)
+        return row
+
+    return _checked(factory, principal, org_id, find)
+
+
+def capacity_plan_target(principal: KeyCommittedDep, org_id: OrgId,
+                         factory: SessionFactoryDep) -> CancelTarget:
+    """The workspace capacity plan to cancel (see `_checked` for its own transaction)."""
+    def find(session: Session) -> Subscription:
+        row = subscriptions.capacity_plan(session, org_id)
+        if row is None:
+            raise NotFound("this organization has no workspace capacity plan")
+        return row
+
+    return _checked(factory, principal, org_id, find)
+
+
+JobPlanTarget = Annotated[CancelTarget, Depends(job_plan_target)]
+CapacityPlanTarget = Annotated[CancelTarget, Depends(capacity_plan_target)]
 
 
 async def _cancel(client: Client, settings: Settings, principal: Principal,
@@ -197,20 +218,14 @@ def _failure(exc: WorkflowFailureError, workflow_id: str) -> Exception:
 @router.post("/orgs/{org_id}/subscriptions/{sub_id}/unsubscribe", response_model=CancelOut,
              responses={**CANCEL_ERRORS, **PENDING},
              summary="Unsubscribe one job plan (admin; idempotent, 200 when already cancelled)")
-async def unsubscribe(org_id: OrgId, sub_id: SubId, principal: KeyDep, session: SessionDep,
-                      settings: SettingsDep, client: TemporalClientDep,
+async def unsubscribe(target: JobPlanTarget, settings: SettingsDep, client: TemporalClientDep,
                       response: Response) -> CancelOut:
-    principal.require_admin(org_id)
-    row = await run_in_threadpool(_job_plan, session, org_id, sub_id)
-    return await _cancel(client, settings, principal, row, response)
+    return await _cancel(client, settings, target.principal, target.row, response)
 
 
 @router.post("/orgs/{org_id}/workspace-capacity/cancel", response_model=CancelOut,
              responses={**CANCEL_ERRORS, **PENDING},
              summary="Cancel the workspace capacity plan (admin; idempotent)")
-async def cancel_capacity(org_id: OrgId, principal: KeyDep, session: SessionDep,
-                          settings: SettingsDep, client: TemporalClientDep,
-                          response: Response) -> CancelOut:
-    principal.require_admin(org_id)
-    row = await run_in_threadpool(_capacity_plan, session, org_id)
-    return await _cancel(client, settings, principal, row, response)
+async def cancel_capacity(target: CapacityPlanTarget, settings: SettingsDep,
+                          client: TemporalClientDep, response: Response) -> CancelOut:
+    return await _cancel(client, settings, target.principal, target.row, response)

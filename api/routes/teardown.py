@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import (
     WorkflowExecutionStatus,
@@ -29,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.params import OrgId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -61,15 +60,15 @@ from clients.teardown import (
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
 from core.receipts import make_receipt
 from store import orgs
+from store import teardown as teardown_store
 from store.audit import audit
-from store.models import DeletionCertificate, OrgStatus
+from store.models import OrgStatus
 from store.plan import compute_plan
 
 RECEIPT_VALID_AFTER_GRACE_S = 30 * 24 * 3600
 
 router = APIRouter(tags=["teardown"])
 
-OrgId = Annotated[str, Path(min_length=1, max_length=64)]
 QUERY_TIMEOUT = timedelta(seconds=10)
 BASE_ERRORS = (Unauthorized, NotPermitted, NotFound, Unavailable)
 
@@ -162,13 +161,8 @@ async def _running_run_id(client: TemporalClientDep, org_id: str) -> str | None:
     return desc.run_id
 
 
-def _certificate(session: Session, org_id: str) -> DeletionCertificate | None:
-    return session.execute(select(DeletionCertificate).where(
-        DeletionCertificate.org_id == org_id)).scalar_one_or_none()
-
-
 async def _certificate_out(session: Session, org_id: str) -> CertificateOut | None:
-    row = await run_in_threadpool(_certificate, session, org_id)
+    row = await run_in_threadpool(teardown_store.certificate_of, session, org_id)
     return certificate_out(row) if row else None
 
 

@@ -89,7 +89,7 @@ async def test_list_then_unsubscribe_a_job_plan_once(
 
     row, untouched = _subs(session_factory, org_id, SubscriptionKind.JOB_PLAN)
     assert row.status.value == "cancelled" and row.cancelled_at is not None
-    assert row.cancel_key == f"{subscription_cancel_workflow_id(plan.id)}/cancel"
+    assert row.cancel_key == f"{subscription_cancel_workflow_id(plan.id)}:cancel"
     assert untouched.id == other.id and untouched.status.value == "active"
     assert _cancel_audits(session_factory, org_id) == 1
     statuses = {i["id"]: i["status"] for i in after.json()["items"]}
@@ -120,7 +120,7 @@ async def test_cancel_the_workspace_capacity_plan(
         problem(none, 404, "not-found")
     [row] = _subs(session_factory, org_id, SubscriptionKind.WORKSPACE_CAPACITY)
     assert row.status.value == "cancelled"
-    assert row.cancel_key == f"{subscription_cancel_workflow_id(capacity.id)}/cancel"
+    assert row.cancel_key == f"{subscription_cancel_workflow_id(capacity.id)}:cancel"
     assert all(s.status.value == "active"
                for s in _subs(session_factory, org_id, SubscriptionKind.JOB_PLAN))
     assert _cancel_audits(session_factory, org_id) == 1

@@ -17,6 +17,7 @@ from activities.digests import batch_key
 from core.expiry_windows import (
     Decision,
     card_due_at,
+    card_expired,
     decide,
     format_expiry,
     month_index,
@@ -67,6 +68,13 @@ def test_card_validity_ends_after_its_expiry_month() -> None:
     for t in [datetime(2027, 4, 1, tzinfo=UTC), datetime(2027, 3, 31, 23, tzinfo=UTC)]:
         for year, month in [(2027, 2), (2027, 3), (2027, 4), (2026, 12)]:
             assert (year * 12 + month < month_index(t)) == (card_due_at(year, month) <= t)
+
+
+def test_a_card_is_expired_from_the_first_instant_after_its_expiry_month() -> None:
+    assert not card_expired(2027, 3, datetime(2027, 3, 31, 23, 59, tzinfo=UTC))
+    assert card_expired(2027, 3, datetime(2027, 4, 1, tzinfo=UTC))
+    assert card_expired(2026, 12, datetime(2027, 1, 1, tzinfo=UTC))
+    assert not card_expired(2027, 12, datetime(2027, 12, 31, tzinfo=UTC))
 
 
 def test_signature_message_id_and_batch_keys() -> None:

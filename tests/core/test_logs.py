@@ -188,6 +188,13 @@ async def test_worker_process_logs_json_lines_with_activity_context_and_no_secre
     assert {r["activity"] for r in activity_lines} >= {"revoke_api_keys"}
     for secret in secrets:
         assert secret not in text
+    # nobody listens for mail here: the notices' deliveries are retried, each failed attempt
+    # is one warning line, and an expected retry prints no traceback
+    retried = [r for r in records if r["message"].startswith("outbox ")
+               and r["level"] == "WARNING"]
+    assert retried, text
+    assert "Traceback" not in text and not any("exc_info" in r or "exception" in r
+                                               for r in records), text
     # the worker's spans reached the collector over OTLP, in the API request's trace
     worker_spans = [span for service, span in collector.spans if service == "lifecycle-worker"]
     assert {s.name for s in worker_spans if s.trace_id.hex() == trace_id} >= {

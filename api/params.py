@@ -1,0 +1,21 @@
+"""Path and query parameters shared by the routers, declared once so they validate alike.
+
+Ids are opaque strings of at most 64 characters: a longer one is a 422 before any query runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+
+OrgId = Annotated[str, Path(min_length=1, max_length=64, description="organization id")]
+ProjectId = Annotated[str, Path(min_length=1, max_length=64, description="project id")]
+MemberId = Annotated[str, Path(min_length=1, max_length=64, description="member id")]
+KeyId = Annotated[str, Path(min_length=1, max_length=64, description="API key id")]
+SubscriptionId = Annotated[str, Path(min_length=1, max_length=64,
+                                     description="subscription id")]
+
+PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page")]
+PageCursor = Annotated[str, Query(max_length=64,
+                                  description="`next_cursor` of the previous page")]

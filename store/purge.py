@@ -1,0 +1,50 @@
+"""The project purge's queries: a project's records in keyset batches, then its own rows.
+
+Records are deleted by keyset on the `(dataset_id, id)` index: find the id `batch` rows ahead,
+then delete the range up to it. Both statements use the index on SQLite and PostgreSQL, unlike
+`id IN (SELECT ... LIMIT n)`, which PostgreSQL turns into a full scan at large n.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from store.base import rowcount
+from store.models import ApiKey, Dataset, DatasetRecord, Project
+
+
+def dataset_ids(session: Session, project_id: str, *, starting_at: str = "") -> list[str]:
+    """The project's datasets from `starting_at` on (inclusive: a purge resumes inside it)."""
+    return list(session.scalars(select(Dataset.id).where(
+        Dataset.project_id == project_id, Dataset.id >= starting_at).order_by(Dataset.id)))
+
+
+def next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int | None:
+    """The highest id of the next batch of `dataset_id` after `after`, or None when empty."""
+    base = select(DatasetRecord.id).where(DatasetRecord.dataset_id == dataset_id,
+                                          DatasetRecord.id > after)
+    upper = session.scalars(base.order_by(DatasetRecord.id).offset(batch - 1).limit(1)).first()
+    if upper is not None:
+        return upper
+    return session.scalars(select(func.max(DatasetRecord.id)).where(
+        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)).first()
+
+
+def delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
+    """Delete the records of `dataset_id` with `after < id <= upper`; how many went."""
+    return rowcount(session.execute(delete(DatasetRecord).where(
+        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after,
+        DatasetRecord.id <= upper)))
+
+
+def erase_project(session: Session, project_id: str) -> dict[str, int]:
+    """The emptied project's datasets, keys and the project row; rows deleted per table."""
+    return {
+        "datasets": rowcount(session.execute(delete(Dataset).where(
+            Dataset.project_id == project_id))),
+        "api_keys": rowcount(session.execute(delete(ApiKey).where(
+            ApiKey.project_id == project_id))),
+        "projects": rowcount(session.execute(delete(Project).where(
+            Project.id == project_id))),
+    }

@@ -1,0 +1,60 @@
+"""Subscription queries: the org's list, one subscription, the capacity plan, what is active.
+
+Shared by the API (list, the cancel routes' checks), the live cancel activity and the
+teardown, which cancels every active subscription. Functions take the caller's session and
+never commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Subscription, SubscriptionKind, SubscriptionStatus
+from store.paging import keyset_page
+
+
+def list_subscriptions(session: Session, org_id: str, *, limit: int = 50, after: str = ""
+                       ) -> tuple[list[Subscription], str | None]:
+    """One page of the org's subscriptions, active and cancelled, in id order."""
+    return keyset_page(session, select(Subscription).where(Subscription.org_id == org_id),
+                       Subscription.id, limit=limit, after=after)
+
+
+def get_subscription(session: Session, org_id: str, subscription_id: str,
+                     kind: SubscriptionKind | None = None) -> Subscription | None:
+    """The subscription if it is this org's (and of `kind`, when given)."""
+    query = select(Subscription).where(Subscription.id == subscription_id,
+                                       Subscription.org_id == org_id)
+    if kind is not None:
+        query = query.where(Subscription.kind == kind)
+    return session.execute(query).scalar_one_or_none()
+
+
+def lock_subscription(session: Session, org_id: str, subscription_id: str
+                      ) -> Subscription | None:
+    """The org's subscription, locked until the transaction ends (fresh from the database)."""
+    return session.execute(select(Subscription).where(
+        Subscription.id == subscription_id, Subscription.org_id == org_id)
+        .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def capacity_plan(session: Session, org_id: str) -> Subscription | None:
+    """The org's workspace capacity plan: the active one, else the latest (cancelled) one."""
+    rows = list(session.scalars(select(Subscription).where(
+        Subscription.org_id == org_id,
+        Subscription.kind == SubscriptionKind.WORKSPACE_CAPACITY)
+        .order_by(Subscription.created_at.desc(), Subscription.id)))
+    active = [r for r in rows if r.status is SubscriptionStatus.ACTIVE]
+    return active[0] if active else (rows[0] if rows else None)
+
+
+def active_by_kind(session: Session, org_id: str) -> dict[SubscriptionKind, list[str]]:
+    """Ids of the org's active subscriptions by kind, in id order (a handful per org)."""
+    rows = session.execute(select(Subscription.kind, Subscription.id).where(
+        Subscription.org_id == org_id, Subscription.status == SubscriptionStatus.ACTIVE)
+        .order_by(Subscription.id)).all()
+    out: dict[SubscriptionKind, list[str]] = {kind: [] for kind in SubscriptionKind}
+    for kind, sub_id in rows:
+        out[kind].append(sub_id)
+    return out
