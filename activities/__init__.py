@@ -21,6 +21,7 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     from activities.billing import DatabaseBillingGateway
     from activities.delivery import DeliveryActivities
     from activities.digests import DigestActivities
+    from activities.project_deletion import ProjectDeletionActivities
     from activities.purge import PurgeActivities
     from activities.subscriptions import SubscriptionActivities
     from activities.sweep import SweepClaimActivities
@@ -32,4 +33,5 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     sweep = [*SweepClaimActivities(session_factory).all(),
              *DigestActivities(session_factory).all(),
              *DeliveryActivities(session_factory, settings).all()]
-    return [*teardown.all(), *purge.all(), *subscriptions.all(), *sweep]
+    deletion = ProjectDeletionActivities(session_factory)
+    return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep]

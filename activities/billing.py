@@ -1,4 +1,5 @@
-"""The billing gateway: cancelling subscriptions and detaching the card, idempotently.
+"""The billing gateway: subscribing, cancelling subscriptions and detaching the card,
+idempotently.
 
 A protocol so a real provider can be plugged in later; the default works on our own tables.
 Every call carries an idempotency key derived from the workflow id and the step, the same rule
@@ -13,10 +14,15 @@ from sqlalchemy.orm import Session
 
 from store import orgs, subscriptions
 from store.base import utcnow
-from store.models import SubscriptionStatus
+from store.models import SubscriptionKind, SubscriptionStatus
 
 
 class BillingGateway(Protocol):
+    def subscribe(self, session: Session, org_id: str, kind: SubscriptionKind, plan: str,
+                  idempotency_key: str) -> str:
+        """Subscribe the org to `plan`; the subscription's id, the same one for a repeated key."""
+        ...
+
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:
         """Cancel one subscription; True when this key cancelled it (now or on an earlier try)."""
@@ -29,6 +35,14 @@ class BillingGateway(Protocol):
 
 class DatabaseBillingGateway:
     """Default gateway: subscriptions and cards live in our own tables."""
+
+    def subscribe(self, session: Session, org_id: str, kind: SubscriptionKind, plan: str,
+                  idempotency_key: str) -> str:
+        existing = subscriptions.made_by_key(session, org_id, idempotency_key)
+        if existing is not None:
+            return existing.id
+        return subscriptions.add_subscription(session, org_id, kind, plan,
+                                              create_key=idempotency_key, now=utcnow()).id
 
     def cancel_subscription(self, session: Session, org_id: str, subscription_id: str,
                             idempotency_key: str) -> bool:

@@ -1,5 +1,11 @@
 """Project purge activities: delete a project's records in batches, then the project itself.
 
+Two callers share them: the org teardown (every project of an org being deleted) and the
+deletion of one project of a live org (`ProjectStep.request_id` names its request). Either way
+they refuse to touch a project that is not being deleted: the org must be `deleting`, or the
+project itself `deleting` under a running request, which also names the actor of its audit
+events.
+
 The batches are keyset ranges (see `store/purge.py` for why). Each batch commits on its own with
 its ledger row, and the activity heartbeats its cursor so a retry resumes where the last attempt
 stopped instead of scanning emptied datasets again.
@@ -17,10 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, final
+from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
 from contracts.teardown import ProjectPurgeResult, ProjectStep
-from store import ledger, orgs, purge
+from store import ledger, orgs, project_deletions, projects, purge
 from store.audit import audit
-from store.models import OrgStatus
+from store.models import OrgStatus, ProjectDeletionStatus, ProjectStatus
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +44,26 @@ class PurgeActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def _require_deleting(self, session: Session, org_id: str) -> None:
-        try:
-            deleting = orgs.org_status(session, org_id) is OrgStatus.DELETING
-        except orgs.OrgMissing:
-            deleting = False
-        if not deleting:
-            raise final(ORG_NOT_FROZEN, f"organization {org_id} is not being deleted")
+    def _require_deleting(self, session: Session, step: ProjectStep) -> str:
+        """Refuse unless the project is being deleted; the actor for its audit events."""
+        if not step.request_id:
+            try:
+                deleting = orgs.org_status(session, step.org_id) is OrgStatus.DELETING
+            except orgs.OrgMissing:
+                deleting = False
+            if not deleting:
+                raise final(ORG_NOT_FROZEN, f"organization {step.org_id} is not being deleted")
+            return "teardown"
+        request = project_deletions.request_for(session, step.request_id, step.org_id,
+                                                step.project_id)
+        if request is None or request.status is not ProjectDeletionStatus.RUNNING:
+            raise final(DELETION_NOT_REQUESTED,
+                        f"no running deletion request {step.request_id} for this project")
+        status = projects.status_of(session, step.project_id)
+        if status is not None and status is not ProjectStatus.DELETING:
+            raise final(PROJECT_NOT_FROZEN, f"project {step.project_id} is {status.value}: "
+                        "refusing to purge it")
+        return request.requested_by
 
     def purge_project_records(self, step: ProjectStep) -> int:
         """Delete every record of the project's datasets; returns how many this purge deleted.
@@ -54,7 +74,7 @@ class PurgeActivities:
         details = activity.info().heartbeat_details
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
-            self._require_deleting(session, step.org_id)
+            self._require_deleting(session, step)
             dataset_ids = purge.dataset_ids(session, step.project_id,
                                             starting_at=cursor.dataset_id)
         for dataset_id in dataset_ids:
@@ -82,16 +102,16 @@ class PurgeActivities:
         with self.sessions.begin() as session:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
-                self._require_deleting(session, step.org_id)
+                actor = self._require_deleting(session, step)
                 erased = purge.erase_project(session, step.project_id)
                 ledger.record(session, step.org_id, f"datasets:{step.project_id}",
                               erased["datasets"])
                 ledger.record(session, step.org_id, f"api_keys:{step.project_id}",
                               erased["api_keys"])
                 ledger.record(session, step.org_id, key, erased["projects"])
-                audit(session, step.org_id, "teardown", "teardown.project_purged",
-                      f"project:{step.project_id}", datasets=erased["datasets"],
-                      api_keys=erased["api_keys"])
+                action = "project.purged" if step.request_id else "teardown.project_purged"
+                audit(session, step.org_id, actor, action, f"project:{step.project_id}",
+                      datasets=erased["datasets"], api_keys=erased["api_keys"])
             return ProjectPurgeResult(
                 project_id=step.project_id,
                 records=ledger.total(session, step.org_id, f"records:{step.project_id}:"),

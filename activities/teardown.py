@@ -22,8 +22,8 @@ from activities.errors import (
     ORG_NOT_FOUND,
     ORG_NOT_FROZEN,
     TEARDOWN_BLOCKED,
-    VERIFICATION_FAILED,
     final,
+    refuse_leftovers,
 )
 from contracts.teardown import (
     CertificateInput,
@@ -225,10 +225,7 @@ class TeardownActivities:
         """Count the org's rows in every registered table; any leftover fails the teardown."""
         with self.sessions() as session:
             counts = owned_counts(session, step.org_id)
-        left = {table: n for table, n in counts.items() if n}
-        if left:
-            detail = ", ".join(f"{t}={n}" for t, n in sorted(left.items()))
-            raise final(VERIFICATION_FAILED, f"rows left behind: {detail}")
+        refuse_leftovers(counts)
         return counts
 
     @activity.defn

@@ -15,11 +15,15 @@ from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
+    billing,
     certificates,
+    datasets,
     keys,
     ops,
     ops_sweep,
     orgs,
+    project_deletion,
+    projects,
     quotas,
     subscriptions,
     teardown,
@@ -64,7 +68,8 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, keys, quotas, subscriptions, teardown, certificates, ops, ops_sweep):
+    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
+                   billing, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)

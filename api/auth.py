@@ -3,10 +3,11 @@
 A key is checked on every request, whatever the sweep did (expiry is enforced at use, not by
 the sweep): well-formed (type prefix and checksum), known by its public prefix, its keyed hash
 equal in constant time, not revoked, not expired, and its org active (frozen means frozen: a
-frozen org's keys stop working, so a purge cannot race new data). The one exception is
-`TeardownKeyDep`, used only by the teardown routes: starting a teardown freezes the org, and its
-admin must still be able to watch, cancel or expedite it, so there an admin team key of a frozen
-or deleting org is accepted.
+frozen org's keys stop working, so a purge cannot race new data); a project key also needs its
+project active (a project being deleted refuses its keys for the same reason). The one
+exception is `TeardownKeyDep`, used only by the teardown routes: starting a teardown freezes
+the org, and its admin must still be able to watch, cancel or expedite it, so there an admin
+team key of a frozen or deleting org is accepted.
 
 The presented key is never logged or echoed: problems name the key only by its prefix, and
 only once the prefix is known to be ours.
@@ -23,22 +24,17 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
-from api.problems import NotPermitted, Unauthorized
+from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
 from core import keyformat
 from core.settings import Settings
-from store import apikeys, orgs
+from store import apikeys, orgs, projects
 from store.base import utcnow
-from store.models import KeyScope, OrgStatus, Role
+from store.models import KeyScope, OrgStatus, ProjectStatus, Role
 
 EXPIRES_HEADER = "X-Key-Expires-At"
 # A fixed hash to compare against when the prefix is unknown, so an unknown key costs the same
 # HMAC work as a wrong one.
 _DUMMY_HASH = bytes(32)
-
-
-class OrgFrozen(NotPermitted):
-    slug = "org-frozen"
-    title = "Organization is frozen"
 
 
 @dataclass(frozen=True)
@@ -79,6 +75,12 @@ class Principal:
         self.require_team(org_id)
         if not self.is_admin:
             raise NotPermitted("this action needs a team key created by the org admin")
+
+    def require_project_read(self, org_id: str, project_id: str) -> None:
+        """Any team key of the org reads every project; a project key only its own."""
+        self.require_org(org_id)
+        if self.scope is KeyScope.PROJECT and project_id != self.project_id:
+            raise NotPermitted("this project key belongs to another project")
 
     def require_project(self, org_id: str, project_id: str) -> None:
         """Admins reach every project of their org; a project key only its own project."""
@@ -128,6 +130,12 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
                         "teardown is under way", org_status=status.value)
+    if row.project_id is not None:  # a project key is refused while its project is deleted
+        project_status = projects.status_of(session, row.project_id)
+        if project_status is not ProjectStatus.ACTIVE:
+            raise ProjectFrozen("the project is being deleted: its keys are refused",
+                                project_status=project_status.value if project_status
+                                else None)
     apikeys.record_use(session, row, now)
     return principal
 

@@ -19,3 +19,12 @@ SubscriptionId = Annotated[str, Path(min_length=1, max_length=64,
 PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 PageCursor = Annotated[str, Query(max_length=64,
                                   description="`next_cursor` of the previous page")]
+DatasetId = Annotated[str, Path(min_length=1, max_length=64, description="dataset id")]
+# Integer keys (records, usage): at most 18 digits, so the cursor always fits a bigint.
+NumericCursor = Annotated[str, Query(max_length=18, pattern=r"^[0-9]*$",
+                                     description="`next_cursor` of the previous page")]
+
+
+def numeric(cursor: str) -> int:
+    """A numeric cursor as the id to page after (0: from the start)."""
+    return int(cursor) if cursor else 0

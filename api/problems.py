@@ -1,16 +1,18 @@
 """RFC 9457 problem details: one error hierarchy, rendered by one set of handlers.
 
-Services raise a `Problem` subclass and never build responses, so every 4xx/5xx the API sends
-has the same `application/problem+json` shape, `{type, title, status, detail, instance}`, and
-a client can branch on `type` instead of parsing English. Errors we did not anticipate still
-get a problem body (503 when the database is unreachable, 500 otherwise) and never a traceback.
+Services and routes raise a `Problem` subclass (defined in `core.problems`, so the domain
+operations below the API can raise them too) and never build responses, so every 4xx/5xx the
+API sends has the same `application/problem+json` shape, `{type, title, status, detail,
+instance}`, and a client can branch on `type` instead of parsing English. Errors we did not
+anticipate still get a problem body (503 when the database is unreachable, 500 otherwise) and
+never a traceback.
 """
 
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,77 +22,27 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.problems import (  # re-exported: routes import them from here
+    TYPE_PREFIX,
+    BadRequest,
+    Conflict,
+    ContentTooLarge,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    OrgFrozen,
+    Problem,
+    ProjectFrozen,
+    Unauthorized,
+    Unavailable,
+)
+
 log = logging.getLogger("lifecycle.api")
 
 MEDIA_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:org-lifecycle:problem:"
-
-
-class Problem(Exception):
-    """An error the client can act on; subclasses fix `status`, `slug` and `title`.
-
-    `extensions` become extra members of the body (RFC 9457 section 3.2), e.g. the id of the
-    workflow that already runs for a 409.
-    """
-
-    status: ClassVar[int] = 500
-    slug: ClassVar[str] = "internal"
-    title: ClassVar[str] = "Internal server error"
-
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extensions = extensions
-
-    @classmethod
-    def type_uri(cls) -> str:
-        return TYPE_PREFIX + cls.slug
-
-
-class BadRequest(Problem):
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-
-class InvalidInput(BadRequest):
-    """Well-formed but unacceptable input (a card number where a token belongs, a past date)."""
-
-    status = 422
-    slug = "invalid-input"
-    title = "Invalid input"
-
-
-class Unauthorized(Problem):
-    status = 401
-    slug = "unauthorized"
-    title = "Authentication required"
-
-
-class NotPermitted(Problem):
-    status = 403
-    slug = "not-permitted"
-    title = "Not permitted"
-
-
-class NotFound(Problem):
-    status = 404
-    slug = "not-found"
-    title = "Not found"
-
-
-class Conflict(Problem):
-    status = 409
-    slug = "conflict"
-    title = "Conflict"
-
-
-class Unavailable(Problem):
-    """A dependency (database, Temporal) is down; retrying later may succeed."""
-
-    status = 503
-    slug = "unavailable"
-    title = "Service unavailable"
+__all__ = ["TYPE_PREFIX", "BadRequest", "Conflict", "ContentTooLarge", "InvalidInput",
+           "NotFound", "NotPermitted", "OrgFrozen", "Problem", "ProjectFrozen", "Unauthorized",
+           "Unavailable", "problem_responses"]
 
 
 def problem_response(request: Request, *, status: int, type_uri: str, title: str,

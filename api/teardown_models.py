@@ -20,16 +20,20 @@ MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
 class BlockerOut(BaseModel):
-    code: str
+    code: str = Field(description="unpaid_invoices | outstanding_usage | "
+                      "project_deletions_running | not_active | active_job_plans | "
+                      "workspace_capacity")
     reason: str
     blocking: bool
+    detail: dict[str, Any] = Field(default_factory=dict,
+                                   description="the counts and amounts behind `reason`")
 
 
 class PlanOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "org_id": "3f1c...", "status": "active", "counts": {"projects": 2, "api_keys": 3},
         "blockers": [{"code": "active_job_plans", "reason": "2 job plan subscription(s) will "
-                      "be cancelled", "blocking": False}],
+                      "be cancelled", "blocking": False, "detail": {"count": 2}}],
         "blocked": False, "confirmation_phrase": "Acme Research"}]})
 
     org_id: str

@@ -36,8 +36,8 @@ from bench.common import (
     worker_process,
 )
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
-from store.seeding import OrgShape, SeededOrg, seed_org
 
 SHAPE = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=50, members=5,
                  team_keys=3)

@@ -36,8 +36,8 @@ from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.db import make_engine, make_session_factory
-from store.seeding import OrgShape, seed_org
 
 
 @dataclass

@@ -38,9 +38,9 @@ from bench.trivial import TrivialInput, TrivialWorkflow
 from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
 from store.models import OutboxMessage
-from store.seeding import OrgShape, SeededOrg, seed_org
 
 # A small org: two projects of two tiny datasets, two job plans and workspace capacity.
 SMALL = OrgShape()

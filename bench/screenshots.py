@@ -27,10 +27,10 @@ from clients.teardown import register_search_attributes
 from core.binaries import temporal_cli
 from core.settings import Settings
 from lifecycle import devmail
+from services.seeding import OrgShape, seed_org
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import PaymentMethod, PaymentStatus
-from store.seeding import OrgShape, seed_org
 from workflows import all_workflows
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "console"

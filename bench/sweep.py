@@ -48,11 +48,12 @@ from clients.schedules import sweep_input
 from contracts.sweep import CARDS, COMPOSE, DELIVER, KEYS, SweepInput, SweepResult
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import BARE_ORG, seed_org
 from store.base import Base
 from store.bulk import insert_keys
 from store.db import make_engine, make_session_factory
 from store.models import Member, Organization, OrgStatus
-from store.seeding import BARE_ORG, expiring_keys, seed_org
+from store.seeding import expiring_keys
 from workflows.sweep import KeyExpirySweepWorkflow
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

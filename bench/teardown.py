@@ -43,9 +43,9 @@ from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED, Progress
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
 from store.plan import owned_counts
-from store.seeding import OrgShape, SeededOrg, seed_org
 
 PROJECTS = 20
 DATASETS_PER_PROJECT = 5

@@ -81,10 +81,7 @@ class TeardownState:
     runs: int = 1
 
     def step(self, name: str) -> StepProgress:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
+        return find_step(self.steps, name)
 
 
 @dataclass
@@ -137,6 +134,13 @@ class Progress:
     records_purged: int
     last_error: str | None
     certificate_id: str | None
+
+
+def find_step(steps: list[StepProgress], name: str) -> StepProgress:
+    for step in steps:
+        if step.name == name:
+            return step
+    raise KeyError(name)
 
 
 def percent_done(steps: list[StepProgress]) -> float:
@@ -204,6 +208,8 @@ class ProjectStep:
     org_id: str
     project_id: str
     batch_size: int = 10_000
+    # Set by a project deletion (the request it acts on); empty for a teardown's purge.
+    request_id: str = ""
 
 
 @dataclass

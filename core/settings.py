@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
 
+    # Projects, datasets and records (the console's data side).
+    project_deletion_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    records_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    records_max_per_request: int = Field(default=10_000, ge=1, le=1_000_000)
+    record_max_bytes: int = Field(default=64 * 1024, ge=64, le=16 * 1024 * 1024)
+    dataset_delete_max_records: int = Field(default=1_000_000, ge=0)
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_starttls: bool = False

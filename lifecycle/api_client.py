@@ -99,12 +99,19 @@ class Api:
         self._http.close()
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
-             params: Params | None = None, token: str | None = None) -> dict[str, Any]:
-        """The JSON body of a 2xx answer; anything else raises `CliError`."""
-        headers = {"Authorization": f"Bearer {token or self._token}"}
+             params: Params | None = None, token: str | None = None, *,
+             content: bytes | None = None, content_type: str = "",
+             headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The JSON body of a 2xx answer; anything else raises `CliError`.
+
+        `body` goes as JSON; `content` (with `content_type`) as raw bytes, for uploads.
+        """
+        sent = {"Authorization": f"Bearer {token or self._token}", **(headers or {})}
+        if content is not None:
+            sent["Content-Type"] = content_type
         try:
             response = self._http.request(method, path, json=body, params=params,
-                                          headers=headers)
+                                          content=content, headers=sent)
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach the API at {self._http.base_url}: "
                            f"{type(exc).__name__}: {exc}") from None

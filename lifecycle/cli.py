@@ -26,12 +26,21 @@ class CommandGroup(Protocol):
 
 def _groups() -> list[tuple[str, str, CommandGroup]]:
     """The groups that follow the `add_arguments` + `run` convention; a new one is one line."""
-    from lifecycle import keys_cli, schedules_cli, teardown_cli, workflows_cli
+    from lifecycle import (
+        datasets_cli,
+        keys_cli,
+        projects_cli,
+        schedules_cli,
+        teardown_cli,
+        workflows_cli,
+    )
 
     return [
         ("schedules", "show, pause, unpause or trigger the key-expiry sweep schedule",
          schedules_cli),
         ("teardown", "plan, start, watch, cancel or expedite an org teardown", teardown_cli),
+        ("projects", "list, show, create, rename or delete an org's projects", projects_cli),
+        ("datasets", "list, create or delete datasets; append and read records", datasets_cli),
         ("keys", "list, create, extend or delete an org's API keys", keys_cli),
         ("workflows", "operator view: list workflows, show one, read its history",
          workflows_cli),

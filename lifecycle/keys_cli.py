@@ -23,12 +23,12 @@ from lifecycle.api_client import (
     CliError,
     add_connection_arguments,
     api_key,
-    collect,
     connect,
     positive_int,
     report,
 )
-from lifecycle.cli_output import fields, more_hint, print_json, table, when
+from lifecycle.cli_output import fields, print_json, table, when
+from lifecycle.listing import print_listing
 
 SHOWN_ONCE = ("This secret is shown once and cannot be retrieved again: store it now "
               "(a lost secret means a new key).")
@@ -78,17 +78,8 @@ def _row(key: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _list(api: Api, args: argparse.Namespace, out: TextIO) -> None:
-    page = collect(api, _keys_path(args.org_id, args.project), {"limit": args.limit},
-                   items="items", token_param="cursor", token_field="next_cursor",
-                   start=args.cursor, follow=args.all)
-    if args.json:
-        print_json(page, out)
-        return
-    print(table(COLUMNS, [_row(k) for k in page["items"]]) if page["items"] else "no keys",
-          file=out)
-    hint = more_hint("keys", "--cursor", page["next_cursor"])
-    if hint:
-        print(hint, file=out)
+    print_listing(api, _keys_path(args.org_id, args.project), args, out, what="keys",
+                  columns=COLUMNS, row=_row)
 
 
 def _create(api: Api, args: argparse.Namespace, out: TextIO) -> None:

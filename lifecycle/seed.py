@@ -25,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import Settings
 from lifecycle.progress import Progress
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
-from store.seeding import OrgShape, SeededOrg, seed_org
 
 # Per-flag caps: far above any demo or benchmark, low enough that a typo (an extra zero or
 # three) is refused instead of filling the disk.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -145,3 +146,12 @@ def delete_keys(session: Session, rows: Sequence[ApiKey], actor: str, now: datet
     for row in rows:
         session.expunge(row)
     return rowcount(result)
+
+
+def insert_keys(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, ApiKey]:
+    """Insert key rows (already hashed) in one executemany; the stored keys by id."""
+    if not rows:
+        return {}
+    session.execute(insert(ApiKey), list(rows))
+    ids = [str(row["id"]) for row in rows]
+    return {key.id: key for key in session.scalars(select(ApiKey).where(ApiKey.id.in_(ids)))}

@@ -24,11 +24,15 @@ def audit(session: Session, org_id: str | None, actor: str, action: str, target:
 
 
 def audit_many(session: Session, actor: str, action: str,
-               subjects: Sequence[tuple[str | None, str]]) -> None:
+               subjects: Sequence[tuple[str | None, str]],
+               details: Sequence[dict[str, Any]] | None = None) -> None:
     """One event per (org id, target), in one executemany: a sweep page marks up to a page of
-    keys at once, and a statement per key would cost a round trip each."""
+    keys at once, and a statement per key would cost a round trip each. `details`, when
+    given, holds one detail per subject."""
     if subjects:
         now = utcnow()
+        extra = list(details) if details is not None else [{} for _ in subjects]
         session.execute(insert(AuditEvent), [
-            dict(org_id=org_id, actor=actor, action=action, target=target, detail={},
-                 created_at=now) for org_id, target in subjects])
+            dict(org_id=org_id, actor=actor, action=action, target=target, detail=detail,
+                 created_at=now)
+            for (org_id, target), detail in zip(subjects, extra, strict=True)])

@@ -76,6 +76,20 @@ class Service(enum.StrEnum):
     VIRTUAL_COMPUTE = "virtual_compute"
 
 
+class ProjectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    FROZEN = "frozen"  # a deletion was requested: its keys and writes are refused, cancellable
+    DELETING = "deleting"  # past the point of no return: the purge is under way
+
+
+class ProjectDeletionStatus(enum.StrEnum):
+    PENDING = "pending"  # written by the API, not yet claimed by a workflow
+    RUNNING = "running"  # claimed: exactly one workflow acts on it
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 class InvoiceStatus(enum.StrEnum):
     PAID = "paid"
     UNPAID = "unpaid"
@@ -86,6 +100,8 @@ class InvoiceStatus(enum.StrEnum):
 # `store.business_totals`, whose queries repeat them verbatim so the planner uses the index).
 PURGED_BATCHES = "key LIKE 'records:%'"  # one ledger row per purged batch of records
 SENT_REMINDER_DIGESTS = "status = 'sent' AND idempotency_key LIKE 'kx:%'"  # reminders.BATCH_PREFIX
+# A project has at most one deletion request that is still to be acted on or being acted on.
+LIVE_DELETION_REQUESTS = "status IN ('pending', 'running')"
 
 
 def _partial_index(name: str, column: str, *, where: str) -> Index:
@@ -171,6 +187,8 @@ class PaymentMethod(Base):
 @org_owned("org_id")
 class Subscription(Base):
     __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("org_id", "create_key",
+                                       name="uq_subscriptions_org_create_key"),)
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -181,28 +199,45 @@ class Subscription(Base):
     # The idempotency key of the call that cancelled it: a retried cancel with the same key is
     # a no-op, a different key on an already cancelled plan is reported, never applied twice.
     cancel_key: Mapped[str | None] = mapped_column(String(200))
+    # The idempotency key of the call that created it: the same key again returns this row
+    # instead of subscribing twice (unique per org; NULL for rows made before keys existed).
+    create_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 @org_owned("org_id")
 class Project(Base):
+    """A project; `status` leaves `active` only while a deletion of the project runs."""
+
     __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_projects_org_name"),)
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ProjectStatus] = mapped_column(_enum(ProjectStatus, "project_status"),
+                                                  default=ProjectStatus.ACTIVE,
+                                                  server_default=ProjectStatus.ACTIVE.value)
     created_at: Mapped[datetime] = created_column()
 
 
 @org_owned("org_id")
 class Dataset(Base):
+    """A dataset; `record_count` is kept up to date by every write of its records.
+
+    Why a stored count: a project page shows its record total, and a freeze snapshots it,
+    without counting a million rows each time (the records carry no org id to index on).
+    """
+
     __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),)
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    record_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = created_column()
 
 
@@ -260,12 +295,19 @@ class Quota(Base):
 
 @org_owned("org_id")
 class UsageRecord(Base):
-    """Metered usage; `project_id` and `member_id` are plain ids so history outlives them."""
+    """Metered usage; `project_id` and `member_id` are plain ids so history outlives them.
+
+    `invoice_id` names the invoice that billed it: usage without one is outstanding, and an
+    org with outstanding usage cannot be torn down before it is billed.
+    """
 
     __tablename__ = "usage_records"
+    # The usage page reads one org's records of one month (by time); the teardown by org.
+    __table_args__ = (Index("ix_usage_records_org_id_recorded_at", "org_id", "recorded_at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     project_id: Mapped[str | None] = mapped_column(String(32))
     member_id: Mapped[str | None] = mapped_column(String(32))
     service: Mapped[Service] = mapped_column(_enum(Service, "usage_service"))
@@ -307,6 +349,55 @@ class DeletionCertificate(Base):
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(String(32), unique=True)
     org_name_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(100))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    verification: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_column()
+
+
+@retained("the request a project deletion acted on, and its outcome: ids and actors only")
+class ProjectDeletionRequest(Base):
+    """Written by the API after its checks; the deletion workflow acts on nothing else.
+
+    Why the database and not the workflow input is the authority: anyone who can reach
+    Temporal could start a workflow with made-up input, but only the API writes this row
+    (admin key checked, org locked and active). The workflow claims the row once (pending ->
+    running) and takes its actor from it for every audit event.
+    """
+
+    __tablename__ = "project_deletion_requests"
+    __table_args__ = (Index("uq_project_deletion_requests_live", "project_id", unique=True,
+                            postgresql_where=text(LIVE_DELETION_REQUESTS),
+                            sqlite_where=text(LIVE_DELETION_REQUESTS)),)
+
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = mapped_column(String(32), index=True)
+    project_id: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ProjectDeletionStatus] = mapped_column(
+        _enum(ProjectDeletionStatus, "project_deletion_status"),
+        default=ProjectDeletionStatus.PENDING)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = created_column()
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@retained("the proof of a project deletion: ids, a name hash, per-step times and counts")
+class ProjectDeletionCertificate(Base):
+    __tablename__ = "project_deletion_certificates"
+
+    id: Mapped[str] = id_column()
+    request_id: Mapped[str] = mapped_column(String(32), unique=True)
+    org_id: Mapped[str] = mapped_column(String(32), index=True)
+    project_id: Mapped[str] = mapped_column(String(32))
+    project_name_hash: Mapped[str] = mapped_column(String(64))
     requested_by: Mapped[str] = mapped_column(String(100))
     workflow_id: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str] = mapped_column(String(100))

@@ -15,9 +15,10 @@ T = TypeVar("T")
 
 
 def keyset_page(session: Session, query: Select[T], key: InstrumentedAttribute[Any],
-                *, limit: int, after: str) -> tuple[list[T], str | None]:
+                *, limit: int, after: str | int) -> tuple[list[T], str | None]:
     """Up to `limit` rows of `query` with `key > after`, in `key` order; the next cursor (the
-    last row's key) when more rows follow, else None."""
+    last row's key, as text) when more rows follow, else None. `after` is an int for integer
+    keys (records, usage), so the comparison stays one of integers."""
     rows = list(session.scalars(query.where(key > after).order_by(key).limit(limit + 1)))
     if len(rows) > limit:
         return rows[:limit], str(getattr(rows[limit - 1], key.key))

@@ -7,14 +7,15 @@ start when a blocking item appeared between the preview and the confirmation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store import project_deletions
 from store.base import Base
+from store.billing import owed
 from store.models import (
-    Invoice,
-    InvoiceStatus,
     Organization,
     OrgStatus,
     Subscription,
@@ -29,6 +30,7 @@ class Blocker:
     code: str
     reason: str
     blocking: bool
+    detail: dict[str, Any] = field(default_factory=dict)  # counts and amounts behind `reason`
 
 
 @dataclass
@@ -62,16 +64,30 @@ def compute_plan(session: Session, org_id: str) -> TeardownPlan | None:
 def find_blockers(session: Session, org: Organization) -> list[Blocker]:
     """What must be settled (blocking) or will be cancelled (not blocking) before a teardown.
 
-    Separate from the counts: the freeze needs only the blockers and counts the rows itself
-    once, for its snapshot; counting a million records twice doubled its time.
+    Every blocker is reported in one answer, so an admin settles them all at once instead of
+    meeting them one refusal at a time. Separate from the counts: the freeze needs only the
+    blockers and counts the rows itself once, for its snapshot; counting a million records
+    twice doubled its time.
     """
     blockers: list[Blocker] = []
-    unpaid = session.execute(select(func.count()).select_from(Invoice).where(
-        Invoice.org_id == org.id, Invoice.status == InvoiceStatus.UNPAID)).scalar_one()
-    if unpaid:
+    due = owed(session, org.id)
+    if due.unpaid_invoices:
+        amounts = ", ".join(f"{cents / 100:.2f} {currency}"
+                            for currency, cents in sorted(due.unpaid_cents.items()))
         blockers.append(Blocker(
-            "unpaid_invoices", f"{unpaid} unpaid invoice(s) must be settled before deletion",
-            blocking=True))
+            "unpaid_invoices", f"{due.unpaid_invoices} unpaid invoice(s) ({amounts}) must be "
+            "settled before deletion", blocking=True,
+            detail={"count": due.unpaid_invoices, "amount_cents": due.unpaid_cents}))
+    if due.outstanding_usage:
+        blockers.append(Blocker(
+            "outstanding_usage", f"{due.outstanding_usage} usage record(s) not invoiced yet "
+            "must be billed and paid before deletion", blocking=True,
+            detail={"count": due.outstanding_usage, "quantity": due.outstanding_quantity}))
+    deleting = project_deletions.live_count(session, org.id)
+    if deleting:
+        blockers.append(Blocker(
+            "project_deletions_running", f"{deleting} project deletion(s) under way must "
+            "finish (or be cancelled) first", blocking=True, detail={"count": deleting}))
     if org.status is not OrgStatus.ACTIVE:
         blockers.append(Blocker(
             "not_active", f"the organization is {org.status.value}: a teardown is under way",
@@ -84,7 +100,7 @@ def find_blockers(session: Session, org: Organization) -> list[Blocker]:
     if jobs:
         blockers.append(Blocker(
             "active_job_plans", f"{jobs} job plan subscription(s) will be cancelled",
-            blocking=False))
+            blocking=False, detail={"count": jobs}))
     if active.get(SubscriptionKind.WORKSPACE_CAPACITY, 0):
         blockers.append(Blocker(
             "workspace_capacity", "the AI workspace capacity plan will be cancelled",

@@ -7,9 +7,12 @@ never commit.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.base import new_id
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 from store.paging import keyset_page
 
@@ -58,3 +61,26 @@ def active_by_kind(session: Session, org_id: str) -> dict[SubscriptionKind, list
     for kind, sub_id in rows:
         out[kind].append(sub_id)
     return out
+
+
+def made_by_key(session: Session, org_id: str, create_key: str) -> Subscription | None:
+    """The subscription a subscribe call with this idempotency key made, if any."""
+    return session.execute(select(Subscription).where(
+        Subscription.org_id == org_id, Subscription.create_key == create_key)
+        ).scalar_one_or_none()
+
+
+def active_of_kind(session: Session, org_id: str, kind: SubscriptionKind) -> str | None:
+    """The id of an active subscription of `kind` (for the one-capacity-plan rule)."""
+    return session.scalars(select(Subscription.id).where(
+        Subscription.org_id == org_id, Subscription.kind == kind,
+        Subscription.status == SubscriptionStatus.ACTIVE).limit(1)).first()
+
+
+def add_subscription(session: Session, org_id: str, kind: SubscriptionKind, plan: str, *,
+                     create_key: str, now: datetime) -> Subscription:
+    sub = Subscription(id=new_id(), org_id=org_id, kind=kind, plan=plan,
+                       status=SubscriptionStatus.ACTIVE, create_key=create_key, created_at=now)
+    session.add(sub)
+    session.flush()
+    return sub

@@ -8,9 +8,10 @@ from typing import Any
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
     from workflows.outbox import OutboxDeliveryWorkflow
-    from workflows.subscriptions import SubscriptionCancelWorkflow
+    from workflows.project_deletion import ProjectDeletionWorkflow
+    from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
     from workflows.sweep import KeyExpirySweepWorkflow
     from workflows.teardown import OrgTeardownWorkflow
 
     return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow,
-            OutboxDeliveryWorkflow]
+            OutboxDeliveryWorkflow, SubscriptionCreateWorkflow, ProjectDeletionWorkflow]

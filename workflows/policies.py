@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import CancelledError, FailureError
+from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import FINAL_ERRORS
@@ -63,3 +63,25 @@ async def short_step(method: Callable[[Any, A], R], arg: A, timeout: timedelta) 
                                 getattr(method, "__name__", method), err)
     return await workflow.execute_activity_method(
         method, arg, start_to_close_timeout=timeout, retry_policy=RETRY)
+
+
+def check_cancellable(what: str, status: str, destructive: bool, first_destructive: str) -> None:
+    """Refuse a cancel (as the update validator's error) once a deletion cannot be undone.
+
+    Shared by the teardown and the project deletion: both are cancellable until their first
+    destructive step (`first_destructive`), and only while running or in grace.
+    """
+    if destructive:
+        raise ApplicationError(
+            "the point of no return has passed: deletion started with "
+            f"'{first_destructive}' and cannot be cancelled", type="NotCancellable")
+    if status not in ("running", "grace"):
+        raise ApplicationError(f"{what} is {status}", type="NotCancellable")
+
+
+def check_expeditable(status: str, destructive: bool, cancelling: bool) -> None:
+    """Refuse an expedite when there is no grace window left, or a cancel is under way."""
+    if destructive or status not in ("running", "grace"):
+        raise ApplicationError("no grace window left to expedite", type="NotExpeditable")
+    if cancelling:
+        raise ApplicationError("a cancel is already under way", type="NotExpeditable")

@@ -1,4 +1,5 @@
-"""`SubscriptionCancelWorkflow`: one subscription cancel, made durable by Temporal.
+"""`SubscriptionCancelWorkflow` and `SubscriptionCreateWorkflow`: one cancel or one subscribe,
+made durable by Temporal.
 
 The endpoint could cancel in its own transaction, but billing is an external call in general
 (`BillingGateway`): running it as an activity means a crash between "provider cancelled" and
@@ -16,6 +17,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.subscriptions import SubscriptionActivities
     from contracts.subscriptions import (
+        SubscribeInput,
+        SubscribeResult,
         SubscriptionCancel,
         SubscriptionCancelInput,
         SubscriptionCancelResult,
@@ -33,5 +36,22 @@ class SubscriptionCancelWorkflow:
             SubscriptionActivities.cancel_subscription_live,
             SubscriptionCancel(org_id=inp.org_id, subscription_id=inp.subscription_id,
                                kind=inp.kind, idempotency_key=key, actor=inp.actor),
+            start_to_close_timeout=timedelta(seconds=inp.step_timeout_seconds),
+            retry_policy=RETRY)
+
+
+@workflow.defn
+class SubscriptionCreateWorkflow:
+    """The subscribe call to the billing gateway, retried to the end if a worker dies.
+
+    Its id comes from the org and the caller's idempotency key (`clients.subscriptions`), so
+    a repeated request joins the running execution or, after it closed, repeats it: the
+    gateway then finds the subscription that key made and returns it.
+    """
+
+    @workflow.run
+    async def run(self, inp: SubscribeInput) -> SubscribeResult:
+        return await workflow.execute_activity_method(
+            SubscriptionActivities.subscribe_live, inp,
             start_to_close_timeout=timedelta(seconds=inp.step_timeout_seconds),
             retry_policy=RETRY)

@@ -53,7 +53,13 @@ with workflow.unsafe.imports_passed_through():
         TeardownState,
         percent_done,
     )
-    from workflows.policies import LONG, RETRY, short_step
+    from workflows.policies import (
+        LONG,
+        RETRY,
+        check_cancellable,
+        check_expeditable,
+        short_step,
+    )
 
 REMINDER_BEFORE = timedelta(days=1)
 A = TypeVar("A")
@@ -307,12 +313,8 @@ class OrgTeardownWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if self.state.destructive:
-            raise ApplicationError(
-                "the point of no return has passed: deletion started with "
-                f"'{DESTRUCTIVE_FROM}' and cannot be cancelled", type="NotCancellable")
-        if self.state.status not in (RUNNING, IN_GRACE):
-            raise ApplicationError(f"teardown is {self.state.status}", type="NotCancellable")
+        check_cancellable("teardown", self.state.status, self.state.destructive,
+                          DESTRUCTIVE_FROM)
 
     @workflow.update
     async def expedite(self, request: ExpediteRequest) -> ExpediteResult:
@@ -321,10 +323,8 @@ class OrgTeardownWorkflow:
 
     @expedite.validator
     def _validate_expedite(self, request: ExpediteRequest) -> None:
-        if self.state.destructive or self.state.status not in (RUNNING, IN_GRACE):
-            raise ApplicationError("no grace window left to expedite", type="NotExpeditable")
-        if self.cancel_request is not None:
-            raise ApplicationError("a cancel is already under way", type="NotExpeditable")
+        check_expeditable(self.state.status, self.state.destructive,
+                          self.cancel_request is not None)
 
     @workflow.query
     def progress(self) -> Progress:

@@ -20,10 +20,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from api.auth import OrgFrozen, Principal
+from api.auth import Principal
 from api.console import security
 from api.deps import SessionDep, SettingsDep
-from api.problems import NotPermitted
+from api.problems import NotPermitted, OrgFrozen
 from api.routes.orgs import CardNumberRefused
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
 from core.settings import Settings

@@ -1,4 +1,10 @@
-"""Subscriptions: list them, unsubscribe one job plan, cancel the workspace capacity plan.
+"""Subscriptions: subscribe, list, unsubscribe one job plan, cancel the workspace capacity plan.
+
+Subscribing runs as `SubscriptionCreateWorkflow` through the billing gateway, with the
+caller's idempotency key (the `Idempotency-Key` header, or `idempotency_key` in the body): the
+same key again answers 200 with the subscription it made (`replayed: true`), never a second
+one; the same key with another plan is a 409. The checks that can be answered at once (a
+usable card on file, one workspace capacity plan at most) are made before the start.
 
 The cancels run as `SubscriptionCancelWorkflow` (durable: a crash mid-cancel is retried to the
 end by Temporal, not lost with the request). The route checks what it can answer at once (who
@@ -21,14 +27,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError
 
-from api.auth import KeyCommittedDep, KeyDep, OrgFrozen, Principal
+from api.auth import KeyCommittedDep, KeyDep, Principal
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
 from api.params import OrgId, PageCursor, PageLimit, SubscriptionId
@@ -37,18 +44,25 @@ from api.problems import (
     InvalidInput,
     NotFound,
     NotPermitted,
+    OrgFrozen,
     Unauthorized,
     Unavailable,
     problem_responses,
 )
-from clients.subscriptions import start_cancel
+from api.routes.orgs import refuse_card_numbers
+from clients.subscriptions import start_cancel, start_subscribe
 from contracts.subscriptions import (
+    CAPACITY_ACTIVE,
     ORG_NOT_ACTIVE,
     SUBSCRIPTION_NOT_FOUND,
+    SubscribeInput,
+    SubscribeResult,
     SubscriptionCancelInput,
     subscription_cancel_workflow_id,
+    subscription_create_workflow_id,
 )
 from core.settings import Settings
+from services import subscriptions as service
 from store import subscriptions
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
@@ -97,6 +111,44 @@ class CancelOut(BaseModel):
 
 PENDING: dict[int | str, dict[str, Any]] = {202: {
     "model": CancelOut, "description": "Queued, not finished yet (`pending: true`)"}}
+PLAN_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # printable ASCII, no spaces (as payment providers ask)
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": "5f0c...", "kind": "job_plan", "plan": "job-plan-gpu", "status": "active",
+    "created_at": "2026-01-01T00:00:00Z", "cancelled_at": None}
+
+
+class SubscribeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "job_plan", "plan": "job-plan-gpu"},
+        {"kind": "workspace_capacity", "plan": "workspace-capacity-standard",
+         "idempotency_key": "7d3f1c9e-capacity"}]})
+
+    kind: SubscriptionKind
+    plan: str = Field(pattern=PLAN_PATTERN, description="the plan's catalog name")
+    idempotency_key: str | None = Field(
+        None, pattern=KEY_PATTERN,
+        description="names this request; the `Idempotency-Key` header may carry it instead")
+
+
+class SubscribeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "subscription": SUBSCRIPTION_EXAMPLE, "replayed": False,
+        "workflow_id": "subscription-create-3f1c...-9a0b...", "pending": False}]})
+
+    subscription: SubscriptionOut | None = Field(description="null while `pending`")
+    replayed: bool = Field(description="true when an earlier call with this idempotency key "
+                           "made the subscription (answered 200)")
+    workflow_id: str
+    pending: bool = Field(False, description="true (with status 202) when the subscribe is "
+                          "queued but not finished: repeat the call, same key, for its result")
+
+
+SUBSCRIBE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": SubscribeOut, "description": "Already subscribed with this key"},
+    202: {"model": SubscribeOut, "description": "Queued, not finished yet (`pending: true`)"},
+    **problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,
+                        Unavailable)}
 
 
 def _out(row: Subscription) -> SubscriptionOut:
@@ -114,6 +166,74 @@ def list_subscriptions(org_id: OrgId, principal: KeyDep, session: SessionDep,
     rows, next_cursor = subscriptions.list_subscriptions(session, org_id, limit=limit,
                                                          after=cursor)
     return SubscriptionPage(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+
+def _idempotency_key(header: str | None, body: SubscribeIn) -> str:
+    if header is not None and body.idempotency_key is not None \
+            and header != body.idempotency_key:
+        raise InvalidInput("the Idempotency-Key header and idempotency_key differ",
+                           field="idempotency_key")
+    key = header if header is not None else body.idempotency_key
+    if key is None:
+        raise InvalidInput("send an Idempotency-Key header (or idempotency_key) naming this "
+                           "request, so a retry cannot subscribe twice", field="idempotency_key")
+    return key
+
+
+def _earlier(factory: sessionmaker[Session], org_id: str, body: SubscribeIn,
+             key: str) -> Subscription | None:
+    """The checks, in a transaction of their own that ends before the workflow runs (see
+    `_checked`); the activity checks again under the org row lock."""
+    with factory.begin() as session:
+        return service.earlier_subscription(session, org_id, body.kind, body.plan, key)
+
+
+def _subscribed(result: SubscribeResult) -> SubscriptionOut:
+    return SubscriptionOut(id=result.subscription_id, kind=SubscriptionKind(result.kind),
+                           plan=result.plan, status=SubscriptionStatus(result.status),
+                           created_at=datetime.fromisoformat(result.created_at),
+                           cancelled_at=None)
+
+
+@router.post("/orgs/{org_id}/subscriptions", status_code=201, response_model=SubscribeOut,
+             responses=SUBSCRIBE_RESPONSES, dependencies=[Depends(refuse_card_numbers)],
+             summary="Subscribe to a job plan or to workspace capacity (admin; idempotent "
+                     "with an Idempotency-Key)")
+async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyCommittedDep,
+                    factory: SessionFactoryDep, settings: SettingsDep,
+                    client: TemporalClientDep, response: Response,
+                    idempotency_key: Annotated[str | None, Header(
+                        alias="Idempotency-Key", pattern=KEY_PATTERN,
+                        description="names this request: a retry with it subscribes once")
+                    ] = None) -> SubscribeOut:
+    principal.require_admin(org_id)
+    key = _idempotency_key(idempotency_key, body)
+    workflow_id = subscription_create_workflow_id(org_id, key)
+    earlier = await run_in_threadpool(_earlier, factory, org_id, body, key)
+    if earlier is not None:
+        response.status_code = 200
+        return SubscribeOut(subscription=_out(earlier), replayed=True, workflow_id=workflow_id)
+    inp = SubscribeInput(org_id=org_id, kind=body.kind.value, plan=body.plan,
+                         idempotency_key=key, actor=principal.actor)
+    try:
+        handle = await start_subscribe(client, settings.task_queue, inp)
+        result = await asyncio.wait_for(handle.result(), settings.api_workflow_wait_seconds)
+    except TimeoutError:
+        response.status_code = 202
+        return SubscribeOut(subscription=None, replayed=False, workflow_id=workflow_id,
+                            pending=True)
+    except WorkflowFailureError as exc:
+        raise _failure(exc, workflow_id) from None
+    except RPCError as exc:
+        raise Unavailable(f"Temporal: {exc.message}", workflow_id=workflow_id) from None
+    if (result.kind, result.plan) != (body.kind.value, body.plan):
+        raise service.IdempotencyKeyReused(
+            "this Idempotency-Key already subscribed the organization to another plan",
+            subscription_id=result.subscription_id)
+    if result.replayed:
+        response.status_code = 200
+    return SubscribeOut(subscription=_subscribed(result), replayed=result.replayed,
+                        workflow_id=workflow_id)
 
 
 def _already(row: Subscription) -> CancelOut:
@@ -212,7 +332,9 @@ def _failure(exc: WorkflowFailureError, workflow_id: str) -> Exception:
         return OrgFrozen(message, workflow_id=workflow_id)
     if kind == SUBSCRIPTION_NOT_FOUND:
         return NotFound(message, workflow_id=workflow_id)
-    return Conflict(f"the cancel failed: {message}", workflow_id=workflow_id)
+    if kind == CAPACITY_ACTIVE:
+        return service.CapacityActive(message, workflow_id=workflow_id)
+    return Conflict(f"the call failed: {message}", workflow_id=workflow_id)
 
 
 @router.post("/orgs/{org_id}/subscriptions/{sub_id}/unsubscribe", response_model=CancelOut,

@@ -118,7 +118,8 @@ def _preflight(session: Session, org_id: str, confirm_name: str) -> OrgStatus:
     blocking = [b for b in plan.blockers if b.blocking] if plan else []
     if blocking:
         raise TeardownBlocked("; ".join(b.reason for b in blocking),
-                              blockers=[{"code": b.code, "reason": b.reason} for b in blocking])
+                              blockers=[{"code": b.code, "reason": b.reason, "detail": b.detail}
+                                        for b in blocking])
     return OrgStatus.ACTIVE
 
 

@@ -16,9 +16,9 @@ from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
 from contracts.teardown import CertificateInput, OrgStep, ProjectStep, SubscriptionStep
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.models import DatasetRecord, Organization, OrgStatus, Subscription
 from store.plan import owned_counts
-from store.seeding import OrgShape, seed_org
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=11)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from store.seeding import OrgShape
+from services.seeding import OrgShape
 from tests.support.api_support import (
     OPERATOR_TOKEN,
     api_client,

@@ -14,9 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from clients import schedules
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.base import utcnow
 from store.models import ApiKey
-from store.seeding import OrgShape, seed_org
 from tests.support.api_support import OPERATOR_TOKEN, api_client, api_settings, bearer, problem
 
 

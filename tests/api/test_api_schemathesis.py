@@ -2,9 +2,9 @@
 
 The app runs under uvicorn on a loopback port with a real database (both kinds) and a real
 Temporal dev server (visibility included), so routes that need Temporal answer for real.
-Requests carry the seeded org's admin key (the operator token for /ops), and `org_id` is pinned
-to the seeded org so generated bodies and queries reach the handlers instead of stopping at
-"another org".
+Requests carry the seeded org's admin key (the operator token for /ops), and `org_id`,
+`project_id` and `dataset_id` are pinned to the seeded org's rows so generated bodies and
+queries reach the handlers instead of stopping at "another org" or "not found".
 A refused write must leave no trace (bad input gets a 4xx, never a partial write): around every
 POST/PUT/PATCH/DELETE the whole database is fingerprinted, and a 4xx answer must leave it
 unchanged. GETs are not fingerprinted: they change nothing when they succeed either (the
@@ -16,12 +16,13 @@ raises it for a full run (docs/reliability.md records one).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hypothesis
 import schemathesis
@@ -35,12 +36,14 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from clients.teardown import start_teardown, teardown_input
 from core.settings import Settings
+from store.models import Dataset
 from tests.support.api_support import (
     OPERATOR_TOKEN,
     api_client,
@@ -107,7 +110,22 @@ def _run_operation(operation: OpenApiOperation, base_url: str,
     return calls
 
 
-def _fuzz(app: FastAPI, base_url: str, org_id: str, admin_key: str,
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """A records upload as generated: the schema's string as is, anything else as one line."""
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="surrogatepass")
+    return (json.dumps(value) + "\n").encode()
+
+
+def _pins(path: str, ids: dict[str, str]) -> dict[str, str] | None:
+    """Path parameters fixed to the seeded org's rows, so generated input reaches the handlers
+    instead of stopping at "not found"."""
+    pinned = {name: value for name, value in ids.items() if "{" + name + "}" in path}
+    return pinned or None
+
+
+def _fuzz(app: FastAPI, base_url: str, ids: dict[str, str], admin_key: str,
           sessions: sessionmaker[Session]) -> int:
     schema = schemathesis.openapi.from_dict(app.openapi())
     calls = 0
@@ -115,7 +133,7 @@ def _fuzz(app: FastAPI, base_url: str, org_id: str, admin_key: str,
         if isinstance(result, Err):
             raise result.err()
         operation = result.ok()
-        pinned = {"org_id": org_id} if "{org_id}" in operation.path else None
+        pinned = _pins(operation.path, ids)
         headers = bearer(OPERATOR_TOKEN if operation.path.startswith("/ops") else admin_key)
         calls += _run_operation(operation, base_url, pinned, headers, sessions)
     return calls
@@ -125,6 +143,12 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         local_temporal: WorkflowEnvironment, session_factory: sessionmaker[Session],
         settings: Settings) -> None:
     org = seed_with_keys(session_factory, settings)
+    project_id = org.org.project_ids[0]
+    with session_factory() as session:
+        dataset_id = session.scalars(select(Dataset.id).where(
+            Dataset.project_id == project_id)).first()
+    assert dataset_id is not None
+    ids = {"org_id": org.org.org_id, "project_id": project_id, "dataset_id": dataset_id}
     target = local_temporal.client.service_client.config.target_host
     # no worker runs here: durable calls answer 202 (pending) after a short wait
     app = create_app(api_settings(settings, temporal_address=target,
@@ -132,13 +156,13 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     try:
         with _serve(app) as base_url:
             started = time.monotonic()
-            calls = await asyncio.to_thread(_fuzz, app, base_url, org.org.org_id, org.admin,
+            calls = await asyncio.to_thread(_fuzz, app, base_url, ids, org.admin,
                                             session_factory)
     finally:
         app.state.engine.dispose()
     print(f"schemathesis: {calls} calls at {EXAMPLES_PER_OPERATION} examples per operation "
           f"on {settings.database_url.split(':', 1)[0]}, {time.monotonic() - started:.0f}s")
-    assert calls >= 19 * 3
+    assert calls >= 36 * 3
 
 
 async def test_ops_lists_workflows_by_type_status_and_org(

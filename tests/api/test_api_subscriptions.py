@@ -19,8 +19,8 @@ from contracts.subscriptions import (
     subscription_cancel_workflow_id,
 )
 from core.settings import Settings
+from services.seeding import OrgShape
 from store.models import AuditEvent, OrgStatus, Subscription, SubscriptionKind
-from store.seeding import OrgShape
 from tests.support.api_support import (
     OrgKeys,
     api_client,

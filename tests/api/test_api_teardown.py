@@ -14,9 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.purge import PurgeActivities
 from contracts.teardown import ProjectPurgeResult, ProjectStep
 from core.settings import Settings
+from services.seeding import OrgShape
 from store.models import AuditEvent, Organization, OrgStatus
 from store.plan import owned_counts
-from store.seeding import OrgShape
 from tests.support.api_support import (
     OPERATOR_TOKEN,
     api_client,

@@ -25,10 +25,10 @@ from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED, CancelRequest, TeardownInput
 from core.settings import Settings
 from core.temporal import wait_until_serving
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine
 from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.plan import owned_counts
-from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.chaos.support import SCALE, DevServer, WorkerProcess
 from tests.support.teardown_support import TeardownKnobs, eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from services.seeding import OrgShape
 from store.models import Organization, OrgStatus
-from store.seeding import OrgShape
 from tests.support.api_support import OPERATOR_TOKEN, api_settings, running_api, seed_with_keys
 from tests.support.cli_support import cli
 from tests.support.teardown_support import teardown_worker

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import keyformat
 from core.settings import Settings
 from lifecycle.progress import Progress
+from services.seeding import OrgShape, seed_org
 from store.base import Base
 from store.bulk import insert_records, spans
 from store.db import make_engine
@@ -39,7 +40,6 @@ from store.models import (
     Project,
     Quota,
 )
-from store.seeding import OrgShape, seed_org
 from tests.conftest import PG_ADMIN_URL
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store import console_auth
 from store.base import Base, utcnow
 from store.ledger import record
@@ -25,9 +26,11 @@ from store.models import (
     OrgStatus,
     OutboxMessage,
     PaymentMethod,
+    ProjectDeletionCertificate,
+    ProjectDeletionRequest,
+    ProjectDeletionStatus,
 )
 from store.ownership import leftover_counts
-from store.seeding import OrgShape, seed_org
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=3,
                  team_keys=2, project_keys_per_project=1, job_plans=2, usage_records=4,
@@ -51,6 +54,15 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
                                         steps=[{"step": "freeze", "count": 1}],
                                         counts={"projects": 2}, verification={"projects": 0}))
         record(session, seeded.org_id, "projects:p1", 1)
+        session.add(ProjectDeletionRequest(
+            org_id=seeded.org_id, project_id=seeded.project_ids[0], requested_by="key:olt_x",
+            grace_seconds=60, status=ProjectDeletionStatus.COMPLETED,
+            workflow_id=f"project-deletion-{seeded.project_ids[0]}", run_id="r"))
+        session.add(ProjectDeletionCertificate(
+            request_id="e" * 32, org_id=seeded.org_id, project_id=seeded.project_ids[0],
+            project_name_hash="b" * 64, requested_by="key:olt_x", workflow_id="wf",
+            run_id="r", steps=[{"name": "purge"}], counts={"projects": 1},
+            verification={"projects": 0}))
         session.add(OutboxMessage(idempotency_key="k1", org_id=seeded.org_id, channel="email",
                                   recipient="a@example.com", subject="s", body="b"))
         now = utcnow()

@@ -23,10 +23,10 @@ from temporalio.client import Client
 from api.app import create_app
 from api.problems import MEDIA_TYPE
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store import apikeys
 from store.base import utcnow
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus, Role
-from store.seeding import OrgShape, SeededOrg, seed_org
 
 START_DEADLINE_S = 10.0
 OPERATOR_TOKEN = "operator-token-for-tests-0123456789abcdef"

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
 from store.models import OutboxMessage
-from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.support.api_support import running_api
 from tests.support.ports import free_port
 from tests.support.sweep_support import Inbox, smtp_server

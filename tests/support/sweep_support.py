@@ -33,9 +33,9 @@ from activities.sweep import SweepClaimActivities
 from contracts.sweep import SweepInput, SweepResult
 from core import keyformat
 from core.settings import Settings
+from services.seeding import BARE_ORG, SeededOrg, seed_org
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
-from store.seeding import BARE_ORG, SeededOrg, seed_org
 from tests.support.ports import free_port
 from workflows.sweep import KeyExpirySweepWorkflow
 

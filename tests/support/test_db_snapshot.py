@@ -6,8 +6,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.models import Member
-from store.seeding import OrgShape, seed_org
 from tests.support.db_snapshot import changed, fingerprint
 
 

@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.plan import owned_counts
-from store.seeding import OrgShape, seed_org
 from tests.chaos.support import WorkerProcess
 from tests.support.teardown_support import eventually
 

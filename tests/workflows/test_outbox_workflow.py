@@ -23,8 +23,8 @@ from contracts.outbox import (
 )
 from contracts.teardown import IN_GRACE, CancelRequest
 from core.settings import Settings
+from services.seeding import BARE_ORG, SeededOrg, seed_org
 from store.models import Organization, OutboxMessage
-from store.seeding import BARE_ORG, SeededOrg, seed_org
 from tests.support.ports import free_port
 from tests.support.sweep_support import (
     Hooks,

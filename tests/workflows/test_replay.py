@@ -20,12 +20,19 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from contracts.outbox import OutboxDeliveryInput, OutboxDeliveryResult
-from contracts.subscriptions import SubscriptionCancelInput, SubscriptionCancelResult
+from contracts.project_deletion import DeletionProgress, ProjectDeletionInput
+from contracts.subscriptions import (
+    SubscribeInput,
+    SubscribeResult,
+    SubscriptionCancelInput,
+    SubscriptionCancelResult,
+)
 from contracts.sweep import SweepInput, SweepResult
 from contracts.teardown import Progress, TeardownInput
 from workflows import all_workflows
 from workflows.outbox import OutboxDeliveryWorkflow
-from workflows.subscriptions import SubscriptionCancelWorkflow
+from workflows.project_deletion import ProjectDeletionWorkflow
+from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
 from workflows.sweep import KeyExpirySweepWorkflow
 from workflows.teardown import OrgTeardownWorkflow
 
@@ -76,6 +83,30 @@ class SubscriptionCancelWaitingFirst(SubscriptionCancelWorkflow):
         return await super().run(inp)
 
 
+@workflow.defn(name="SubscriptionCreateWorkflow", sandboxed=False)
+class SubscribeWaitingFirst(SubscriptionCreateWorkflow):
+    """The subscribe waits a second (a new timer) before calling billing."""
+
+    @workflow.run
+    async def run(self, inp: SubscribeInput) -> SubscribeResult:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(inp)
+
+
+@workflow.defn(name="ProjectDeletionWorkflow", sandboxed=False)
+class DeletionWaitingFirst(ProjectDeletionWorkflow):
+    """The deletion waits a second (a new timer) before claiming its request."""
+
+    @workflow.init
+    def __init__(self, inp: ProjectDeletionInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: ProjectDeletionInput) -> DeletionProgress:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(inp)
+
+
 @workflow.defn(name="OutboxDeliveryWorkflow", sandboxed=False)
 class OutboxDeliveryWaitingFirst(OutboxDeliveryWorkflow):
     """The delivery waits a second (a new timer) before its first attempt."""
@@ -90,6 +121,8 @@ CHANGED: dict[str, type[Any]] = {
     "OrgTeardownWorkflow": TeardownWithoutNotices,
     "KeyExpirySweepWorkflow": SweepWaitingFirst,
     "SubscriptionCancelWorkflow": SubscriptionCancelWaitingFirst,
+    "SubscriptionCreateWorkflow": SubscribeWaitingFirst,
+    "ProjectDeletionWorkflow": DeletionWaitingFirst,
     "OutboxDeliveryWorkflow": OutboxDeliveryWaitingFirst,
 }
 

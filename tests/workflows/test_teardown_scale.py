@@ -13,8 +13,8 @@ from clients.teardown import start_teardown, teardown_input
 from contracts.teardown import COMPLETED
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.plan import owned_counts
-from store.seeding import OrgShape, seed_org
 from tests.support.teardown_support import teardown_worker
 
 PROJECTS = 300

@@ -32,6 +32,7 @@ from contracts.teardown import (
 )
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.models import (
     ApiKey,
     AuditEvent,
@@ -41,7 +42,6 @@ from store.models import (
     OutboxMessage,
 )
 from store.plan import owned_counts
-from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.support.teardown_support import TeardownKnobs, eventually, teardown_worker
 from workflows.teardown import OrgTeardownWorkflow
 

@@ -19,11 +19,11 @@ from api.app import create_app
 from api.console.routes_auth import PER_ADDRESS, PER_CLIENT
 from api.console.routes_keys import PAGE_SIZE
 from core.settings import Settings
+from services.seeding import OrgShape, SeededOrg, seed_org
 from store.base import utcnow
 from store.console_auth import SCRUBBED_BODY
 from store.console_models import ConsoleSession
 from store.models import ApiKey, Member, OrgStatus, OutboxMessage, Quota
-from store.seeding import OrgShape, SeededOrg, seed_org
 from tests.support.api_support import api_client, mint, set_status
 from tests.support.console_support import csrf_of, http_sign_in
 

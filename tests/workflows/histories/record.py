@@ -24,10 +24,10 @@ from contracts.teardown import IN_GRACE, CancelRequest
 from core.binaries import temporal_test_server
 from core.histories import run_histories
 from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import Subscription, SubscriptionKind
-from store.seeding import OrgShape, seed_org
 from tests.support.teardown_support import eventually, teardown_worker
 from workflows.subscriptions import SubscriptionCancelWorkflow
 from workflows.teardown import OrgTeardownWorkflow

@@ -1,0 +1,30 @@
+"""A cursor-paged listing from a terminal: one page or `--all`, a table or the API's JSON.
+
+Every `list` command (keys, projects, datasets) reads the same way: `--limit`, `--cursor`,
+`--all`; a table for people ending with the flag for the next page, the API's document under
+`--json` (with `--all`, every page merged into one).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from lifecycle.api_client import Api, collect
+from lifecycle.cli_output import more_hint, print_json, table
+
+
+def print_listing(api: Api, path: str, args: argparse.Namespace, out: TextIO, *, what: str,
+                  columns: Sequence[str], row: Callable[[dict[str, Any]], Sequence[Any]]
+                  ) -> None:
+    page = collect(api, path, {"limit": args.limit}, items="items", token_param="cursor",
+                   token_field="next_cursor", start=args.cursor, follow=args.all)
+    if args.json:
+        print_json(page, out)
+        return
+    print(table(columns, [row(item) for item in page["items"]]) if page["items"]
+          else f"no {what}", file=out)
+    hint = more_hint(what, "--cursor", page["next_cursor"])
+    if hint:
+        print(hint, file=out)

@@ -1,0 +1,73 @@
+"""Creating API keys: team keys (org scope) and project keys, one or many at once.
+
+The secret is made here and handed back once (`CreatedKey.secret`); only its prefix and keyed
+hash are stored. A project key can only be made for an active project of an active org: a
+project being deleted takes its keys with it, so a new one would only race the purge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from core import keyformat
+from core.problems import InvalidInput, NotFound
+from services.guards import active_project, writable_org
+from services.names import check_name
+from store import apikeys, projects
+from store.audit import audit_many
+from store.base import new_id, utcnow
+from store.models import KeyScope
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    name: str
+    lifetime_days: int
+    created_by: str | None
+    project_id: str | None = None  # None: a team key
+
+    @property
+    def scope(self) -> KeyScope:
+        return KeyScope.TEAM if self.project_id is None else KeyScope.PROJECT
+
+
+def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepper: bytes,
+                actor: str) -> list[apikeys.CreatedKey]:
+    """Make the keys of `specs` in one insert; each with its secret, shown to the caller once."""
+    org = writable_org(session, org_id)
+    wanted = sorted({s.project_id for s in specs if s.project_id is not None})
+    found = projects.projects_in(session, org_id, wanted)
+    for project_id in wanted:
+        if project_id not in found:
+            raise NotFound(f"project {project_id} does not exist in this organization")
+        active_project(found[project_id])
+    for spec in specs:
+        check_name(spec.name)
+        if not 1 <= spec.lifetime_days <= org.max_key_lifetime_days:
+            raise InvalidInput(f"keys of this organization live at most "
+                               f"{org.max_key_lifetime_days} days", field="expires_in_days")
+    now = utcnow()
+    made = [keyformat.generate(spec.scope.value, pepper) for spec in specs]
+    rows = [dict(id=new_id(), org_id=org_id, scope=spec.scope, project_id=spec.project_id,
+                 name=spec.name, prefix=key.prefix, secret_hash=key.secret_hash,
+                 created_by=spec.created_by, created_at=now,
+                 expires_at=now + timedelta(days=spec.lifetime_days))
+            for spec, key in zip(specs, made, strict=True)]
+    stored = apikeys.insert_keys(session, rows)
+    audit_many(session, actor, "api_key.created", [(org_id, f"key:{k.prefix}") for k in made],
+               [dict(scope=spec.scope.value, project_id=spec.project_id,
+                     expires_at=(now + timedelta(days=spec.lifetime_days)).isoformat())
+                for spec in specs])
+    ids = [str(row["id"]) for row in rows]
+    return [apikeys.CreatedKey(row=stored[key_id], secret=key.secret)
+            for key_id, key in zip(ids, made, strict=True)]
+
+
+def create_key(session: Session, org_id: str, spec: KeySpec, *, pepper: bytes,
+               actor: str) -> apikeys.CreatedKey:
+    (created,) = create_keys(session, org_id, [spec], pepper=pepper, actor=actor)
+    return created
