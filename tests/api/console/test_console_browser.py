@@ -19,7 +19,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.cards import CARD_NUMBER_MESSAGE
 from store.console_models import SignInLink
-from store.models import ApiKey, Organization, OrgStatus, PaymentMethod, PaymentStatus
+from store.models import (
+    ApiKey,
+    Organization,
+    OrgStatus,
+    PaymentMethod,
+    PaymentStatus,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
 from tests.support.console_support import Stack, console_stack, ready
 
 pytestmark = pytest.mark.slow
@@ -277,3 +286,64 @@ async def test_delete_the_organization_cancel_then_for_good(stack: Stack, page: 
     await page.wait_for_url(re.compile(r"/console/signin$"))
     await page.goto(watch)
     await expect(page.locator("#certificate")).to_be_visible()
+
+
+async def test_projects_create_and_delete_with_progress(stack: Stack, page: Page) -> None:
+    org = stack.seed()
+    await stack.sign_in(page, org.admin_email)
+    await page.goto(f"{stack.url}/console/projects")
+    await stack.timings.record(page, "projects")
+    await ready(page)
+    await page.click("#create-project")
+    await page.fill("#project-name", "genomics")
+    await page.click("#create-project-submit")
+    await expect(page.locator(".notice")).to_have_text("Project created.")
+    row = page.locator("tr", has=page.locator("td.name", has_text="genomics"))
+    await expect(row).to_have_count(1)
+
+    await ready(page)
+    await row.get_by_role("button", name="Delete").click()
+    await row.locator("input[name=confirm_name]").fill("genomic")
+    await row.get_by_role("button", name="Delete project").click()
+    await expect(page.locator(".field-error[data-field=confirm_name]")).to_be_visible()
+    row = page.locator("tr", has=page.locator("td.name", has_text="genomics"))
+    await row.locator("input[name=confirm_name]").fill("genomics")
+    await row.get_by_role("button", name="Delete project").click()
+    await page.wait_for_url(re.compile(r"/console/projects/\w+/deletion$"))
+    await stack.timings.record(page, "project deletion")
+    await expect(page.locator("#teardown-status")).to_have_text(re.compile("grace|pending"))
+    await ready(page)
+    await page.click("#delete-now")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#certificate")).to_be_visible(timeout=60_000)
+    await expect(page.locator("#teardown-status")).to_have_text("completed")
+    await page.goto(f"{stack.url}/console/projects")
+    await expect(page.locator("td.name", has_text="genomics")).to_have_count(0)
+
+
+async def test_unsubscribe_a_job_plan_and_the_workspace_capacity(stack: Stack,
+                                                                 page: Page) -> None:
+    org = stack.seed()
+    await stack.sign_in(page, org.admin_email)
+    await page.goto(f"{stack.url}/console/subscriptions")
+    await stack.timings.record(page, "subscriptions")
+    await ready(page)
+    row = page.locator("#subscriptions-table tbody tr", has=page.locator("summary"))
+    await expect(row).to_have_count(1)  # the seeded job plan
+    await row.locator("summary").click()
+    await row.get_by_role("button", name="Unsubscribe").click()
+    await page.click("#confirm-ok")
+    await expect(page.locator(".notice")).to_contain_text(re.compile("unsubscribed|under way"))
+    with stack.sessions() as session:
+        statuses = set(session.scalars(select(Subscription.status).where(
+            Subscription.org_id == org.org_id, Subscription.kind == SubscriptionKind.JOB_PLAN)))
+    assert statuses == {SubscriptionStatus.CANCELLED}
+
+    await page.goto(f"{stack.url}/console/billing")
+    await stack.timings.record(page, "usage & billing")
+    await expect(page.locator("#invoices tbody tr")).to_have_count(1)
+    await expect(page.locator("#usage tbody tr")).to_have_count(2)
+    await ready(page)
+    await page.click("#cancel-capacity")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#no-capacity")).to_be_visible()
