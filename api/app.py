@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
-from api import health, instrument, metrics, openapi, problems
+from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
     billing,
     certificates,
@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)])
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
@@ -70,5 +71,7 @@ def create_app(settings: Settings | None = None,
     for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
                    billing, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
+    console.install(app, settings)
+    docs.install(app)
     openapi.install(app)
     return app

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+CARD_NUMBER_MESSAGE = ("a full card number is never accepted: send the payment provider's token "
+                       "with brand, last4 and expiry")
+
 # 13-19 digits, optionally separated by single spaces or dashes, not glued to more digits.
 _CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
 

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     mail_sender: str = "lifecycle@localhost"
 
+    # The web console (/console): the address its mailed sign-in links point at (empty: the
+    # API's own host and port), and how long a signed-in browser stays signed in.
+    console_url: str = ""
+    console_session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    console_session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Where `lifecycle dev`'s embedded mail sink keeps what it receives; set only by
+    # `lifecycle dev`, and the console's Mailbox page exists only while it is set.
+    dev_mailbox_dir: str = ""
+
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=5, ge=1, le=50)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
@@ -122,9 +131,9 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port, e.g. 0.0.0.0:9464")
         return value
 
-    @field_validator("temporal_ui_url")
+    @field_validator("temporal_ui_url", "console_url")
     @classmethod
-    def _ui_base_url(cls, value: str) -> str:
+    def _base_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -171,6 +180,14 @@ class Settings(BaseSettings):
     def effective_temporal_address(self) -> str:
         """The configured Temporal frontend, or the local dev server `lifecycle dev` starts."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_console_url(self) -> str:
+        """Where mailed sign-in links point: the configured URL, else the API's own address."""
+        if self.console_url:
+            return self.console_url
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def pepper_bytes(self) -> bytes:

@@ -32,6 +32,7 @@ from core.binaries import MissingBinaryError, temporal_cli
 from core.logs import configure_logging
 from core.settings import OPERATOR_TOKEN_FILE, Settings
 from core.temporal import TemporalUnavailableError, wait_for_poller, wait_until_serving
+from lifecycle import devmail
 from store.migrate import upgrade
 
 READY_DEADLINE_S = 60.0
@@ -238,9 +239,10 @@ async def _supervise(plan: DevPlan) -> int:
         loop.add_signal_handler(sig, stop.set)
     children: list[processes.Child] = []
     operator = dev_operator_token(plan)
+    sink = devmail.start(plan.data_dir) if devmail.wanted(plan.settings) else None
     try:
-        await _start_all(plan, children, stop, operator)
-        _print_banner(plan, operator)
+        await _start_all(plan, children, stop, operator, sink.env() if sink else {})
+        _print_banner(plan, operator, sink)
         await _until(stop.wait(), children, stop)
     except StopRequested:
         pass
@@ -252,6 +254,8 @@ async def _supervise(plan: DevPlan) -> int:
         return 1
     finally:
         await _stop_all(children)
+        if sink is not None:
+            sink.stop()
         if operator:
             plan.operator_token_file.unlink(missing_ok=True)
         for sig in STOP_SIGNALS:
@@ -260,10 +264,11 @@ async def _supervise(plan: DevPlan) -> int:
 
 
 async def _start_all(plan: DevPlan, children: list[processes.Child],
-                     stop: asyncio.Event, operator_token: str) -> None:
+                     stop: asyncio.Event, operator_token: str,
+                     mail_env: dict[str, str]) -> None:
     """Start everything; the API starts alongside Temporal (it connects lazily), the worker
     only once Temporal serves the namespace."""
-    env = plan.child_env(operator_token)
+    env = {**plan.child_env(operator_token), **mail_env}
     started = time.monotonic()
     if plan.start_dev_server:
         _say(f"starting the Temporal dev server on {plan.temporal_address}")
@@ -331,8 +336,14 @@ async def _stop_all(children: list[processes.Child]) -> None:
     _say("stopped")
 
 
-def _print_banner(plan: DevPlan, operator_token: str) -> None:
-    lines = [f"API docs     {plan.api_url}/docs",
+def _print_banner(plan: DevPlan, operator_token: str,
+                  sink: devmail.MailSink | None = None) -> None:
+    lines = [f"console      {plan.api_url}/console  (sign in with a member's email; "
+             "`lifecycle seed` makes orgs and prints their admins)"]
+    if sink is not None:
+        lines.append(f"mailbox      {plan.api_url}/console/dev/mailbox  (every mail sent, "
+                     f"through the SMTP sink on {devmail.HOST}:{sink.port})")
+    lines += [f"API docs     {plan.api_url}/docs",
              f"API health   {plan.api_url}/readyz",
              f"Temporal     {plan.temporal_address} (namespace "
              f"{plan.settings.temporal_namespace}, task queue {plan.settings.task_queue})"]

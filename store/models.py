@@ -494,3 +494,8 @@ class Reminder(Base):
     message_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The console's tables live in their own module; importing it here registers them with every
+# other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
+from store import console_models  # noqa: E402, F401

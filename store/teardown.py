@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from store import console_auth
 from store.base import rowcount
 from store.models import (
     ApiKey,
@@ -55,7 +56,9 @@ def erase_keys(session: Session, org_id: str) -> dict[str, int]:
 
 
 def erase_members(session: Session, org_id: str) -> dict[str, int]:
-    return {"quotas": _deleted(session, Quota, org_id),
+    """Members go with their quotas and their console sign-in links and sessions."""
+    return {**console_auth.purge_org(session, org_id),
+            "quotas": _deleted(session, Quota, org_id),
             "members": _deleted(session, Member, org_id)}
 
 

@@ -28,7 +28,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from core.cards import contains_card_number
+from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
 from core.expiry_windows import card_expired
 from store import orgs
 from store.audit import audit
@@ -139,8 +139,7 @@ async def refuse_card_numbers(request: Request) -> None:
     """Scan the raw body: a card number in any field (or in malformed JSON) is refused."""
     body = (await request.body()).decode("utf-8", errors="replace")
     if contains_card_number(body):
-        raise CardNumberRefused("a full card number is never accepted: send the payment "
-                                "provider's token with brand, last4 and expiry")
+        raise CardNumberRefused(CARD_NUMBER_MESSAGE)
 
 
 def _org_out(session: SessionDep, org: Organization) -> OrgOut:

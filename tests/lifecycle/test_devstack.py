@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -257,3 +259,24 @@ def test_dev_stops_the_rest_and_fails_when_a_child_dies(dev_run: DevRun) -> None
     assert status == 1, dev_run.output()
     assert f"the worker (pid {worker}) was killed by signal 9" in dev_run.output()
     assert _marked_processes(dev_run.marker) == []
+
+
+def test_dev_catches_mail_and_the_console_shows_it(dev_run: DevRun) -> None:
+    """No SMTP setting given: mail goes to the embedded sink, and the dev-only Mailbox page
+    (whose address the banner prints with the console's) shows it."""
+    dev_run.wait_banner()
+    lines = dev_run.output().splitlines()
+    assert any(line.split()[:2] == ["console", f"{dev_run.api_url}/console"] for line in lines)
+    [mailbox] = [line for line in lines if line.strip().startswith("mailbox ")]
+    port = int(mailbox.rsplit(":", 1)[1].rstrip(")"))
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "b@example.com", "hi"
+    message.set_content("open http://127.0.0.1/console/signin/link?token=abc")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(message)
+    with httpx.Client(timeout=5.0) as client:
+        page = client.get(f"{dev_run.api_url}/console/dev/mailbox")
+    assert page.status_code == 200
+    assert "b@example.com" in page.text
+    assert '<a href="http://127.0.0.1/console/signin/link?token=abc">' in page.text
+    assert len(list((dev_run.data_dir / "mailbox").glob("*.eml"))) == 1

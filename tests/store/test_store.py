@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
-from store.base import Base
+from store import console_auth
+from store.base import Base, utcnow
 from store.ledger import record
 from store.migrate import downgrade, upgrade
 from store.models import (
@@ -64,6 +65,14 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
             verification={"projects": 0}))
         session.add(OutboxMessage(idempotency_key="k1", org_id=seeded.org_id, channel="email",
                                   recipient="a@example.com", subject="s", body="b"))
+        now = utcnow()
+        console_auth.add_link(session, token_hash=b"l" * 32, org_id=seeded.org_id,
+                              member_id=seeded.admin_member_id, now=now,
+                              lifetime=timedelta(minutes=15))
+        console_auth.add_session(session, id_hash=b"s" * 32, org_id=seeded.org_id,
+                                 member_id=seeded.admin_member_id, now=now,
+                                 lifetime=timedelta(hours=1))
+        console_auth.count_attempt(session, "b" * 64, now, timedelta(minutes=15))
     written: dict[type, list[dict[str, object]]] = {}
     with session_factory() as session:
         for mapper in Base.registry.mappers:
@@ -72,7 +81,7 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
     # every table got rows, and the counts match what the seeder reported
     for cls, rows in written.items():
         assert rows, f"{cls.__tablename__} has no rows"
-        if cls.__tablename__ in seeded.counts:
+        if cls.__tablename__ in seeded.counts and not cls.__tablename__.startswith("console_"):
             assert len(rows) == seeded.counts[cls.__tablename__], cls.__tablename__
     # a fresh session reads identical values (types survive the round trip: enums, UTC, bytes)
     with session_factory() as session:

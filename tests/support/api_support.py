@@ -53,15 +53,15 @@ async def api_client(settings: Settings, temporal: Client | None = None
 
 @asynccontextmanager
 async def running_api(settings: Settings, temporal: Client | None = None,
-                      log_level: str = "warning") -> AsyncIterator[str]:
+                      log_level: str = "warning", port: int = 0) -> AsyncIterator[str]:
     """The app served by uvicorn on an ephemeral port; yields its base URL.
 
     For tests whose clients need a real socket (their own connection handling, or many
     concurrent connections); the server runs in the test's event loop.
     """
     app = create_app(settings, temporal)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level=log_level,
-                                           lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level=log_level, lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         loop = asyncio.get_running_loop()
