@@ -19,8 +19,10 @@ from api.routes import (
     certificates,
     datasets,
     keys,
+    members,
     ops,
     ops_sweep,
+    org_directory,
     orgs,
     project_deletion,
     projects,
@@ -69,8 +71,8 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, certificates, ops, ops_sweep):
+    for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
+                   quotas, subscriptions, billing, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)

@@ -32,3 +32,16 @@ def check_name(name: str, field: str = "name") -> str:
         raise InvalidInput(f"{field} looks like it holds a card number: card numbers are "
                            "never accepted", field=field)
     return name
+
+
+EMAIL_MAX = 320
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def check_email(email: str, field: str = "email") -> str:
+    """`email`, stripped, when it looks like an address; otherwise a 422 naming `field`."""
+    email = email.strip()
+    if len(email) > EMAIL_MAX or not re.fullmatch(EMAIL_PATTERN, email) or _CONTROL.search(
+            email) or contains_card_number(email):
+        raise InvalidInput(f"{field} must be an email address", field=field)
+    return email

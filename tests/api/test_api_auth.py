@@ -53,6 +53,12 @@ FAMILIES = [
     Family("project keys", "GET", "/orgs/{org}/projects/{project}/keys", None, "project"),
     Family("quotas", "PUT", "/orgs/{org}/members/{member}/quotas/container_compute",
            {"limit": 7}, "admin"),
+    Family("members", "GET", "/orgs/{org}/members", None, "team"),
+    Family("member role", "PATCH", "/orgs/{org}/members/{member}", {"role": "admin"}, "admin"),
+    Family("removal status", "GET", "/orgs/{org}/members/{member}/removal", None, "admin"),
+    Family("invite", "POST", "/orgs/{org}/invitations",
+           {"email": "invitee@example.com", "role": "member"}, "admin"),
+    Family("invitations", "GET", "/orgs/{org}/invitations", None, "admin"),
     Family("teardown", "GET", "/orgs/{org}/teardown/plan", None, "admin",
            frozen_admin_ok=True),
 ]
