@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
+    audit,
     billing,
     certificates,
     datasets,
@@ -22,6 +23,7 @@ from api.routes import (
     ops,
     ops_sweep,
     orgs,
+    permissions,
     project_deletion,
     projects,
     quotas,
@@ -68,8 +70,8 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, certificates, ops, ops_sweep):
+    for module in (orgs, projects, project_deletion, datasets, keys, quotas, permissions,
+                   subscriptions, billing, audit, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)
