@@ -77,8 +77,9 @@ async def test_bad_filters_are_422_problems_and_other_keys_are_refused(
             for path in ("audit", "audit/export"):
                 problem(await client.get(f"/orgs/{org_id}/{path}", headers=admin,
                                          params=query), 422)
-        for query in ({"cursor": "abc"}, {"limit": 0}, {"limit": 201}):
-            problem(await client.get(f"/orgs/{org_id}/audit", headers=admin, params=query), 422)
+        pages: list[dict[str, str | int]] = [{"cursor": "abc"}, {"limit": 0}, {"limit": 201}]
+        for page in pages:
+            problem(await client.get(f"/orgs/{org_id}/audit", headers=admin, params=page), 422)
         problem(await client.get(f"/orgs/{org_id}/audit", headers=bearer(org.member)), 403)
         problem(await client.get("/orgs/" + "0" * 32 + "/audit", headers=admin), 403)
     assert changed(before, fingerprint(session_factory)) in ([], ["api_keys"])

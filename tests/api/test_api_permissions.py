@@ -93,7 +93,9 @@ async def test_refusals_are_problems_that_write_nothing(
                                  "/permissions/virtual_compute", headers=admin,
                                  json={"enabled": False}), 409, "admin-immutable")
         problem(await client.put(f"{base}/gpu", headers=admin, json={"enabled": False}), 422)
-        for body in ({"enabled": "no"}, {"enabled": 0}, {}, {"enabled": False, "x": 1}, []):
+        bodies: list[object] = [{"enabled": "no"}, {"enabled": 0}, {},
+                                {"enabled": False, "x": 1}, []]
+        for body in bodies:
             problem(await client.put(f"{base}/virtual_compute", headers=admin, json=body), 422)
         problem(await client.put(f"/orgs/{org_id}/members/{other.member_id}/permissions"
                                  "/virtual_compute", headers=admin,
