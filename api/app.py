@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
+    audit,
     billing,
     certificates,
     datasets,
@@ -24,6 +25,7 @@ from api.routes import (
     ops_sweep,
     org_directory,
     orgs,
+    permissions,
     project_deletion,
     projects,
     quotas,
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
-                   quotas, subscriptions, billing, teardown, certificates, ops, ops_sweep):
+                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
+                   ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)
