@@ -29,7 +29,7 @@ from api.routes import (
     teardown,
 )
 from api.temporal import TemporalConnection
-from api.text_guard import refuse_nul
+from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings
 from store.db import make_engine, make_session_factory
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_hostile_text)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
