@@ -28,6 +28,7 @@ from api.routes import (
     subscriptions,
     teardown,
 )
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None,
                    billing, teardown, certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)
     return app
