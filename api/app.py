@@ -32,8 +32,9 @@ from api.routes import (
     subscriptions,
     teardown,
 )
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
-from api.text_guard import refuse_nul
+from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings, refuse_unsafe
 from store.db import make_engine, make_session_factory
 
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_hostile_text)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None,
                    ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)
     return app
