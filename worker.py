@@ -30,7 +30,7 @@ from clients.schedules import ensure_at_worker_start
 from clients.teardown import register_search_attributes
 from core.logs import configure_logging
 from core.sdk_metrics import MetricsExporterError, metrics_runtime
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings, refuse_unsafe
 from core.temporal import TemporalUnavailableError, wait_until_serving
 from core.tracing import SERVICE_WORKER, configure_tracing
 from store.db import make_engine, make_session_factory
@@ -66,6 +66,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
     Callers that pass their own `stop` (tests, an embedding process) keep control of signals;
     only the stand-alone process installs handlers.
     """
+    refuse_unsafe(settings)
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     if stop is None:
@@ -161,6 +162,9 @@ def main(settings: Settings) -> int:
     except (TemporalUnavailableError, MetricsExporterError) as exc:
         log.error("%s", exc)
         return 1
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
     return 0
 
 

@@ -30,7 +30,7 @@ from api.routes import (
 )
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
-from core.settings import Settings, load_settings
+from core.settings import Settings, load_settings, refuse_unsafe
 from store.db import make_engine, make_session_factory
 
 log = logging.getLogger("lifecycle.api")
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None,
     server's); workflows start on `settings.task_queue` either way.
     """
     settings = settings if settings is not None else load_settings()
+    refuse_unsafe(settings)
     engine = make_engine(settings.effective_database_url)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
                                   settings.temporal_namespace, temporal_client)

@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
 OPERATOR_TOKEN_FILE = "operator-token"
 DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
+# An operator token shorter than this is refused: the token opens every org's finished
+# teardown and the cross-org views, and failed tries are only throttled, not impossible.
+MIN_OPERATOR_TOKEN = 32
 
 
 def default_data_dir() -> Path:
@@ -71,8 +74,14 @@ class Settings(BaseSettings):
 
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     operator_token: SecretStr = SecretStr("")
+    # Set by `lifecycle dev` alone: the public development pepper is accepted and the minimum
+    # grace may be 0. The API and the worker refuse the development pepper without it.
+    development: bool = False
 
     teardown_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # No teardown or project deletion window is shorter than this, whether asked for with
+    # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
+    min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
 
@@ -159,6 +168,13 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("operator_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < MIN_OPERATOR_TOKEN:
+            raise ValueError(f"must be empty or at least {MIN_OPERATOR_TOKEN} characters")
+        return value
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under the data directory."""
@@ -204,3 +220,17 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
         raise SettingsError("bad setting: " + "; ".join(parts)) from None
+
+
+def refuse_unsafe(settings: Settings) -> None:
+    """Stop a server process whose settings are only fit for development.
+
+    The development pepper is public (it is in this file), so key hashes made with it can be
+    recomputed by anyone; outside `lifecycle dev` the API and the worker refuse to start with it.
+    """
+    if settings.development:
+        return
+    if settings.key_pepper.get_secret_value() == DEV_PEPPER:
+        raise SettingsError("bad setting: LIFECYCLE_KEY_PEPPER: the public development pepper "
+                            "is refused outside `lifecycle dev`; set a secret of 32+ characters "
+                            "(e.g. openssl rand -hex 32)")

@@ -58,6 +58,7 @@ from clients.teardown import (
     teardown_input,
 )
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
+from core.grace import grace_window
 from core.receipts import make_receipt
 from core.temporal import is_transient
 from store import orgs
@@ -131,13 +132,15 @@ async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
                 session: SessionDep, settings: SettingsDep,
                 client: TemporalClientDep) -> TeardownStarted:
     principal.require_admin(org_id)
+    grace = grace_window(body.grace_seconds, settings.teardown_grace_seconds,
+                         settings.min_grace_seconds)
     org_status = await run_in_threadpool(_preflight, session, org_id, body.confirm_name)
     workflow_id = teardown_workflow_id(org_id)
     if org_status is not OrgStatus.ACTIVE:
         run_id = await _running_run_id(client, org_id)
         raise TeardownRunning(f"the organization is {org_status.value}: a teardown is "
                               "under way", workflow_id=workflow_id, run_id=run_id)
-    inp = teardown_input(settings, org_id, _requested_by(principal), body.grace_seconds)
+    inp = teardown_input(settings, org_id, _requested_by(principal), grace)
     try:
         handle = await start_teardown(client, settings, inp)
     except WorkflowAlreadyStartedError as exc:
