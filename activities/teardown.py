@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.billing import BillingGateway
+from activities.certificates import Issuer, org_payload
 from activities.delivery import StartDelivery
 from activities.errors import (
     ORG_NOT_FOUND,
@@ -78,10 +79,12 @@ class TeardownActivities:
     """
 
     def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway,
-                 start_delivery: StartDelivery | None = None) -> None:
+                 start_delivery: StartDelivery | None = None,
+                 issuer: Issuer | None = None) -> None:
         self.sessions = sessions
         self.billing = billing
         self.start_delivery = start_delivery
+        self.issuer = issuer or Issuer()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -230,7 +233,8 @@ class TeardownActivities:
 
     @activity.defn
     def write_certificate(self, cert: CertificateInput) -> str:
-        """Keep the proof: ids, a name hash, per-step times and counts; no personal data."""
+        """Keep the proof, signed: ids, a name hash, per-step times and counts; no personal
+        data. The signed document is written in the same transaction as the row."""
         with self.sessions.begin() as session:
             existing = teardown_store.certificate_of(session, cert.org_id)
             if existing is not None:
@@ -240,6 +244,7 @@ class TeardownActivities:
                 requested_by=cert.requested_by, workflow_id=cert.workflow_id,
                 run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
                 verification=cert.verification)
+            row.signed = self.issuer.sign(org_payload(row))
             audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
                   f"certificate:{row.id}")
             return row.id

@@ -47,6 +47,12 @@ class ProjectCertificateOut(BaseModel):
     counts: dict[str, int]
     verification: dict[str, int]
     created_at: datetime
+    signed: str | None = Field(
+        None, description="the certificate as signed with the server's Ed25519 key: save "
+                          "this string as a file, byte for byte, and check it offline with "
+                          "`lifecycle certificate verify FILE` against the keys at "
+                          "`/.well-known/lifecycle-certificate-keys`; null when the server "
+                          "has no signing key")
 
 
 class DeletionStatus(BaseModel):
@@ -87,7 +93,7 @@ def certificate_out(cert: ProjectDeletionCertificate) -> ProjectCertificateOut:
         project_name_hash=cert.project_name_hash, requested_by=cert.requested_by,
         workflow_id=cert.workflow_id, run_id=cert.run_id,
         steps=[StepOut(**s) for s in cert.steps], counts=cert.counts,
-        verification=cert.verification, created_at=cert.created_at)
+        verification=cert.verification, created_at=cert.created_at, signed=cert.signed)
 
 
 def from_progress(row: ProjectDeletionRequest, progress: DeletionProgress, run_id: str | None,

@@ -86,6 +86,12 @@ class CertificateOut(BaseModel):
     counts: dict[str, int]
     verification: dict[str, int]
     created_at: datetime
+    signed: str | None = Field(
+        None, description="the certificate as signed with the server's Ed25519 key: save "
+                          "this string as a file, byte for byte, and check it offline with "
+                          "`lifecycle certificate verify FILE` against the keys at "
+                          "`/.well-known/lifecycle-certificate-keys`; null when the server "
+                          "has no signing key")
 
 
 class TeardownStatus(BaseModel):
@@ -132,7 +138,7 @@ def certificate_out(cert: DeletionCertificate) -> CertificateOut:
                           requested_by=cert.requested_by, workflow_id=cert.workflow_id,
                           run_id=cert.run_id, steps=[StepOut(**s) for s in cert.steps],
                           counts=cert.counts, verification=cert.verification,
-                          created_at=cert.created_at)
+                          created_at=cert.created_at, signed=cert.signed)
 
 
 def status_from_progress(progress: Progress, workflow_id: str, run_id: str | None,

@@ -16,8 +16,12 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from core.signing import PublicKey, Signer, SigningKeyError, key_set
+
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
 OPERATOR_TOKEN_FILE = "operator-token"
+# Where `lifecycle dev` keeps the certificate signing key it generates when none is set.
+DEV_SIGNING_KEY_FILE = "certificate-signing-key"
 DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
 # An operator token shorter than this is refused: the token opens every org's finished
 # teardown and the cross-org views, and failed tries are only throttled, not impossible.
@@ -80,6 +84,11 @@ class Settings(BaseSettings):
     development: bool = False
 
     teardown_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # Deletion certificates are signed with this Ed25519 private key (base64 of its 32-byte
+    # seed; `lifecycle dev` generates one); empty: certificates are issued unsigned. The
+    # public keys of earlier signing keys stay trusted for verification after a rotation.
+    certificate_signing_key: SecretStr = SecretStr("")
+    certificate_public_keys: list[str] = Field(default_factory=list)
     # No teardown or project deletion window is shorter than this, whether asked for with
     # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
     min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
@@ -178,6 +187,26 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("certificate_signing_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            try:
+                Signer.parse(value.get_secret_value())
+            except SigningKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("certificate_public_keys")
+    @classmethod
+    def _public_keys(cls, value: list[str]) -> list[str]:
+        try:
+            for key in value:
+                PublicKey.parse(key)
+        except SigningKeyError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("operator_token")
     @classmethod
     def _token_long_enough(cls, value: SecretStr) -> SecretStr:
@@ -214,6 +243,19 @@ class Settings(BaseSettings):
             return self.console_url
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def certificate_signer(self) -> Signer | None:
+        key = self.certificate_signing_key.get_secret_value()
+        return Signer.parse(key) if key else None
+
+    @property
+    def certificate_keys(self) -> dict[str, PublicKey]:
+        """Every public key a certificate may be signed with: the signing key's and the
+        earlier ones, by key id."""
+        signer = self.certificate_signer
+        return key_set([*([signer.public] if signer else []),
+                        *(PublicKey.parse(k) for k in self.certificate_public_keys)])
 
     @property
     def pepper_bytes(self) -> bytes:

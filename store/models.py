@@ -361,7 +361,7 @@ class DeletionCertificate(Base):
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(String(32), unique=True)
-    org_name_hash: Mapped[str] = mapped_column(String(64))
+    org_name_hash: Mapped[str] = mapped_column(String(64), index=True)
     requested_by: Mapped[str] = mapped_column(String(100))
     workflow_id: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str] = mapped_column(String(100))
@@ -369,6 +369,8 @@ class DeletionCertificate(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     verification: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_column()
+    # The signed document as issued (core.signing); None when no signing key was configured.
+    signed: Mapped[str | None] = mapped_column(Text)
 
 
 @retained("the request a project deletion acted on, and its outcome: ids and actors only")
@@ -418,6 +420,8 @@ class ProjectDeletionCertificate(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     verification: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_column()
+    # The signed document as issued (core.signing); None when no signing key was configured.
+    signed: Mapped[str | None] = mapped_column(Text)
 
 
 @retained("messages must still be delivered after the org is gone (the completion notice)")
@@ -512,4 +516,9 @@ class Reminder(Base):
 # The console's, the members' and the service permissions' tables live in modules of their
 # own; importing them here registers them with every other model (Alembic, the ownership guard
 # and the teardown's verifier read one metadata).
-from store import console_models, member_models, permission_models  # noqa: E402, F401
+from store import (  # noqa: E402, F401
+    console_models,
+    contact_models,
+    member_models,
+    permission_models,
+)

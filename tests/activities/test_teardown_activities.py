@@ -12,13 +12,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.billing import DatabaseBillingGateway
+from activities.certificates import Issuer
 from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
 from contracts.teardown import CertificateInput, OrgStep, ProjectStep, SubscriptionStep
 from core.settings import Settings
+from core.signing import Signer, generate_private_key, key_set, verify
 from services.seeding import OrgShape, seed_org
 from store.models import DatasetRecord, Organization, OrgStatus, Subscription
 from store.plan import owned_counts
+from store.teardown import certificate_of
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=11)
 
@@ -70,6 +73,30 @@ def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Se
                             org.counts, {})
     assert env.run(teardown.write_certificate, cert) == env.run(teardown.write_certificate,
                                                                 cert)
+
+
+def test_the_certificate_is_signed_and_verifies(session_factory: sessionmaker[Session],
+                                                settings: Settings) -> None:
+    signer = Signer.parse(generate_private_key())
+    teardown = TeardownActivities(session_factory, DatabaseBillingGateway(),
+                                  issuer=Issuer(signer))
+    steps = [{"name": "freeze", "status": "done", "done": 1, "total": 1,
+              "started_at": "2026-01-01T00:00:00+00:00",
+              "finished_at": "2026-01-01T00:00:01+00:00"}]
+    cert = CertificateInput("org-signed", "wf-2", "run-2", "ab" * 32, "member:x", steps,
+                            {"api_keys": 3}, {"api_keys": 0})
+    env = ActivityEnvironment()
+    cert_id = env.run(teardown.write_certificate, cert)
+    env.run(teardown.write_certificate, cert)
+    with session_factory() as session:
+        row = certificate_of(session, "org-signed")
+    assert row is not None and row.signed is not None
+    body, kid = verify(row.signed.encode(), key_set([signer.public]))
+    assert kid == signer.public.key_id
+    assert (body["certificate_id"], body["org_id"], body["run_id"]) == (cert_id, "org-signed",
+                                                                         "run-2")
+    assert body["steps"] == steps and body["counts"] == {"api_keys": 3}
+    assert body["verification"] == {"passed": True, "leftover_rows": {"api_keys": 0}}
 
 
 def test_purge_resumes_from_heartbeat_with_exact_count(session_factory: sessionmaker[Session],

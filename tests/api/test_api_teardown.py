@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.purge import PurgeActivities
 from contracts.teardown import ProjectPurgeResult, ProjectStep
 from core.settings import Settings
+from core.signing import parse_key_set, verify
 from services.seeding import OrgShape
 from store.models import AuditEvent, Organization, OrgStatus
 from store.plan import owned_counts
@@ -98,7 +99,14 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
         second = await client.get(
             f"/ops/workflows/{body['workflow_id']}/history", headers=OPERATOR,
             params={"page_size": 10, "next_page_token": history.json()["next_page_token"]})
+        published = (await client.get("/.well-known/lifecycle-certificate-keys")).json()
     cert = done["certificate"]
+    # the signed form verifies with the published keys alone, and says what the JSON says
+    signed, kid = verify(cert["signed"].encode(), parse_key_set(published))
+    assert kid == published["keys"][0]["key_id"] == signed["signing_key_id"]
+    assert (signed["certificate_id"], signed["run_id"], signed["counts"]) == (
+        cert["id"], cert["run_id"], cert["counts"])
+    assert signed["verification"]["passed"] and signed["org_name_hash"] == cert["org_name_hash"]
     assert cert is not None and done["percent"] == 100.0
     assert by_receipt.status_code == 200, by_receipt.text
     assert by_receipt.json()["certificate"]["id"] == cert["id"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
-from store import console_auth, members
+from store import console_auth, contacts, members
 from store.base import Base, utcnow
 from store.ledger import record
 from store.migrate import downgrade, upgrade
@@ -74,6 +74,8 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
                                  member_id=seeded.admin_member_id, now=now,
                                  lifetime=timedelta(hours=1))
         console_auth.count_attempt(session, "b" * 64, now, timedelta(minutes=15))
+        contacts.add_contact(session, org_id=seeded.org_id, kind="security",
+                             email="sec@example.com", added_by="key:olt_x")
         members.add_invitation(session, org_id=seeded.org_id, email="new@example.com",
                                role=Role.MEMBER, token_hash=b"i" * 32, invited_by="key:olt_x",
                                now=now, expires_at=now + timedelta(days=7))
@@ -88,7 +90,7 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
     for cls, rows in written.items():
         assert rows, f"{cls.__tablename__} has no rows"
         if cls.__tablename__ in seeded.counts and not cls.__tablename__.startswith(
-                ("console_", "member_")):
+                ("console_", "member_", "org_contacts")):
             assert len(rows) == seeded.counts[cls.__tablename__], cls.__tablename__
     # a fresh session reads identical values (types survive the round trip: enums, UTC, bytes)
     with session_factory() as session:
