@@ -31,6 +31,7 @@ from api.routes import (
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
 from core.settings import Settings, load_settings, refuse_unsafe
+from core.temporal import TemporalSecurity
 from store.db import make_engine, make_session_factory
 
 log = logging.getLogger("lifecycle.api")
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None,
     refuse_unsafe(settings)
     engine = make_engine(settings.effective_database_url)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
-                                  settings.temporal_namespace, temporal_client)
+                                  settings.temporal_namespace, temporal_client,
+                                  TemporalSecurity.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
-from core.temporal import CONNECT_ERRORS, connect_once, short_error
+from core.temporal import CONNECT_ERRORS, TemporalSecurity, connect_once, short_error
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -24,9 +24,11 @@ class TemporalConnection:
     connected is kept; only a failed first connection is retried on the next call.
     """
 
-    def __init__(self, address: str, namespace: str, client: Client | None = None) -> None:
+    def __init__(self, address: str, namespace: str, client: Client | None = None,
+                 security: TemporalSecurity | None = None) -> None:
         self.address = address
         self.namespace = namespace
+        self.security = security
         # An injected client (tests: the time-skipping server's) is used as is and kept.
         self._injected = client
         self._client: Client | None = client
@@ -42,7 +44,8 @@ class TemporalConnection:
             if self._client is None:
                 try:
                     self._client = await connect_once(self.address, self.namespace,
-                                                      timeout_s=CONNECT_TIMEOUT_S)
+                                                      timeout_s=CONNECT_TIMEOUT_S,
+                                                      security=self.security)
                 except CONNECT_ERRORS as exc:
                     raise ConnectionError(f"Temporal at {self.address}: "
                                           f"{short_error(exc)}") from exc

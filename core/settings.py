@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     # dev server's UI on `temporal_ui_port`.
     temporal_ui_url: str = ""
     temporal_port: int = Field(default=7233, ge=1, le=65535)
+    # TLS to the Temporal frontend (mTLS with a client certificate and key), and an API key
+    # (Temporal Cloud). Files are PEM; TLS is on when any of them, `temporal_tls` or an API
+    # key is set. Empty: plain gRPC, fit only for a frontend no one else can reach.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: str = ""
+    temporal_tls_cert_file: str = ""
+    temporal_tls_key_file: str = ""
+    temporal_tls_server_name: str = ""
+    temporal_api_key: SecretStr = SecretStr("")
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
     # How long running activities may finish after SIGTERM before they are cancelled (and retried
@@ -167,6 +176,13 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Settings:
+        if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
+            raise ValueError("LIFECYCLE_TEMPORAL_TLS_CERT_FILE and LIFECYCLE_TEMPORAL_TLS_KEY_FILE "
+                             "go together (mTLS needs both)")
+        return self
 
     @field_validator("operator_token")
     @classmethod

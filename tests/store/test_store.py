@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
 from store import console_auth
+from store.auth_failures import record_failure
 from store.base import Base, utcnow
 from store.ledger import record
 from store.migrate import downgrade, upgrade
@@ -29,6 +30,8 @@ from store.models import (
     ProjectDeletionCertificate,
     ProjectDeletionRequest,
     ProjectDeletionStatus,
+    RequestStatus,
+    TeardownRequest,
 )
 from store.ownership import leftover_counts
 
@@ -73,6 +76,11 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
                                  member_id=seeded.admin_member_id, now=now,
                                  lifetime=timedelta(hours=1))
         console_auth.count_attempt(session, "b" * 64, now, timedelta(minutes=15))
+        session.add(TeardownRequest(
+            org_id=seeded.org_id, requested_by="member:x", grace_seconds=60,
+            min_grace_seconds=30, status=RequestStatus.PENDING,
+            workflow_id=f"org-teardown-{seeded.org_id}"))
+        record_failure(session, ["c" * 64], now, timedelta(minutes=15))
     written: dict[type, list[dict[str, object]]] = {}
     with session_factory() as session:
         for mapper in Base.registry.mappers:
