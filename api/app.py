@@ -32,7 +32,7 @@ from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
 from core.settings import Settings, load_settings, refuse_unsafe
 from core.temporal import TemporalSecurity
-from store.db import make_engine, make_session_factory
+from store.db import make_session_factory, settings_engine
 
 log = logging.getLogger("lifecycle.api")
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None,
     """
     settings = settings if settings is not None else load_settings()
     refuse_unsafe(settings)
-    engine = make_engine(settings.effective_database_url)  # connects on first use only
+    engine = settings_engine(settings)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
                                   settings.temporal_namespace, temporal_client,
                                   TemporalSecurity.from_settings(settings))

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
+    # A database that hangs must not hang a request: connecting (and waiting for a pooled
+    # connection) gives up after the first, one statement (lock waits included; SQLite's busy
+    # wait) after the second, and the API answers 503.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     temporal_address: str = ""
     temporal_namespace: str = "default"
@@ -83,6 +88,10 @@ class Settings(BaseSettings):
 
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     operator_token: SecretStr = SecretStr("")
+    # Failed authentications (per client address and per key prefix, all replicas together)
+    # within the window before further attempts get a 429.
+    auth_failure_limit: int = Field(default=20, ge=1, le=10_000)
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=24 * 3600)
     # Set by `lifecycle dev` alone: the public development pepper is accepted and the minimum
     # grace may be 0. The API and the worker refuse the development pepper without it.
     development: bool = False
