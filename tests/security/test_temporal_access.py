@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings, SettingsError
 from core.temporal import CONNECT_ERRORS, TemporalSecurity, connect_once
 from tests.support.deploy_support import COMPOSE
+from tests.support.tls_proxy import SERVER_NAME, make_pki, tls_front
 
 
 def test_compose_publishes_no_temporal_port_beyond_loopback() -> None:
@@ -61,3 +62,21 @@ async def test_tls_and_api_key_settings_reach_the_sdk(local_temporal: WorkflowEn
     with pytest.raises(CONNECT_ERRORS):
         await connect_once(address, "default", timeout_s=5, security=TemporalSecurity.from_settings(
             Settings(temporal_tls=True)))
+
+
+async def test_mtls_to_a_real_tls_frontend(local_temporal: WorkflowEnvironment,
+                                           tmp_path: Path) -> None:
+    """Through a TLS front that requires a client certificate: the settings' CA, certificate,
+    key and server name connect; without the client certificate the handshake is refused."""
+    pki = make_pki(tmp_path)
+    upstream = local_temporal.client.service_client.config.target_host
+    mtls = Settings(temporal_tls_ca_file=str(pki.ca), temporal_tls_cert_file=str(pki.client_cert),
+                    temporal_tls_key_file=str(pki.client_key), temporal_tls_server_name=SERVER_NAME)
+    no_cert = Settings(temporal_tls_ca_file=str(pki.ca), temporal_tls_server_name=SERVER_NAME)
+    async with tls_front(upstream, pki, require_client_cert=True) as address:
+        client = await connect_once(address, "default", timeout_s=20,
+                                    security=TemporalSecurity.from_settings(mtls))
+        assert await client.service_client.check_health()
+        with pytest.raises(CONNECT_ERRORS):
+            await connect_once(address, "default", timeout_s=5,
+                               security=TemporalSecurity.from_settings(no_cert))
