@@ -15,13 +15,17 @@ from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
+    audit,
     billing,
     certificates,
     datasets,
     keys,
+    members,
     ops,
     ops_sweep,
+    org_directory,
     orgs,
+    permissions,
     project_deletion,
     projects,
     quotas,
@@ -70,8 +74,9 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, certificates, ops, ops_sweep):
+    for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
+                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
+                   ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})

@@ -9,8 +9,10 @@ are refused in every field): the rule of `core.text` for one-line text, plus a l
 
 from __future__ import annotations
 
+import re
+
 from core.problems import InvalidInput
-from core.text import text_problem
+from core.text import has_control, text_problem
 
 MAX_NAME = 200
 # For the API's schemas: the same rule as a JSON Schema pattern (no control characters, not
@@ -27,3 +29,16 @@ def check_name(name: str, field: str = "name") -> str:
     if problem is not None:
         raise InvalidInput(f"{field} {problem}", field=field)
     return name
+
+
+EMAIL_MAX = 320
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def check_email(email: str, field: str = "email") -> str:
+    """`email`, stripped, when it looks like an address; otherwise a 422 naming `field`."""
+    email = email.strip()
+    if len(email) > EMAIL_MAX or not re.fullmatch(EMAIL_PATTERN, email) \
+            or has_control(email) or text_problem(email) is not None:
+        raise InvalidInput(f"{field} must be an email address", field=field)
+    return email

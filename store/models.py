@@ -51,6 +51,11 @@ class Role(enum.StrEnum):
     MEMBER = "member"
 
 
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REMOVING = "removing"  # removal requested: their keys and sessions are refused at once
+
+
 class PaymentStatus(enum.StrEnum):
     VALID = "valid"
     UNAVAILABLE = "unavailable"
@@ -157,6 +162,12 @@ class Member(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(_enum(Role, "member_role"), default=Role.MEMBER)
+    # Leaves `active` once, when the member's removal is requested; the offboarding deletes
+    # the row at its end. Checked by the key check: a team key acts with its creator's role,
+    # so a member being removed takes every team key they made out of service at once.
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus, "member_status"),
+                                                 default=MemberStatus.ACTIVE,
+                                                 server_default=MemberStatus.ACTIVE.value)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = created_column()
 
@@ -331,6 +342,8 @@ class Invoice(Base):
 @retained("the audit trail outlives the org; actors and targets are ids, never names or emails")
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The audit log page reads one org's events newest first, a page after a cursor id.
+    __table_args__ = (Index("ix_audit_events_org_id_id", "org_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -496,6 +509,7 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The console's tables live in their own module; importing it here registers them with every
-# other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
-from store import console_models  # noqa: E402, F401
+# The console's, the members' and the service permissions' tables live in modules of their
+# own; importing them here registers them with every other model (Alembic, the ownership guard
+# and the teardown's verifier read one metadata).
+from store import console_models, member_models, permission_models  # noqa: E402, F401

@@ -9,11 +9,11 @@ HMAC of a random pre-session cookie, so a page on another site can neither read 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 
 from api.problems import NotPermitted
+from core.tokens import keyed_hash as keyed_hash  # the console's tokens are these
+from core.tokens import new_secret as new_secret
 
 PREFIX = "/console"
 SESSION_COOKIE = "olc_session"
@@ -42,13 +42,6 @@ class CsrfRefused(NotPermitted):
     title = "Missing or wrong CSRF token"
 
 
-def new_secret() -> str:
-    """32 random bytes (256 bits), URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def keyed_hash(pepper: bytes, label: str, secret: str) -> bytes:
-    return hmac.new(pepper, f"{label}:{secret}".encode(), hashlib.sha256).digest()
 
 
 def csrf_token(pepper: bytes, binding: str) -> str:

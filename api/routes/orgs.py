@@ -21,7 +21,6 @@ from api.deps import SessionDep
 from api.guards import org_or_404, writable_org
 from api.params import OrgId
 from api.problems import (
-    Conflict,
     InvalidInput,
     NotFound,
     NotPermitted,
@@ -29,6 +28,7 @@ from api.problems import (
     problem_responses,
 )
 from core.expiry_windows import card_expired
+from core.problems import AdminImmutable
 from core.text import FreeText, OneLine
 from store import orgs
 from store.audit import audit
@@ -40,11 +40,6 @@ router = APIRouter(tags=["orgs"])
 PAYMENT_MESSAGE = "Check your payment settings"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 URL_PATTERN = r"^(https?://\S+)?$"
-
-
-class AdminImmutable(Conflict):
-    slug = "admin-immutable"
-    title = "The admin account cannot be changed"
 
 
 @functools.cache
