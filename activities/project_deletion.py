@@ -23,7 +23,6 @@ from activities import requests
 from activities.certificates import Issuer, project_payload
 from activities.errors import ORG_NOT_FOUND, final, refuse_leftovers
 from activities.requests import RequestRef
-from activities.teardown import name_hash
 from contracts.project_deletion import (
     DELETION_NOT_REQUESTED,
     PROJECT_NOT_FROZEN,
@@ -34,6 +33,7 @@ from contracts.project_deletion import (
     ProjectFreezeResult,
 )
 from contracts.subscriptions import ORG_NOT_ACTIVE
+from core.name_hash import name_hash
 from store import ledger, orgs, project_deletions, projects
 from store.audit import audit
 from store.models import (

@@ -8,7 +8,6 @@ delete from a live org, whatever happened to the workflow.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +39,7 @@ from contracts.teardown import (
     TeardownFailure,
 )
 from core.idempotency import idempotency_key, idempotency_prefix
+from core.name_hash import name_hash
 from store import ledger, orgs, outbox, subscriptions
 from store import requests as request_rows
 from store import teardown as teardown_store
@@ -77,11 +77,6 @@ def request_ref(step: OrgStep) -> RequestRef:
     """The teardown request a step says its run holds."""
     return RequestRef(step.request_id, step.org_id, step.workflow_id, step.run_id,
                       TEARDOWN_NOT_REQUESTED, "teardown request")
-
-
-def name_hash(name: str) -> str:
-    """SHA-256 of the org name: lets an auditor check a claimed name without storing it."""
-    return hashlib.sha256(name.encode()).hexdigest()
 
 
 class TeardownActivities:

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # (seconds, or an ISO 8601 duration such as P7D).
     org_signup: Literal["operator", "open"] = "operator"
     org_signup_per_hour: int = Field(default=5, ge=1, le=10_000)
+    # A deleted org's name cannot be taken by a new org for this many days (0: at once); the
+    # check compares name hashes, so the name itself is never kept.
+    org_name_quarantine_days: int = Field(default=90, ge=0, le=3650)
     invitation_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1),
                                       le=timedelta(days=90))
 

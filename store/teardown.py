@@ -7,9 +7,10 @@ in that same transaction, so a retry after a commit finds the counts instead of 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store import console_auth
@@ -84,6 +85,12 @@ def certificate_of(session: Session, org_id: str) -> DeletionCertificate | None:
     """The deletion certificate of an org (one per org), kept after the org is gone."""
     return session.scalars(select(DeletionCertificate).where(
         DeletionCertificate.org_id == org_id)).one_or_none()
+
+
+def last_deleted_with_name(session: Session, org_name_hash: str) -> datetime | None:
+    """When the latest org of this name hash was deleted (its certificate), if ever."""
+    return session.scalars(select(func.max(DeletionCertificate.created_at)).where(
+        DeletionCertificate.org_name_hash == org_name_hash)).one()
 
 
 def add_certificate(session: Session, *, org_id: str, org_name_hash: str, requested_by: str,

@@ -5,8 +5,9 @@ and the real worker on a private task queue.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -16,7 +17,8 @@ from contracts.teardown import ProjectPurgeResult, ProjectStep
 from core.settings import Settings
 from core.signing import parse_key_set, verify
 from services.seeding import OrgShape
-from store.models import AuditEvent, Organization, OrgStatus
+from store.base import utcnow
+from store.models import AuditEvent, DeletionCertificate, Organization, OrgStatus
 from store.plan import owned_counts
 from tests.support.api_support import (
     OPERATOR_TOKEN,
@@ -100,6 +102,23 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
             f"/ops/workflows/{body['workflow_id']}/history", headers=OPERATOR,
             params={"page_size": 10, "next_page_token": history.json()["next_page_token"]})
         published = (await client.get("/.well-known/lifecycle-certificate-keys")).json()
+        # the deleted org's name is held: a new org cannot take it, another name is fine ...
+        new_org = {"name": org.org.name, "admin_email": "new@example.com", "admin_name": "N",
+                   "timezone": "UTC"}
+        quarantined = await client.post("/orgs", headers=OPERATOR, json=new_org)
+        other_name = await client.post("/orgs", headers=OPERATOR,
+                                       json={**new_org, "name": org.org.name + " 2"})
+        # ... until the quarantine is over (the certificate dated back past it)
+        with session_factory.begin() as session:
+            session.execute(update(DeletionCertificate).where(
+                DeletionCertificate.org_id == org_id).values(
+                created_at=utcnow() - timedelta(days=settings.org_name_quarantine_days,
+                                                minutes=1)))
+        after_quarantine = await client.post("/orgs", headers=OPERATOR, json=new_org)
+    refusal = problem(quarantined, 409, "name-quarantined")
+    assert refusal["field"] == "name" and "90 days" in refusal["detail"]
+    assert org.org.name not in str(refusal)
+    assert other_name.status_code == 201 and after_quarantine.status_code == 201
     cert = done["certificate"]
     # the signed form verifies with the published keys alone, and says what the JSON says
     signed, kid = verify(cert["signed"].encode(), parse_key_set(published))
