@@ -18,6 +18,7 @@ from api.routes import (
     audit,
     billing,
     certificates,
+    contacts,
     datasets,
     keys,
     members,
@@ -77,8 +78,8 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
-                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
-                   ops, ops_sweep):
+                   quotas, permissions, contacts, subscriptions, billing, audit, teardown,
+                   certificates, ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
