@@ -8,8 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.teardown_models import MAX_GRACE_SECONDS, StepOut
+from api.teardown_models import StepOut
 from contracts.project_deletion import DeletionProgress
+from core.grace import GRACE_CEILING
 from core.text import OneLine
 from store.models import ProjectDeletionCertificate, ProjectDeletionRequest
 
@@ -19,7 +20,7 @@ class DeletionIn(BaseModel):
         {"confirm_name": "genomics", "grace_seconds": 3600}]})
 
     confirm_name: OneLine = Field(max_length=200, description="the project's exact name")
-    grace_seconds: int | None = Field(None, ge=0, le=MAX_GRACE_SECONDS,
+    grace_seconds: int | None = Field(None, ge=0, le=GRACE_CEILING,
                                       description="grace window; default from settings")
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from core.grace import GRACE_CEILING
 from core.signing import PublicKey, Signer, SigningKeyError, key_set
 
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
@@ -110,6 +111,8 @@ class Settings(BaseSettings):
     # No teardown or project deletion window is shorter than this, whether asked for with
     # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
     min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    # ... and none longer than this: a deletion asked for happens within the promised time.
+    max_grace_seconds: int = Field(default=30 * 24 * 3600, ge=0, le=GRACE_CEILING)
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
 
@@ -227,6 +230,13 @@ class Settings(BaseSettings):
         except SigningKeyError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _grace_bounds(self) -> Settings:
+        if self.max_grace_seconds < self.min_grace_seconds:
+            raise ValueError("LIFECYCLE_MAX_GRACE_SECONDS must not be below "
+                             "LIFECYCLE_MIN_GRACE_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _cert_with_key(self) -> Settings:

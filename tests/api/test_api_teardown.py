@@ -5,7 +5,7 @@ and the real worker on a private task queue.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,10 +51,20 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
         plan = (await client.get(f"/orgs/{org_id}/teardown/plan", headers=admin)).json()
         assert plan["confirmation_phrase"] == org.org.name and not plan["blocked"]
         assert plan["counts"]["dataset_records"] == 2 * 2 * 7
+        # the bounds, and when a start now would delete: by default, and at the soonest
+        assert (plan["grace_seconds"], plan["min_grace_seconds"], plan["max_grace_seconds"]) \
+            == (3600, settings.min_grace_seconds, settings.max_grace_seconds)
+        deletion_at = datetime.fromisoformat(plan["deletion_at"])
+        earliest = datetime.fromisoformat(plan["earliest_deletion_at"])
+        assert deletion_at - earliest == timedelta(seconds=3600 - settings.min_grace_seconds)
+        assert abs(deletion_at - utcnow() - timedelta(seconds=3600)) < timedelta(minutes=5)
 
         wrong = await client.post(f"/orgs/{org_id}/teardown", headers=admin,
                                   json={"confirm_name": org.org.name + "x"})
         problem(wrong, 422, "invalid-input")
+        too_long = await client.post(f"/orgs/{org_id}/teardown", headers=admin, json={
+            "confirm_name": org.org.name, "grace_seconds": settings.max_grace_seconds + 1})
+        assert problem(too_long, 422, "invalid-input")["maximum"] == settings.max_grace_seconds
         started = await client.post(f"/orgs/{org_id}/teardown", headers=admin,
                                     json={"confirm_name": org.org.name, "grace_seconds": 86400})
         assert started.status_code == 202, started.text
