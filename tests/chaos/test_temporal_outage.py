@@ -13,6 +13,7 @@ outage runs to an exact certificate on the reconnected worker.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -218,7 +219,9 @@ async def test_temporal_stopped_then_back(pg_sessions: sessionmaker[Session], po
             server.stop()
             ids = [scene.torn.org.org_id, scene.later.org.org_id, other.org_id]
             before = _fingerprint(pg_sessions, ids)
+            sent_at = time.monotonic()
             answers = await _send_all(http, calls)
+            outage_answered_s = time.monotonic() - sent_at
             for route, response in answers.items():
                 if route == ("GET", "/readyz"):
                     assert response.status_code == 503, response.text
@@ -254,6 +257,7 @@ async def test_temporal_stopped_then_back(pg_sessions: sessionmaker[Session], po
     assert during == before, (before, during)
     certificate = done.json()["certificate"]
     assert certificate["counts"] == expected
-    print(f"Temporal stopped: {len(answers) - 1} Temporal routes answered 503 with Retry-After;"
+    print(f"Temporal stopped: {len(answers) - 1} Temporal routes answered 503 with Retry-After"
+          f" (all within {outage_answered_s:.1f} s);"
           f" after the restart none answered 5xx and a new teardown completed exactly "
           f"({sum(certificate['counts'].values())} rows)")
