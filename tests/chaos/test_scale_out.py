@@ -21,11 +21,11 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -33,7 +33,14 @@ from contracts.teardown import COMPLETED
 from core.settings import Settings
 from core.temporal import wait_for_poller, wait_until_serving
 from services.seeding import OrgShape, SeededOrg, seed_org
-from store.models import Dataset, DatasetRecord, DeletionCertificate, OutboxMessage, Reminder
+from store.models import (
+    ApiKey,
+    Dataset,
+    DatasetRecord,
+    DeletionCertificate,
+    OutboxMessage,
+    Reminder,
+)
 from tests.chaos.support import SCALE, ApiProcess, DevServer, WorkerProcess
 from tests.chaos.sweep_oracle import SeededKey, announcements, seed
 from tests.support.api_support import OPERATOR_TOKEN, bearer, seed_with_keys
@@ -129,6 +136,10 @@ async def test_two_replicas_three_workers_under_faults(
     with pg_sessions.begin() as session:
         orgs = [seed_org(session, SHAPE, settings.pepper_bytes, rng=rng)
                 for _ in range(TEARDOWNS)]
+        # None of their keys is due, so the sweep running beside their teardowns adds no
+        # reminder row to them and each certificate must equal exactly what was seeded.
+        session.execute(update(ApiKey).where(ApiKey.org_id.in_([o.org_id for o in orgs]))
+                        .values(expires_at=datetime.now(UTC) + timedelta(days=200)))
     live = seed_with_keys(pg_sessions, settings)
     due, frozen = seed(pg_sessions, settings, rng, datetime.now(UTC), 2 * SCALE, keys_per_org=8)
     owed = {pair: status for k in due for pair, status in k.ledger().items()}
