@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -188,7 +189,9 @@ async def test_two_replicas_three_workers_under_faults(
             doomed.kill()  # mid-request: its four clients are looping
             left_at_term = await eventually(probe, lambda n: n < total * 0.6, 60)
             workers[3].start()  # the replacement
+            term_sent = time.monotonic()
             await asyncio.to_thread(workers[1].stop)  # SIGTERM; fails if it does not end
+            term_took_s = time.monotonic() - term_sent
             assert workers[1].process is not None
             term_status = workers[1].process.returncode
 
@@ -210,6 +213,9 @@ async def test_two_replicas_three_workers_under_faults(
 
     assert 0 < left_at_term < left_at_kill < total, "a fault struck outside the purge"
     assert term_status == 0, "the SIGTERMed worker did not end by itself"
+    term_log = (tmp_path / "worker-1.log").read_text()
+    assert "stop requested: finishing running activities" in term_log, term_log[-2000:]
+    assert "worker stopped" in term_log and "Traceback" not in term_log, term_log[-2000:]
     assert [r.status for r in results] == [COMPLETED] * TEARDOWNS
     for org in orgs:
         assert certificates[org.org_id] == org.counts, org.org_id
@@ -221,7 +227,8 @@ async def test_two_replicas_three_workers_under_faults(
     assert all(s < 500 for s in loads[1].statuses), loads[1]
     assert loads[1].failures, "the killed replica's clients saw nothing of the kill"
     print(f"scale-out seed={seed_value}: SIGKILL worker at {left_at_kill}/{total} records "
-          f"left, SIGTERM worker at {left_at_term} (exit {term_status}); {TEARDOWNS} "
+          f"left, SIGTERM worker at {left_at_term} (exit {term_status} after "
+          f"{term_took_s:.1f} s, grace {SHUTDOWN_GRACE_S} s); {TEARDOWNS} "
           f"certificates exact; {len(expected)} reminders once each; survivor answered "
           f"{dict(loads[0].statuses)}; killed replica's clients: {dict(loads[1].statuses)} "
           f"then {dict(loads[1].failures)}")
