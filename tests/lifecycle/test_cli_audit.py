@@ -67,13 +67,13 @@ async def test_refusals_are_one_line_errors_and_leave_no_file(
         stack: Stack, org: OrgKeys, capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     org_id, url = org.org.org_id, ("--api-url", stack.url)
-    code, out, err = await cli(capsys, "audit", "list", org_id, "--since", "yesterday", *url)
+    code, _, err = await cli(capsys, "audit", "list", org_id, "--since", "yesterday", *url)
     assert code == 1 and err.startswith("lifecycle audit list: Invalid input"), err
     target = tmp_path / "refused.ndjson"
-    code, out, err = await cli(capsys, "audit", "export", org_id, "--api-key", org.member,
+    code, _, err = await cli(capsys, "audit", "export", org_id, "--api-key", org.member,
                                "--output", str(target), *url)
     assert code == 1 and "Not permitted" in err and org.member not in err, err
     assert not target.exists() and not list(tmp_path.iterdir())
     monkeypatch.delenv("LIFECYCLE_API_KEY")
-    code, out, err = await cli(capsys, "audit", "list", org_id, *url)
+    code, _, err = await cli(capsys, "audit", "list", org_id, *url)
     assert code == 2 and "no API key" in err
