@@ -20,8 +20,10 @@ from api.routes import (
     certificates,
     datasets,
     keys,
+    members,
     ops,
     ops_sweep,
+    org_directory,
     orgs,
     permissions,
     project_deletion,
@@ -30,8 +32,9 @@ from api.routes import (
     subscriptions,
     teardown,
 )
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
-from api.text_guard import refuse_nul
+from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings, refuse_unsafe
 from store.db import make_engine, make_session_factory
 
@@ -61,7 +64,7 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_hostile_text)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -71,10 +74,12 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, projects, project_deletion, datasets, keys, quotas, permissions,
-                   subscriptions, billing, audit, teardown, certificates, ops, ops_sweep):
+    for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
+                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
+                   ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)
     return app

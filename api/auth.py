@@ -2,7 +2,9 @@
 
 A key is checked on every request, whatever the sweep did (expiry is enforced at use, not by
 the sweep): well-formed (type prefix and checksum), known by its public prefix, its keyed hash
-equal in constant time, not revoked, not expired, and its org active (frozen means frozen: a
+equal in constant time, not revoked, not expired, a team key's creator still an active member
+(a member being removed loses every key they made at once, before the offboarding revokes
+them), and its org active (frozen means frozen: a
 frozen org's keys stop working, so a purge cannot race new data); a project key also needs its
 project active (a project being deleted refuses its keys for the same reason). The one
 exception is `TeardownKeyDep`, used only by the teardown routes: starting a teardown freezes
@@ -123,9 +125,14 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     if row.expires_at <= now:
         raise Unauthorized("the API key has expired", key_prefix=row.prefix,
                            expired_at=row.expires_at.isoformat())
+    try:
+        role = apikeys.creator_role(session, row)
+    except apikeys.CreatorGone:
+        raise Unauthorized("the member who created this API key was removed from the "
+                           "organization", key_prefix=row.prefix) from None
     principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
-                          project_id=row.project_id, member_id=row.created_by,
-                          role=apikeys.creator_role(session, row), expires_at=row.expires_at)
+                          project_id=row.project_id, member_id=row.created_by, role=role,
+                          expires_at=row.expires_at)
     status = orgs.org_status(session, row.org_id)  # the key's org: a foreign key
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "

@@ -8,6 +8,7 @@ with a different pepper than the API.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -84,6 +85,15 @@ class Settings(BaseSettings):
     min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # Orgs and members. Who may create an org: the operator only, or anyone (open sign-up),
+    # then at most `org_signup_per_hour` per client address, counted in the database so
+    # every API replica counts the same. An invitation's link works once, within its TTL
+    # (seconds, or an ISO 8601 duration such as P7D).
+    org_signup: Literal["operator", "open"] = "operator"
+    org_signup_per_hour: int = Field(default=5, ge=1, le=10_000)
+    invitation_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1),
+                                      le=timedelta(days=90))
 
     # Projects, datasets and records (the console's data side).
     project_deletion_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)

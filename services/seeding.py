@@ -134,6 +134,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     counts["organizations"] = 1
     counts["members"] = len(members)
     counts["console_sessions"] = counts["console_sign_in_links"] = 0  # nobody signed in yet
+    counts["member_invitations"] = 0  # everyone is a member already
 
     if shape.card:
         session.execute(insert(PaymentMethod), [dict(

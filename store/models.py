@@ -51,6 +51,11 @@ class Role(enum.StrEnum):
     MEMBER = "member"
 
 
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REMOVING = "removing"  # removal requested: their keys and sessions are refused at once
+
+
 class PaymentStatus(enum.StrEnum):
     VALID = "valid"
     UNAVAILABLE = "unavailable"
@@ -157,6 +162,12 @@ class Member(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(_enum(Role, "member_role"), default=Role.MEMBER)
+    # Leaves `active` once, when the member's removal is requested; the offboarding deletes
+    # the row at its end. Checked by the key check: a team key acts with its creator's role,
+    # so a member being removed takes every team key they made out of service at once.
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus, "member_status"),
+                                                 default=MemberStatus.ACTIVE,
+                                                 server_default=MemberStatus.ACTIVE.value)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = created_column()
 
@@ -498,7 +509,7 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The console's and the service permissions' tables live in modules of their own; importing
-# them here registers them with every other model (Alembic, the ownership guard and the
-# teardown's verifier read one metadata).
-from store import console_models, permission_models  # noqa: E402, F401
+# The console's, the members' and the service permissions' tables live in modules of their
+# own; importing them here registers them with every other model (Alembic, the ownership guard
+# and the teardown's verifier read one metadata).
+from store import console_models, member_models, permission_models  # noqa: E402, F401
