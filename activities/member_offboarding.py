@@ -97,7 +97,12 @@ class MemberOffboardingActivities:
                       f"member:{step.member_id}", request_id=row.id,
                       workflow_id=step.workflow_id, run_id=step.run_id)
                 return
-            self._held(session, step)  # a retry of this run's own claim passes
+            if (row is not None and row.workflow_id == step.workflow_id
+                    and row.run_id == step.run_id):
+                # This run's own claim again: a retry, or a replay after a crash that lost
+                # the workflow's record of steps whose work had committed (even to the end).
+                return
+            self._held(session, step)  # anything else is refused untouched
 
     @activity.defn
     def revoke_member_keys(self, step: OffboardingStep) -> int:

@@ -21,10 +21,12 @@ OffboardingHandle = WorkflowHandle[MemberOffboardingWorkflow, OffboardingProgres
 
 
 async def start_offboarding(client: Client, task_queue: str, org_id: str, member_id: str,
-                            request_id: str) -> OffboardingHandle:
+                            request_id: str, *, step_timeout_seconds: int = 120
+                            ) -> OffboardingHandle:
     return await client.start_workflow(
         MemberOffboardingWorkflow.run,
-        MemberOffboardingInput(org_id=org_id, member_id=member_id, request_id=request_id),
+        MemberOffboardingInput(org_id=org_id, member_id=member_id, request_id=request_id,
+                               step_timeout_seconds=step_timeout_seconds),
         id=member_offboarding_workflow_id(member_id), task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
