@@ -76,6 +76,7 @@ async def run(port: int) -> None:
         database = f"sqlite:///{data / 'lifecycle.db'}"
         upgrade(database)
         settings = Settings(database_url=database, data_dir=data, console_url=url,
+                            development=True, min_grace_seconds=0,
                             smtp_host=devmail.HOST, smtp_port=sink.port,
                             dev_mailbox_dir=str(sink.directory), teardown_grace_seconds=3600,
                             task_queue="screenshots", log_level="WARNING",
