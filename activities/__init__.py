@@ -29,7 +29,7 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     from activities.sweep import SweepClaimActivities
     from activities.teardown import TeardownActivities
 
-    issuer = Issuer(settings.certificate_signer)
+    issuer = Issuer(settings.certificate_signer, settings.erasure_ledger_path)
     teardown = TeardownActivities(session_factory, DatabaseBillingGateway(), start_delivery,
                                   issuer)
     purge = PurgeActivities(session_factory)

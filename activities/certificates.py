@@ -9,9 +9,11 @@ handed to anyone, so it carries no personal data.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from core.signing import Signer
+from core import erasure_ledger
+from core.signing import Signer, canonical
 from store.models import DeletionCertificate, ProjectDeletionCertificate
 
 ORG_DELETION = "org-deletion"
@@ -43,10 +45,18 @@ def project_payload(cert: ProjectDeletionCertificate) -> dict[str, Any]:
 
 
 class Issuer:
-    """Signs certificates with the configured key; without one, certificates stay unsigned."""
+    """Signs certificates with the configured key (without one, they stay unsigned), and keeps
+    org deletion certificates in the erasure ledger when one is configured."""
 
-    def __init__(self, signer: Signer | None = None) -> None:
+    def __init__(self, signer: Signer | None = None, ledger_dir: Path | None = None) -> None:
         self.signer = signer
+        self.ledger_dir = ledger_dir
 
     def sign(self, payload: dict[str, Any]) -> str | None:
         return self.signer.sign(payload).decode("ascii") if self.signer else None
+
+    def keep(self, org_id: str, signed: str | None, payload: dict[str, Any]) -> None:
+        """Write the ledger entry: the signed document, or the canonical payload unsigned."""
+        if self.ledger_dir is not None:
+            erasure_ledger.record(self.ledger_dir, org_id,
+                                  signed.encode("ascii") if signed else canonical(payload))

@@ -276,7 +276,10 @@ class TeardownActivities:
                 requested_by=request.requested_by, workflow_id=cert.workflow_id,
                 run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
                 verification=cert.verification)
-            row.signed = self.issuer.sign(org_payload(row))
+            payload = org_payload(row)
+            row.signed = self.issuer.sign(payload)
+            # in the ledger before the commit: no certificate exists without its entry
+            self.issuer.keep(cert.org_id, row.signed, payload)
             audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
                   f"certificate:{row.id}")
             return row.id

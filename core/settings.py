@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # public keys of earlier signing keys stay trusted for verification after a rotation.
     certificate_signing_key: SecretStr = SecretStr("")
     certificate_public_keys: list[str] = Field(default_factory=list)
+    # The erasure ledger: a directory, on storage the database backups do not restore, where
+    # every org deletion certificate is also written; empty: none (`lifecycle dev` keeps one in
+    # its data directory). `lifecycle erasures reapply` deletes again what a restore brought back.
+    erasure_ledger_dir: str = ""
     # No teardown or project deletion window is shorter than this, whether asked for with
     # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
     min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
@@ -281,6 +285,10 @@ class Settings(BaseSettings):
             return self.console_url
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def erasure_ledger_path(self) -> Path | None:
+        return Path(self.erasure_ledger_dir) if self.erasure_ledger_dir else None
 
     @property
     def certificate_signer(self) -> Signer | None:

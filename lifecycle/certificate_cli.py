@@ -55,12 +55,16 @@ def dev_signing_key(data_dir: Path, *, create: bool) -> str:
     return key
 
 
+def trusted_keys(settings: Settings) -> dict[str, PublicKey]:
+    """The keys of the settings, and the one `lifecycle dev` keeps in the data directory."""
+    dev_key = dev_signing_key(settings.data_dir, create=False)
+    extra = [Signer.parse(dev_key).public] if dev_key else []
+    return {**settings.certificate_keys, **{k.key_id: k for k in extra}}
+
+
 def _keys(args: argparse.Namespace, settings: Settings) -> dict[str, PublicKey]:
     if args.keys is None:
-        dev_key = dev_signing_key(settings.data_dir, create=False)
-        return {**settings.certificate_keys,
-                **({Signer.parse(dev_key).public.key_id: Signer.parse(dev_key).public}
-                   if dev_key else {})}
+        return trusted_keys(settings)
     try:
         return parse_key_set(json.loads(args.keys.read_text()))
     except (OSError, ValueError) as exc:

@@ -30,6 +30,7 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
         audit_cli,
         certificate_cli,
         datasets_cli,
+        erasures_cli,
         keys_cli,
         members_cli,
         orgs_cli,
@@ -52,6 +53,8 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
         ("audit", "list or export an org's audit log", audit_cli),
         ("certificate", "verify a signed deletion certificate offline; make a signing key",
          certificate_cli),
+        ("erasures", "after a database restore: delete again the orgs the erasure ledger "
+                     "says were deleted", erasures_cli),
         ("workflows", "operator view: list workflows, show one, read its history",
          workflows_cli),
     ]

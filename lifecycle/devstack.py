@@ -117,6 +117,8 @@ class DevPlan:
             "PYTHONUNBUFFERED": "1",
             "LIFECYCLE_DEVELOPMENT": "true",
             "LIFECYCLE_MIN_GRACE_SECONDS": str(self.min_grace_seconds),
+            "LIFECYCLE_ERASURE_LEDGER_DIR": (self.settings.erasure_ledger_dir
+                                             or str(self.data_dir / "erasures")),
         })
         return env
 

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import console_auth
+from store import console_auth, orgs, purge
 from store.base import rowcount
 from store.contact_models import OrgContact
 from store.member_models import MemberInvitation
 from store.models import (
     ApiKey,
+    DatasetRecord,
     DeletionCertificate,
     Invoice,
     KeyTombstone,
@@ -104,3 +105,26 @@ def add_certificate(session: Session, *, org_id: str, org_name_hash: str, reques
     session.add(row)
     session.flush()
     return row
+
+
+def purge_again(session: Session, org_id: str) -> dict[str, int]:
+    """Delete everything of an org a restored backup brought back, in this transaction: the
+    teardown's steps in its order, without grace (the deletion was decided and certified)."""
+    counts: dict[str, int] = {}
+
+    def add(detail: dict[str, int]) -> None:
+        for table, n in detail.items():
+            counts[table] = counts.get(table, 0) + n
+
+    for project_id in list(session.scalars(select(Project.id).where(Project.org_id == org_id))):
+        add({"dataset_records": sum(
+            rowcount(session.execute(delete(DatasetRecord).where(
+                DatasetRecord.dataset_id == dataset_id)))
+            for dataset_id in purge.dataset_ids(session, project_id))})
+        add(purge.erase_project(session, project_id))
+    add(erase_keys(session, org_id))
+    add(erase_members(session, org_id))
+    add({"payment_methods": orgs.delete_payment_method(session, org_id)})
+    add(erase_usage_and_billing(session, org_id))
+    add(erase_org(session, org_id))
+    return {table: n for table, n in sorted(counts.items()) if n}
