@@ -245,3 +245,52 @@ async def _removal(api: httpx.AsyncClient, path: str, key: str) -> dict[str, Any
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def test_auth_matrix_of_the_routes_that_act_on_one_member_or_invitation(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        settings: Settings) -> None:
+    """Admin team key, member team key, project key, operator, another org's key and a
+    frozen org, over resend, revoke, remove, accept, sign-up and the org directory."""
+    org = seed_with_keys(session_factory, settings)
+    other = seed_with_keys(session_factory, settings)
+    frozen = seed_with_keys(session_factory, settings)
+    org_id = org.org.org_id
+    async with api_client(api_settings(settings), time_skipping_env.client) as api:
+        invited = [await _invite(api, org_id, org.admin, f"m{i}@example.com") for i in range(2)]
+        frozen_inv = await _invite(api, frozen.org.org_id, frozen.admin, "f@example.com")
+        frozen_token = mailed_token(session_factory, frozen_inv["id"])
+        set_status(session_factory, frozen.org.org_id, OrgStatus.FROZEN)
+        routes = {
+            "resend": ("POST", f"/orgs/{org_id}/invitations/{invited[0]['id']}/resend"),
+            "revoke": ("DELETE", f"/orgs/{org_id}/invitations/{invited[1]['id']}"),
+            "remove": ("DELETE", f"/orgs/{org_id}/members/{org.member_id}"),
+        }
+        keys = {"member": org.member, "project": org.project, "operator": OPERATOR_TOKEN,
+                "other_org": other.admin}
+        before = fingerprint(session_factory)
+        refused = {(route, who): await api.request(method, path, headers=bearer(key))
+                   for route, (method, path) in routes.items() for who, key in keys.items()}
+        frozen_calls = [
+            await api.post(f"/orgs/{frozen.org.org_id}/invitations/{frozen_inv['id']}/resend",
+                           headers=bearer(frozen.admin)),
+            await api.post(f"/orgs/{frozen.org.org_id}/invitations/accept",
+                           json={"token": frozen_token})]
+        assert changed(before, fingerprint(session_factory)) in ([], ["api_keys"])
+        allowed = {route: await api.request(method, path, headers=bearer(org.admin))
+                   for route, (method, path) in routes.items()}
+        sign_up = {who: await api.post("/orgs", json={**NEW_ORG, "name": f"by-{who}"},
+                                       headers=bearer(key)) for who, key in
+                   {"admin": org.admin, **keys}.items()}
+        directory = {who: await api.get("/ops/orgs", headers=bearer(key)) for who, key in
+                     {"admin": org.admin, **keys}.items()}
+    for (_route, who), response in refused.items():
+        problem(response, 401 if who == "operator" else 403)
+    for response in frozen_calls:
+        problem(response, 403, "org-frozen")
+    assert {r: a.status_code for r, a in allowed.items()} == {
+        "resend": 200, "revoke": 200, "remove": 202}
+    assert {w: r.status_code for w, r in sign_up.items()} == {
+        "admin": 401, "member": 401, "project": 401, "operator": 201, "other_org": 401}
+    assert {w: r.status_code for w, r in directory.items()} == {
+        "admin": 401, "member": 401, "project": 401, "operator": 200, "other_org": 401}
