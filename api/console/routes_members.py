@@ -9,6 +9,7 @@ needs none); the link's GET only shows a button, so a mail scanner fetching it u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -97,29 +98,32 @@ def resend(request: Request, invitation_id: str, user: AdminDep, form: FormDep,
     return see_other("/console/members?resent=1")
 
 
-@router.post("/members/invitations/{invitation_id}/revoke", response_class=HTMLResponse)
-def revoke(request: Request, invitation_id: str, user: AdminDep, form: FormDep,
-           session: SessionDep) -> Response:
+def _act(request: Request, user: ConsoleUser, session: SessionDep, work: Callable[[], object],
+         *, field: str, done: str) -> Response:
+    """Run one service call; its refusal is shown on the page next to `field`."""
     try:
-        service.revoke(session, user.org_id, invitation_id[:64], actor=user.principal.actor)
+        work()
     except Problem as exc:
         session.rollback()
         return _members_page(request, user, session, status=exc.status,
-                             errors=errors_of(exc, "invitations"))
-    return see_other("/console/members?revoked=1")
+                             errors=errors_of(exc, field))
+    return see_other(done)
+
+
+@router.post("/members/invitations/{invitation_id}/revoke", response_class=HTMLResponse)
+def revoke(request: Request, invitation_id: str, user: AdminDep, form: FormDep,
+           session: SessionDep) -> Response:
+    return _act(request, user, session, lambda: service.revoke(
+        session, user.org_id, invitation_id[:64], actor=user.principal.actor),
+        field="invitations", done="/console/members?revoked=1")
 
 
 @router.post("/members/{member_id}/role", response_class=HTMLResponse)
 def change_role(request: Request, member_id: str, user: AdminDep, form: FormDep,
                 session: SessionDep) -> Response:
-    try:
-        service.change_role(session, user.org_id, member_id[:64], str(form.get("role", "")),
-                            actor=user.principal.actor)
-    except Problem as exc:
-        session.rollback()
-        return _members_page(request, user, session, status=exc.status,
-                             errors=errors_of(exc, "members"))
-    return see_other("/console/members?role=1")
+    return _act(request, user, session, lambda: service.change_role(
+        session, user.org_id, member_id[:64], str(form.get("role", "")),
+        actor=user.principal.actor), field="members", done="/console/members?role=1")
 
 
 @router.post("/members/{member_id}/remove", response_class=HTMLResponse)
