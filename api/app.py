@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.routes import (
+    audit,
     billing,
     certificates,
     datasets,
@@ -24,14 +25,16 @@ from api.routes import (
     ops_sweep,
     org_directory,
     orgs,
+    permissions,
     project_deletion,
     projects,
     quotas,
     subscriptions,
     teardown,
 )
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
-from api.text_guard import refuse_nul
+from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings, refuse_unsafe
 from store.db import make_engine, make_session_factory
 
@@ -61,7 +64,7 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_hostile_text)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -72,9 +75,11 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
-                   quotas, subscriptions, billing, teardown, certificates, ops, ops_sweep):
+                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
+                   ops, ops_sweep):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)
     return app

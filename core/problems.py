@@ -49,6 +49,13 @@ class InvalidInput(BadRequest):
     title = "Invalid input"
 
 
+class CardNumberRefused(InvalidInput):
+    """Something that looks like a full card number was sent: it is never stored or echoed."""
+
+    slug = "card-number-refused"
+    title = "A card number was sent"
+
+
 class Unauthorized(Problem):
     status = 401
     slug = "unauthorized"

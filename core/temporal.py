@@ -24,7 +24,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import KeepAliveConfig, RetryConfig, RPCError, RPCStatusCode
 
 from core.tracing import temporal_interceptors
 
@@ -34,6 +34,17 @@ POLL_INTERVAL_S = 0.2
 # What a failed attempt raises: the bridge reports connect failures as RuntimeError, calls fail
 # with RPCError, and our own bound with TimeoutError.
 CONNECT_ERRORS = (RPCError, RuntimeError, OSError, TimeoutError)
+
+
+# Statuses that say Temporal is away or busy, whatever the call: the caller should try again
+# later (an API answers 503), not report a bug.
+TRANSIENT_STATUSES = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                                RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
+
+
+def is_transient(exc: RPCError) -> bool:
+    """True when `exc` means "Temporal is unreachable or overloaded right now"."""
+    return exc.status in TRANSIENT_STATUSES
 
 
 class TemporalUnavailableError(RuntimeError):
@@ -57,17 +68,23 @@ def short_error(exc: BaseException, limit: int = 160) -> str:
 
 
 async def connect_once(address: str, namespace: str, *, timeout_s: float,
-                       runtime: Runtime | None = None) -> Client:
+                       runtime: Runtime | None = None,
+                       retry_config: RetryConfig | None = None,
+                       keep_alive: KeepAliveConfig | None = None) -> Client:
     """Connect and prove the namespace exists, all within `timeout_s`.
 
     `Client.connect` alone only reaches the frontend; describing the namespace is what tells us
     the server can take work for it (a dev server opens its port before the namespace exists).
     `runtime` carries telemetry (the worker's metrics); None is the SDK's default runtime.
+    `retry_config` and `keep_alive` bound how long every later call retries an unreachable
+    frontend and how soon a silent one is noticed; None keeps the SDK's defaults.
     """
 
     async def attempt() -> Client:
         client = await Client.connect(address, namespace=namespace, runtime=runtime,
-                                      interceptors=temporal_interceptors())
+                                      interceptors=temporal_interceptors(),
+                                      retry_config=retry_config,
+                                      keep_alive_config=keep_alive or KeepAliveConfig.default)
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
         return client

@@ -342,6 +342,8 @@ class Invoice(Base):
 @retained("the audit trail outlives the org; actors and targets are ids, never names or emails")
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The audit log page reads one org's events newest first, a page after a cursor id.
+    __table_args__ = (Index("ix_audit_events_org_id_id", "org_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -507,6 +509,7 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The console's tables live in their own module; importing it here registers them with every
-# other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
-from store import console_models, member_models  # noqa: E402, F401
+# The console's, the members' and the service permissions' tables live in modules of their
+# own; importing them here registers them with every other model (Alembic, the ownership guard
+# and the teardown's verifier read one metadata).
+from store import console_models, member_models, permission_models  # noqa: E402, F401

@@ -29,6 +29,7 @@ from store.models import (
     Subscription,
     UsageRecord,
 )
+from store.permission_models import ServicePermission
 
 
 def _deleted(session: Session, table: Any, org_id: str) -> int:
@@ -57,11 +58,12 @@ def erase_keys(session: Session, org_id: str) -> dict[str, int]:
 
 
 def erase_members(session: Session, org_id: str) -> dict[str, int]:
-    """Members go with their quotas, their invitations and their console sign-in links and
-    sessions."""
+    """Members go with their quotas, service permissions, invitations and console sign-in links
+    and sessions."""
     return {**console_auth.purge_org(session, org_id),
             "member_invitations": _deleted(session, MemberInvitation, org_id),
             "quotas": _deleted(session, Quota, org_id),
+            "service_permissions": _deleted(session, ServicePermission, org_id),
             "members": _deleted(session, Member, org_id)}
 
 

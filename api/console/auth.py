@@ -24,8 +24,8 @@ from api.auth import Principal
 from api.console import security
 from api.deps import SessionDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen
-from api.routes.orgs import CardNumberRefused
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
+from core.problems import CardNumberRefused
 from core.settings import Settings
 from store import console_auth
 from store.base import utcnow

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import org_or_404, project_or_404, writable_org
-from api.params import KeyId, OrgId, PageCursor, PageLimit, ProjectId
+from api.params import BodyId, KeyId, OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -25,6 +25,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
+from core.text import OneLine
 from services import keys
 from store import apikeys
 from store.audit import audit
@@ -68,7 +69,7 @@ class KeyCreate(BaseModel):
                               json_schema_extra={"examples": [{"name": "ci",
                                                                "expires_in_days": 90}]})
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: OneLine = Field(min_length=1, max_length=200, pattern=r"\S")
     expires_in_days: int = Field(DEFAULT_LIFETIME_DAYS, ge=1, le=3650,
                                  description="at most the org's maximum key lifetime")
 
@@ -97,8 +98,8 @@ class BulkDelete(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"ids": ["5d1e...", "77ab..."], "confirm": "DELETE 2 KEYS"}]})
 
-    ids: list[str] = Field(min_length=1, max_length=BULK_MAX)
-    confirm: str = Field(max_length=50, description='exactly "DELETE <n> KEYS"')
+    ids: list[BodyId] = Field(min_length=1, max_length=BULK_MAX)
+    confirm: OneLine = Field(max_length=50, description='exactly "DELETE <n> KEYS"')
 
 
 class BulkDeleted(BaseModel):

@@ -60,6 +60,7 @@ from clients.teardown import (
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
 from core.grace import grace_window
 from core.receipts import make_receipt
+from core.temporal import is_transient
 from store import orgs
 from store import teardown as teardown_store
 from store.audit import audit
@@ -220,6 +221,8 @@ async def _decide(client: TemporalClientDep, org_id: str,
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise NotCancellable(reason, workflow_id=handle.id) from None
     except RPCError as exc:
+        if is_transient(exc):
+            raise Unavailable(f"Temporal: {exc.message}") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             if await _running_run_id(client, org_id) is None:
                 raise NotFound("no teardown was started for this organization") from None

@@ -61,6 +61,16 @@ FAMILIES = [
     Family("invitations", "GET", "/orgs/{org}/invitations", None, "admin"),
     Family("teardown", "GET", "/orgs/{org}/teardown/plan", None, "admin",
            frozen_admin_ok=True),
+    Family("audit log", "GET", "/orgs/{org}/audit", None, "admin"),
+    Family("audit export", "GET", "/orgs/{org}/audit/export", None, "admin"),
+    Family("permissions", "GET", "/orgs/{org}/permissions", None, "team"),
+    Family("member permissions", "GET", "/orgs/{org}/members/{member}/permissions", None,
+           "team"),
+    Family("permission set", "PUT",
+           "/orgs/{org}/members/{member}/permissions/virtual_compute", {"enabled": False},
+           "admin"),
+    Family("member's service quota", "GET", "/orgs/{org}/quotas?service=container_compute",
+           None, "team"),
 ]
 
 

@@ -35,7 +35,7 @@ from store.ownership import leftover_counts
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=7, members=3,
                  team_keys=2, project_keys_per_project=1, job_plans=2, usage_records=4,
-                 invoices=3, unpaid_invoices=1)
+                 invoices=3, unpaid_invoices=1, permissions_off=1)
 
 
 def _row_dict(obj: object) -> dict[str, object]:
