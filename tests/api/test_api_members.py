@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from services.seeding import SEED_ACTOR
 from store.base import utcnow
 from store.member_models import MemberInvitation
 from store.models import AuditEvent, OrgStatus, OutboxMessage
@@ -233,10 +234,11 @@ async def test_removal_refuses_keys_at_once_then_offboards_with_exact_counts(
     assert member_id not in [m["id"] for m in members.json()["items"]]
     problem(again, 404)
     assert member_rows(session_factory, member_id) == {
-        "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0}
+        "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0,
+        "service_permissions": 0}
     with session_factory() as session:
         actors = set(session.scalars(select(AuditEvent.actor).where(
-            AuditEvent.target == f"member:{member_id}")))
+            AuditEvent.target == f"member:{member_id}", AuditEvent.actor != SEED_ACTOR)))
     assert actors == {f"key:{org.admin[:12]}"}
 
 
