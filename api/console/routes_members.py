@@ -10,24 +10,22 @@ needs none); the link's GET only shows a button, so a mail scanner fetching it u
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from temporalio.service import RPCError
 
-from api.console import security
-from api.console.auth import AdminDep, ConsoleUser, FormDep, SignedOutFormDep, is_https
+from api.console.auth import AdminDep, ConsoleUser, FormDep, SignedOutFormDep
 from api.console.mail import deliver_now
 from api.console.render import Errors, errors_of, page, see_other, status_of
-from api.console.routes_auth import signed_out_page
+from api.console.routes_auth import signed_out_page, start_session
 from api.deps import SessionDep, SettingsDep
 from api.problems import Problem, Unavailable
 from api.routes.members import removal_out
 from clients.member_offboarding import start_offboarding
 from core.problems import InvitationNotValid
 from services import members as service
-from store import console_auth, members
+from store import members
 from store.base import utcnow
 from store.models import Organization
 
@@ -178,13 +176,4 @@ def accept_invitation(request: Request, form: SignedOutFormDep, session: Session
     joined = service.accept(session, org_id, str(form.get("token", ""))[:200],
                             name=str(form.get("name", ""))[:200],
                             pepper=settings.pepper_bytes, with_key=False)
-    secret = security.new_secret()
-    lifetime = timedelta(hours=settings.console_session_max_hours)
-    console_auth.add_session(
-        session, id_hash=security.keyed_hash(settings.pepper_bytes, "console-session", secret),
-        org_id=org_id, member_id=joined.member.id, now=utcnow(), lifetime=lifetime)
-    response = see_other("/console/settings")
-    response.set_cookie(security.cookie_name(security.SESSION_COOKIE, is_https(request)), secret,
-                        max_age=int(lifetime.total_seconds()), httponly=True, samesite="lax",
-                        secure=is_https(request), path="/")
-    return response
+    return start_session(request, session, settings, org_id, joined.member.id)
