@@ -220,8 +220,9 @@ def end_sign_in(session: Session, org_id: str, member_id: str) -> int:
 
 
 def delete_member(session: Session, org_id: str, member_id: str) -> int:
-    """Delete the member row with their service permissions; their (revoked) keys stay, no
-    longer naming a creator."""
+    """Delete the member row with their service permissions (and any quota set while the
+    offboarding ran); their (revoked) keys stay, no longer naming a creator."""
+    release_quotas(session, org_id, member_id)
     session.execute(delete(ServicePermission).where(ServicePermission.org_id == org_id,
                                                     ServicePermission.member_id == member_id))
     session.execute(update(ApiKey).where(ApiKey.org_id == org_id,

@@ -281,6 +281,9 @@ async def test_auth_matrix_of_the_routes_that_act_on_one_member_or_invitation(
         assert changed(before, fingerprint(session_factory)) in ([], ["api_keys"])
         allowed = {route: await api.request(method, path, headers=bearer(org.admin))
                    for route, (method, path) in routes.items()}
+        late_quota = await api.put(  # the member is being removed: no new quota
+            f"/orgs/{org_id}/members/{org.member_id}/quotas/container_compute",
+            headers=bearer(org.admin), json={"limit": 3})
         sign_up = {who: await api.post("/orgs", json={**NEW_ORG, "name": f"by-{who}"},
                                        headers=bearer(key)) for who, key in
                    {"admin": org.admin, **keys}.items()}
@@ -292,6 +295,7 @@ async def test_auth_matrix_of_the_routes_that_act_on_one_member_or_invitation(
         problem(response, 403, "org-frozen")
     assert {r: a.status_code for r, a in allowed.items()} == {
         "resend": 200, "revoke": 200, "remove": 202}
+    problem(late_quota, 404)
     assert {w: r.status_code for w, r in sign_up.items()} == {
         "admin": 401, "member": 401, "project": 401, "operator": 201, "other_org": 401}
     assert {w: r.status_code for w, r in directory.items()} == {
