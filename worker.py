@@ -31,9 +31,9 @@ from clients.teardown import register_search_attributes
 from core.logs import configure_logging
 from core.sdk_metrics import MetricsExporterError, metrics_runtime
 from core.settings import Settings, SettingsError, load_settings, refuse_unsafe
-from core.temporal import TemporalUnavailableError, wait_until_serving
+from core.temporal import TemporalSecurity, TemporalUnavailableError, wait_until_serving
 from core.tracing import SERVICE_WORKER, configure_tracing
-from store.db import make_engine, make_session_factory
+from store.db import make_session_factory, settings_engine
 from workflows import all_workflows
 
 log = logging.getLogger("lifecycle.worker")
@@ -76,7 +76,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             installed.append(sig)
 
     log.info("database %s", settings.shown_database_url)
-    engine = make_engine(settings.effective_database_url)
+    engine = settings_engine(settings)
     try:
         session_factory = make_session_factory(engine)
         workflows = all_workflows()
@@ -87,7 +87,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             client = await _unless_stopped(
                 wait_until_serving(address, settings.temporal_namespace,
                                    deadline_s=CONNECT_DEADLINE_S,
-                                   runtime=metrics_runtime(settings)), stop)
+                                   runtime=metrics_runtime(settings),
+                                   security=TemporalSecurity.from_settings(settings)), stop)
             if client is None:
                 return
         await _unless_stopped(_register_search_attributes(client), stop)

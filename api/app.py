@@ -36,7 +36,8 @@ from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings, refuse_unsafe
-from store.db import make_engine, make_session_factory
+from core.temporal import TemporalSecurity
+from store.db import make_session_factory, settings_engine
 
 log = logging.getLogger("lifecycle.api")
 
@@ -50,9 +51,10 @@ def create_app(settings: Settings | None = None,
     """
     settings = settings if settings is not None else load_settings()
     refuse_unsafe(settings)
-    engine = make_engine(settings.effective_database_url)  # connects on first use only
+    engine = settings_engine(settings)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
-                                  settings.temporal_namespace, temporal_client)
+                                  settings.temporal_namespace, temporal_client,
+                                  TemporalSecurity.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

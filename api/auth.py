@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
+from api.throttle import guarded
 from core import keyformat
 from core.settings import Settings
 from store import apikeys, orgs, projects
@@ -155,9 +156,17 @@ def _warn_if_expiring(response: Response, principal: Principal) -> None:
         response.headers["Warning"] = f'299 - "API key expires {stamp}"'
 
 
+def _authenticate(request: Request, session: Session, settings: Settings, *,
+                  allow_frozen: bool = False) -> Principal:
+    """`authenticate` behind the failed-authentication throttle."""
+    token = bearer_token(request)
+    return guarded(request, settings, token,
+                   lambda: authenticate(session, settings, token, allow_frozen=allow_frozen))
+
+
 def key_principal(request: Request, response: Response, session: SessionDep,
                   settings: SettingsDep) -> Principal:
-    principal = authenticate(session, settings, bearer_token(request))
+    principal = _authenticate(request, session, settings)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -173,7 +182,7 @@ def key_principal_committed(request: Request, response: Response, factory: Sessi
     for it. A request that fails later keeps the stamp: the key was used.
     """
     with factory.begin() as session:
-        principal = authenticate(session, settings, bearer_token(request))
+        principal = _authenticate(request, session, settings)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -181,7 +190,7 @@ def key_principal_committed(request: Request, response: Response, factory: Sessi
 def teardown_principal(request: Request, response: Response, session: SessionDep,
                        settings: SettingsDep) -> Principal:
     """Like `key_principal`, but an admin team key still works while its org is frozen."""
-    principal = authenticate(session, settings, bearer_token(request), allow_frozen=True)
+    principal = _authenticate(request, session, settings, allow_frozen=True)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -193,18 +202,24 @@ def is_operator(settings: Settings, token: str) -> bool:
 
 
 def operator(request: Request, settings: SettingsDep) -> Operator:
-    if not is_operator(settings, bearer_token(request)):
-        raise Unauthorized("this endpoint needs the operator credential")
-    return Operator()
+    token = bearer_token(request)
+
+    def check() -> Operator:
+        if not is_operator(settings, token):
+            raise Unauthorized("this endpoint needs the operator credential")
+        return Operator()
+
+    return guarded(request, settings, token, check)
 
 
 def operator_or_teardown_admin(request: Request, response: Response, session: SessionDep,
                                settings: SettingsDep) -> Operator | Principal:
     """The teardown status after the org is gone is the operator's; before, also its admin's."""
     token = bearer_token(request)
-    if is_operator(settings, token):
-        return Operator()
-    principal = authenticate(session, settings, token, allow_frozen=True)
+    principal = guarded(request, settings, token, lambda: Operator() if is_operator(
+        settings, token) else authenticate(session, settings, token, allow_frozen=True))
+    if isinstance(principal, Operator):
+        return principal
     _warn_if_expiring(response, principal)
     return principal
 

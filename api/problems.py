@@ -53,6 +53,8 @@ def problem_response(request: Request, *, status: int, type_uri: str, title: str
                             "detail": detail, "instance": request.url.path}
     body.update(extensions)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 429:  # RFC 6585: when the client may try again
+        headers = {"Retry-After": str(extensions.get("retry_after", 60))}
     if status == 401:  # RFC 9110: a 401 names the scheme the client should use
         headers = {"WWW-Authenticate": 'Bearer realm="org-lifecycle"'}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)

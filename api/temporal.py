@@ -19,7 +19,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.service import KeepAliveConfig, RetryConfig
 
-from core.temporal import CONNECT_ERRORS, connect_once, short_error
+from core.temporal import CONNECT_ERRORS, TemporalSecurity, connect_once, short_error
 
 CONNECT_TIMEOUT_S = 3.0
 # About 2.5 s of retries (0.1 s doubling, 5 tries) ride out a frontend restart's blink, then
@@ -36,9 +36,11 @@ class TemporalConnection:
     connected is kept; only a failed first connection is retried on the next call.
     """
 
-    def __init__(self, address: str, namespace: str, client: Client | None = None) -> None:
+    def __init__(self, address: str, namespace: str, client: Client | None = None,
+                 security: TemporalSecurity | None = None) -> None:
         self.address = address
         self.namespace = namespace
+        self.security = security
         # An injected client (tests: the time-skipping server's) is used as is and kept.
         self._injected = client
         self._client: Client | None = client
@@ -55,7 +57,8 @@ class TemporalConnection:
                 try:
                     self._client = await connect_once(
                         self.address, self.namespace, timeout_s=CONNECT_TIMEOUT_S,
-                        retry_config=CALL_RETRIES, keep_alive=KEEP_ALIVE)
+                        retry_config=CALL_RETRIES, keep_alive=KEEP_ALIVE,
+                        security=self.security)
                 except CONNECT_ERRORS as exc:
                     raise ConnectionError(f"Temporal at {self.address}: "
                                           f"{short_error(exc)}") from exc

@@ -10,7 +10,10 @@ People write card numbers in groups, so digits joined by any run of separators (
 `_`, `.`, `/`, Unicode dashes and invisible format characters) form one chain; a card number is
 any run of whole groups of such a chain holding 13-19 digits that passes the Luhn check. Whole
 groups only: a 30-digit id is one group and never a card, while `4111 1111 1111 1111 12/30`
-still is. The Luhn check keeps ordinary numbers (ids, dates) from tripping it most of the time.
+still is. The Luhn check keeps ordinary numbers (dates, amounts) from tripping it most of the
+time. The product's own ids (32 lowercase hex characters, or a UUID with its dashes, standing
+alone) are skipped: one in a few thousand holds a Luhn-valid run of digits, and ids sit in
+every body and every history; nobody types a card number into that shape by accident.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ MIN_DIGITS, MAX_DIGITS = 13, 19
 SEPARATORS = r"\s\-_./\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d\u200b-\u200f\u2060\ufeff"
 _CHAIN = re.compile(rf"\d+(?:[{SEPARATORS}]+\d+)*")
 _GROUP = re.compile(r"\d+")
+_ID = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})"
+                 r"(?![0-9A-Za-z])")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -57,7 +62,7 @@ def contains_card_number(text: str) -> bool:
     """True when `text` (a decoded value) holds something that looks like a full card number."""
     if not any(char.isdigit() for char in text):
         return False
-    normal = unicodedata.normalize("NFKC", text)
+    normal = _ID.sub(" ", unicodedata.normalize("NFKC", text))
     for chain in _CHAIN.finditer(normal):
         if len(chain.group()) >= MIN_DIGITS and _chain_holds_card(_GROUP.findall(chain.group())):
             return True

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -50,6 +50,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
+    # A database that hangs must not hang a request: connecting (and waiting for a pooled
+    # connection) gives up after the first, one statement (lock waits included; SQLite's busy
+    # wait) after the second, and the API answers 503.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     temporal_address: str = ""
     temporal_namespace: str = "default"
@@ -59,6 +64,15 @@ class Settings(BaseSettings):
     # dev server's UI on `temporal_ui_port`.
     temporal_ui_url: str = ""
     temporal_port: int = Field(default=7233, ge=1, le=65535)
+    # TLS to the Temporal frontend (mTLS with a client certificate and key), and an API key
+    # (Temporal Cloud). Files are PEM; TLS is on when any of them, `temporal_tls` or an API
+    # key is set. Empty: plain gRPC, fit only for a frontend no one else can reach.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: str = ""
+    temporal_tls_cert_file: str = ""
+    temporal_tls_key_file: str = ""
+    temporal_tls_server_name: str = ""
+    temporal_api_key: SecretStr = SecretStr("")
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
     # How long running activities may finish after SIGTERM before they are cancelled (and retried
@@ -75,6 +89,10 @@ class Settings(BaseSettings):
 
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     operator_token: SecretStr = SecretStr("")
+    # Failed authentications (per client address and per key prefix, all replicas together)
+    # within the window before further attempts get a 429.
+    auth_failure_limit: int = Field(default=20, ge=1, le=10_000)
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=24 * 3600)
     # Set by `lifecycle dev` alone: the public development pepper is accepted and the minimum
     # grace may be 0. The API and the worker refuse the development pepper without it.
     development: bool = False
@@ -185,6 +203,13 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Settings:
+        if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
+            raise ValueError("LIFECYCLE_TEMPORAL_TLS_CERT_FILE and LIFECYCLE_TEMPORAL_TLS_KEY_FILE "
+                             "go together (mTLS needs both)")
+        return self
 
     @field_validator("operator_token")
     @classmethod

@@ -167,3 +167,12 @@ def insert_keys(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, A
     session.execute(insert(ApiKey), list(rows))
     ids = [str(row["id"]) for row in rows]
     return {key.id: key for key in session.scalars(select(ApiKey).where(ApiKey.id.in_(ids)))}
+
+
+def admin_capable_keys(session: Session, org_id: str, now: datetime) -> set[str]:
+    """Ids of the org's keys that can administer it: live team keys made by an admin."""
+    return set(session.execute(
+        select(ApiKey.id).join(Member, Member.id == ApiKey.created_by)
+        .where(ApiKey.org_id == org_id, ApiKey.scope == KeyScope.TEAM,
+               ApiKey.revoked_at.is_(None), ApiKey.expires_at > now,
+               Member.role == Role.ADMIN)).scalars().all())

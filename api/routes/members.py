@@ -38,6 +38,7 @@ from api.routes.org_directory import MemberOut, member_out
 from api.routes.orgs import EMAIL_PATTERN
 from clients.member_offboarding import start_offboarding
 from core.problems import AdminImmutable, InvitationNotValid
+from core.text import OneLine
 from services import members as service
 from services.guards import org_or_404
 from services.names import NAME_PATTERN
@@ -68,7 +69,7 @@ class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"email": "grace@acme.example", "role": "member"}]})
 
-    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    email: OneLine = Field(max_length=320, pattern=EMAIL_PATTERN)
     role: Literal["admin", "member"] = "member"
 
 
@@ -101,9 +102,9 @@ class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"token": "q3X...from-the-mail", "name": "Grace"}]})
 
-    token: str = Field(min_length=1, max_length=200, description="the token from the mail")
-    name: str = Field("", max_length=200)
-    key_name: str = Field("default", min_length=1, max_length=200, pattern=NAME_PATTERN,
+    token: OneLine = Field(min_length=1, max_length=200, description="the token from the mail")
+    name: OneLine = Field("", max_length=200)
+    key_name: OneLine = Field("default", min_length=1, max_length=200, pattern=NAME_PATTERN,
                           description="name of the new member's first team key")
 
 

@@ -24,6 +24,7 @@ from api.routes.keys import CreatedKeyOut
 from api.routes.keys import _out as key_out
 from api.routes.orgs import EMAIL_PATTERN, OrgOut, _org_out
 from core.problems import TooManyRequests
+from core.text import OneLine
 from core.tokens import keyed_hash
 from services import orgs as org_service
 from services.names import NAME_PATTERN
@@ -41,12 +42,12 @@ class OrgCreate(BaseModel):
         "name": "Acme Research", "admin_email": "ada@acme.example", "admin_name": "Ada",
         "timezone": "Europe/Berlin", "key_name": "admin"}]})
 
-    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    admin_email: str = Field(max_length=320, pattern=EMAIL_PATTERN,
+    name: OneLine = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    admin_email: OneLine = Field(max_length=320, pattern=EMAIL_PATTERN,
                              description="the admin account: fixed from now on")
-    admin_name: str = Field("", max_length=200)
-    timezone: str = Field("UTC", max_length=64)
-    key_name: str = Field("admin", min_length=1, max_length=200, pattern=NAME_PATTERN,
+    admin_name: OneLine = Field("", max_length=200)
+    timezone: OneLine = Field("UTC", max_length=64)
+    key_name: OneLine = Field("admin", min_length=1, max_length=200, pattern=NAME_PATTERN,
                           description="name of the admin's first team key")
 
     @field_validator("timezone")

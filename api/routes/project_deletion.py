@@ -77,7 +77,8 @@ def _request(session: Session, settings: Settings, principal: Principal, org_id:
                          settings.min_grace_seconds)
     requested = service.request_deletion(session, org_id, project_id,
                                          confirm_name=body.confirm_name, grace_seconds=grace,
-                                         actor=principal.actor)
+                                         actor=principal.actor,
+                                         min_grace_seconds=settings.min_grace_seconds)
     session.commit()  # the workflow's first activity must find the row
     return requested
 

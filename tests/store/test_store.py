@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
 from store import console_auth, members
+from store.auth_failures import record_failure
 from store.base import Base, utcnow
 from store.ledger import record
 from store.migrate import downgrade, upgrade
@@ -29,7 +30,9 @@ from store.models import (
     ProjectDeletionCertificate,
     ProjectDeletionRequest,
     ProjectDeletionStatus,
+    RequestStatus,
     Role,
+    TeardownRequest,
 )
 from store.ownership import leftover_counts
 
@@ -74,6 +77,11 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
                                  member_id=seeded.admin_member_id, now=now,
                                  lifetime=timedelta(hours=1))
         console_auth.count_attempt(session, "b" * 64, now, timedelta(minutes=15))
+        session.add(TeardownRequest(
+            org_id=seeded.org_id, requested_by="member:x", grace_seconds=60,
+            min_grace_seconds=30, status=RequestStatus.PENDING,
+            workflow_id=f"org-teardown-{seeded.org_id}"))
+        record_failure(session, ["c" * 64], now, timedelta(minutes=15))
         members.add_invitation(session, org_id=seeded.org_id, email="new@example.com",
                                role=Role.MEMBER, token_hash=b"i" * 32, invited_by="key:olt_x",
                                now=now, expires_at=now + timedelta(days=7))
