@@ -160,6 +160,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
+    @field_validator("invitation_ttl", mode="before")
+    @classmethod
+    def _seconds_or_duration(cls, value: object) -> object:
+        """Whole seconds as digits (`604800`), or an ISO 8601 duration (`P7D`)."""
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
     @field_validator("worker_metrics_address")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
