@@ -32,6 +32,6 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),
              *DigestActivities(session_factory).all(),
-             *DeliveryActivities(session_factory, settings).all()]
+             *DeliveryActivities(session_factory, settings, start_delivery=start_delivery).all()]
     deletion = ProjectDeletionActivities(session_factory)
     return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep]

@@ -24,10 +24,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import fanout
-from activities.digest_text import Item, email_body, email_subject, webhook_body
+from activities.digest_text import Item, email_body, email_subject, item_event
 from contracts.sweep import PageInput, PageResult
 from core.expiry_windows import EXPIRED, card_due_at
-from store import orgs, outbox, reminders
+from store import orgs, outbox, reminders, webhooks
 from store.models import Organization, OrgStatus, PaymentStatus, Reminder, Role
 
 
@@ -157,7 +157,8 @@ class DigestActivities:
     def _enqueue(session: Session, org: Organization, batch: str, sweep_id: str,
                  now: datetime, items: list[Item], recipients_of: dict[str, set[str]],
                  zones: dict[str, str]) -> int:
-        """Insert one email per recipient and one webhook call for the org; returns the count."""
+        """Insert one email per recipient and one webhook event per reminder (queued for each
+        endpoint that wants it); returns the count of outbox messages."""
         if not items:
             return 0
         per_person: dict[str, list[Item]] = defaultdict(list)
@@ -169,14 +170,14 @@ class DigestActivities:
                  channel="email", recipient=email, subject=email_subject(org.name, mine),
                  body=email_body(org.name, mine, now, zones.get(email), org.timezone))
             for email, mine in sorted(per_person.items())]
-        if org.webhook_url:
-            delivery = f"{batch}:webhook"
-            rows.append(dict(idempotency_key=delivery, org_id=org.id, channel="webhook",
-                             recipient=org.webhook_url, subject="key_expiry.reminders",
-                             body=webhook_body(delivery, org.id, sweep_id, now, items)))
         for row in rows:
             outbox.queue(session, **row)
-        return len(rows)
+        hooks = 0
+        for item in items:
+            event_type, occurrence, data = item_event(item, now)
+            hooks += len(webhooks.emit(session, org.id, event_type, occurrence, data,
+                                       now=now).message_keys)
+        return len(rows) + hooks
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.compose]

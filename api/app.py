@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
+from api.deliveries import deliver_queued
 from api.routes import (
     billing,
     certificates,
@@ -27,6 +28,7 @@ from api.routes import (
     quotas,
     subscriptions,
     teardown,
+    webhooks,
 )
 from api.temporal import TemporalConnection
 from api.text_guard import refuse_nul
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_nul)],
+                  version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(refuse_nul), Depends(deliver_queued)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -69,7 +72,7 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, certificates, ops, ops_sweep):
+                   billing, teardown, certificates, ops, ops_sweep, webhooks):
         app.include_router(module.router)
     console.install(app, settings)
     docs.install(app)

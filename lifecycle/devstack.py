@@ -106,6 +106,10 @@ class DevPlan:
             "LIFECYCLE_TEMPORAL_UI_URL": self.ui_url,
             "PYTHONUNBUFFERED": "1",
         })
+        # Development reaches webhook receivers on this machine (plain http, loopback),
+        # unless the user said otherwise; production refuses both.
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOW_HTTP", "true")
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8", "::1/128"]')
         return env
 
     @property

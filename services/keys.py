@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core import keyformat
+from core import webhook_events as events
 from core.problems import InvalidInput, NotFound
 from services.guards import active_project, writable_org
 from services.names import check_name
-from store import apikeys, projects
+from store import apikeys, projects, webhooks
 from store.audit import audit_many
 from store.base import new_id, utcnow
-from store.models import KeyScope
+from store.models import ApiKey, KeyScope
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepp
                      expires_at=(now + timedelta(days=spec.lifetime_days)).isoformat())
                 for spec in specs])
     ids = [str(row["id"]) for row in rows]
+    if webhooks.anyone_wants(session, org_id, events.API_KEY_CREATED):
+        for row in rows:
+            key_created(session, stored[str(row["id"])])
     return [apikeys.CreatedKey(row=stored[key_id], secret=key.secret)
             for key_id, key in zip(ids, made, strict=True)]
 
@@ -71,3 +76,21 @@ def create_key(session: Session, org_id: str, spec: KeySpec, *, pepper: bytes,
                actor: str) -> apikeys.CreatedKey:
     (created,) = create_keys(session, org_id, [spec], pepper=pepper, actor=actor)
     return created
+
+
+def key_data(key: ApiKey) -> dict[str, Any]:
+    """What a key's events say about it: ids, its public prefix and name, times; no secret."""
+    return {"key_id": key.id, "prefix": key.prefix, "name": key.name,
+            "scope": key.scope.value, "project_id": key.project_id,
+            "created_by": key.created_by, "expires_at": key.expires_at.isoformat()}
+
+
+def key_created(session: Session, key: ApiKey) -> None:
+    webhooks.emit(session, key.org_id, events.API_KEY_CREATED, f"api_key:{key.id}:created",
+                  key_data(key))
+
+
+def key_revoked(session: Session, key: ApiKey, reason: str) -> None:
+    """`api_key.revoked`: the key stopped working (`deleted`, `leaked`, `unused`, ...)."""
+    webhooks.emit(session, key.org_id, events.API_KEY_REVOKED, f"api_key:{key.id}:revoked",
+                  {**key_data(key), "reason": reason})

@@ -127,10 +127,6 @@ class Organization(Base):
     admin_member_id: Mapped[str] = mapped_column(String(32))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     max_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
-    # Optional per-org webhook for reminders; the signing secret is shared with the receiver,
-    # so unlike API key secrets it must be kept to sign with.
-    webhook_url: Mapped[str | None] = mapped_column(String(1000))
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
 
 
@@ -427,6 +423,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Why the last attempt did not go through (a failed row's reason); ids and codes only.
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # A webhook waiting out its retry backoff: the sweep's backstop leaves it alone until then.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -498,4 +496,4 @@ class Reminder(Base):
 
 # The console's tables live in their own module; importing it here registers them with every
 # other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
-from store import console_models  # noqa: E402, F401
+from store import console_models, webhook_models  # noqa: E402, F401

@@ -215,6 +215,7 @@ def delete_key(org_id: OrgId, key_id: KeyId, principal: KeyDep,
         raise NotFound(f"key {key_id} does not exist in this organization")
     now = utcnow()
     out = _tombstone(key, principal.actor, now)
+    keys.key_revoked(session, key, "deleted")
     apikeys.delete_keys(session, [key], principal.actor, now)
     audit(session, org_id, principal.actor, "api_key.deleted", f"key:{out.prefix}")
     return out
@@ -238,6 +239,8 @@ def bulk_delete(org_id: OrgId, body: BulkDelete, principal: KeyDep,
     found = [row for row in rows if row is not None]
     now = utcnow()
     outs = [_tombstone(row, principal.actor, now) for row in found]
+    for row in found:
+        keys.key_revoked(session, row, "deleted")
     deleted = apikeys.delete_keys(session, found, principal.actor, now)
     audit(session, org_id, principal.actor, "api_key.bulk_deleted", f"org:{org_id}",
           prefixes=[o.prefix for o in outs])
