@@ -30,10 +30,10 @@ from clients.schedules import ensure_at_worker_start
 from clients.teardown import register_search_attributes
 from core.logs import configure_logging
 from core.sdk_metrics import MetricsExporterError, metrics_runtime
-from core.settings import Settings, SettingsError, load_settings
-from core.temporal import TemporalUnavailableError, wait_until_serving
+from core.settings import Settings, SettingsError, load_settings, refuse_unsafe
+from core.temporal import TemporalSecurity, TemporalUnavailableError, wait_until_serving
 from core.tracing import SERVICE_WORKER, configure_tracing
-from store.db import make_engine, make_session_factory
+from store.db import make_session_factory, settings_engine
 from workflows import all_workflows
 
 log = logging.getLogger("lifecycle.worker")
@@ -66,6 +66,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
     Callers that pass their own `stop` (tests, an embedding process) keep control of signals;
     only the stand-alone process installs handlers.
     """
+    refuse_unsafe(settings)
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     if stop is None:
@@ -75,7 +76,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             installed.append(sig)
 
     log.info("database %s", settings.shown_database_url)
-    engine = make_engine(settings.effective_database_url)
+    engine = settings_engine(settings)
     try:
         session_factory = make_session_factory(engine)
         workflows = all_workflows()
@@ -86,7 +87,8 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             client = await _unless_stopped(
                 wait_until_serving(address, settings.temporal_namespace,
                                    deadline_s=CONNECT_DEADLINE_S,
-                                   runtime=metrics_runtime(settings)), stop)
+                                   runtime=metrics_runtime(settings),
+                                   security=TemporalSecurity.from_settings(settings)), stop)
             if client is None:
                 return
         await _unless_stopped(_register_search_attributes(client), stop)
@@ -161,6 +163,9 @@ def main(settings: Settings) -> int:
     except (TemporalUnavailableError, MetricsExporterError) as exc:
         log.error("%s", exc)
         return 1
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
     return 0
 
 

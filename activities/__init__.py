@@ -21,6 +21,7 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     from activities.billing import DatabaseBillingGateway
     from activities.delivery import DeliveryActivities
     from activities.digests import DigestActivities
+    from activities.member_offboarding import MemberOffboardingActivities
     from activities.project_deletion import ProjectDeletionActivities
     from activities.purge import PurgeActivities
     from activities.subscriptions import SubscriptionActivities
@@ -34,4 +35,6 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
              *DigestActivities(session_factory).all(),
              *DeliveryActivities(session_factory, settings, start_delivery=start_delivery).all()]
     deletion = ProjectDeletionActivities(session_factory)
-    return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep]
+    offboarding = MemberOffboardingActivities(session_factory, start_delivery)
+    return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep,
+            *offboarding.all()]

@@ -9,6 +9,11 @@ Every mail header is built by the `email` package under its SMTP policy: values 
 the policy's header factory, which refuses line breaks and encodes non-ASCII text (RFC 2047),
 and the recipient is parsed as exactly one address; the envelope names that one address too.
 So nothing user-written (an org name in a subject, an address) can add a header or a recipient.
+Two more lines of defence, because the policy alone is not enough on every Python we run: some
+versions decode an encoded word (`=?utf-8?q?=0D=0ABcc:...?=`) typed as plain text and write
+the line break it hides onto the wire. So a `=?` in a subject is split by an invisible word
+joiner (never read as an encoded word), and the message is parsed back from its wire form and
+refused unless it has exactly the headers set, with the values set.
 
 Webhooks follow the Standard Webhooks specification (`core.standard_webhooks`): the event id in
 `webhook-id`, the attempt's time in `webhook-timestamp`, one `v1,` signature per live secret.
@@ -119,16 +124,32 @@ class Channels:
         return response.status_code
 
 
+WORD_JOINER = "\u2060"
+_OWN_HEADERS = ("content-type", "content-transfer-encoding", "mime-version")
+
+
+def _checked_on_the_wire(msg: EmailMessage, wanted: dict[str, str]) -> None:
+    """Refuse `msg` unless its wire form parses back to exactly the `wanted` headers."""
+    head = msg.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    parsed = email.message_from_bytes(head, policy=email.policy.default)
+    names = sorted(k.lower() for k in parsed if k.lower() not in _OWN_HEADERS)
+    if names != sorted(wanted) or any(str(parsed[k]) != v for k, v in wanted.items()):
+        raise ValueError("the mail's headers would not be the ones set: refused")
+
+
 def build_email(sender: str, idempotency_key: str, recipient: str, subject: str,
                 body: str) -> tuple[EmailMessage, str]:
     """The mail as the SMTP policy builds it, and the one envelope recipient (the parsed
     address, never the raw string); raises ValueError on anything that would not be exactly
     these headers once on the wire."""
     to = Address(addr_spec=recipient)
+    subject = subject.replace("=?", "=" + WORD_JOINER + "?")
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = message_id(idempotency_key, sender)
     msg.set_content(body)
+    _checked_on_the_wire(msg, {"from": str(msg["From"]), "to": to.addr_spec,
+                               "subject": subject, "message-id": str(msg["Message-ID"])})
     return msg, to.addr_spec

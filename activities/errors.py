@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
+from contracts.member_offboarding import REMOVAL_NOT_REQUESTED
 from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
 from contracts.subscriptions import CAPACITY_ACTIVE, ORG_NOT_ACTIVE
 
@@ -15,8 +16,11 @@ ORG_NOT_FOUND = "OrgNotFound"
 ORG_NOT_FROZEN = "OrgNotFrozen"
 TEARDOWN_BLOCKED = "TeardownBlocked"
 VERIFICATION_FAILED = "VerificationFailed"
+TEARDOWN_NOT_REQUESTED = "TeardownNotRequested"
 FINAL_ERRORS = [ORG_NOT_FOUND, ORG_NOT_FROZEN, TEARDOWN_BLOCKED, VERIFICATION_FAILED,
-                DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN, ORG_NOT_ACTIVE, CAPACITY_ACTIVE]
+                TEARDOWN_NOT_REQUESTED,
+                DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN, ORG_NOT_ACTIVE, CAPACITY_ACTIVE,
+                REMOVAL_NOT_REQUESTED]
 
 
 def final(kind: str, message: str) -> ApplicationError:

@@ -19,7 +19,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities import requests
 from activities.errors import ORG_NOT_FOUND, final, refuse_leftovers
+from activities.requests import RequestRef
 from activities.teardown import name_hash
 from contracts.project_deletion import (
     DELETION_NOT_REQUESTED,
@@ -33,7 +35,6 @@ from contracts.project_deletion import (
 from contracts.subscriptions import ORG_NOT_ACTIVE
 from store import ledger, orgs, project_deletions, projects
 from store.audit import audit
-from store.base import utcnow
 from store.models import (
     OrgStatus,
     Project,
@@ -46,6 +47,11 @@ from store.models import (
 log = logging.getLogger(__name__)
 
 
+def _ref(step: DeletionStep) -> RequestRef:
+    return RequestRef(step.request_id, step.org_id, step.workflow_id, step.run_id,
+                      DELETION_NOT_REQUESTED, "deletion request")
+
+
 def snapshot_prefix(request_id: str) -> str:
     return f"project-deletion:{request_id}:snapshot:"
 
@@ -56,33 +62,21 @@ class ProjectDeletionActivities:
 
     def _held(self, session: Session, step: DeletionStep) -> ProjectDeletionRequest:
         """The request, locked, when this run holds it; a final refusal otherwise."""
-        row = project_deletions.request_for(session, step.request_id, step.org_id,
-                                            step.project_id, lock=True)
-        if row is None or row.workflow_id != step.workflow_id:
-            raise final(DELETION_NOT_REQUESTED, f"no deletion request {step.request_id} of "
-                        f"project {step.project_id} for this workflow")
-        if row.status is not ProjectDeletionStatus.RUNNING or row.run_id != step.run_id:
-            raise final(DELETION_NOT_REQUESTED, f"deletion request {step.request_id} is "
-                        f"{row.status.value} and not held by this run")
-        return row
+        return requests.held(session, ProjectDeletionRequest, _ref(step),
+                             project_id=step.project_id)
 
     @activity.defn
     def claim_deletion_request(self, step: DeletionStep) -> ClaimResult:
         """Take the unused request for this run, or refuse without touching anything."""
         with self.sessions.begin() as session:
-            row = project_deletions.request_for(session, step.request_id, step.org_id,
-                                                step.project_id, lock=True)
-            if (row is not None and row.workflow_id == step.workflow_id
-                    and row.status is ProjectDeletionStatus.PENDING):
-                row.status = ProjectDeletionStatus.RUNNING
-                row.run_id = step.run_id
-                row.claimed_at = utcnow()
+            row, claimed = requests.claim(session, ProjectDeletionRequest, _ref(step),
+                                          project_id=step.project_id)
+            if claimed:
                 audit(session, step.org_id, row.requested_by, "project.deletion_started",
                       f"project:{step.project_id}", request_id=row.id,
                       workflow_id=step.workflow_id, run_id=step.run_id)
-                return ClaimResult(grace_seconds=row.grace_seconds)
-            # a retry of this run's own claim passes; anything else is refused untouched
-            return ClaimResult(grace_seconds=self._held(session, step).grace_seconds)
+            return ClaimResult(grace_seconds=row.grace_seconds,
+                               min_grace_seconds=row.min_grace_seconds)
 
     @activity.defn
     def freeze_project(self, step: DeletionStep) -> ProjectFreezeResult:
@@ -183,12 +177,11 @@ class ProjectDeletionActivities:
         deleting can be deleted again by a new request, which resumes the purge."""
         step = note.step
         with self.sessions.begin() as session:
-            row = project_deletions.request_for(session, step.request_id, step.org_id,
-                                                step.project_id, lock=True)
-            if (row is None or row.status is not ProjectDeletionStatus.RUNNING
-                    or row.run_id != step.run_id):
+            row = requests.release(session, ProjectDeletionRequest, _ref(step),
+                                   ProjectDeletionStatus.FAILED, note.reason,
+                                   project_id=step.project_id)
+            if row is None:
                 return  # never claimed by this run (refused at the claim), or closed already
-            project_deletions.finish(row, ProjectDeletionStatus.FAILED, note.reason)
             audit(session, step.org_id, f"workflow:{step.workflow_id}",
                   "project.deletion_failed", f"project:{step.project_id}", request_id=row.id,
                   reason=note.reason[:500])

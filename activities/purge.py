@@ -2,9 +2,9 @@
 
 Two callers share them: the org teardown (every project of an org being deleted) and the
 deletion of one project of a live org (`ProjectStep.request_id` names its request). Either way
-they refuse to touch a project that is not being deleted: the org must be `deleting`, or the
-project itself `deleting` under a running request, which also names the actor of its audit
-events.
+they refuse to touch a project that is not being deleted: the org must be `deleting` under a
+running teardown request, or the project itself `deleting` under a running request, which
+also names the actor of its audit events.
 
 The batches are keyset ranges (see `store/purge.py` for why). Each batch commits on its own with
 its ledger row, and the activity heartbeats its cursor so a retry resumes where the last attempt
@@ -22,12 +22,18 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.errors import ORG_NOT_FROZEN, final
+from activities.errors import ORG_NOT_FROZEN, TEARDOWN_NOT_REQUESTED, final
 from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
-from contracts.teardown import ProjectPurgeResult, ProjectStep
-from store import ledger, orgs, project_deletions, projects, purge
+from contracts.teardown import ProjectPurgeResult, ProjectStep, teardown_workflow_id
+from store import ledger, orgs, project_deletions, projects, purge, requests
 from store.audit import audit
-from store.models import OrgStatus, ProjectDeletionStatus, ProjectStatus
+from store.models import (
+    OrgStatus,
+    ProjectDeletionStatus,
+    ProjectStatus,
+    RequestStatus,
+    TeardownRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,12 @@ class PurgeActivities:
                 deleting = False
             if not deleting:
                 raise final(ORG_NOT_FROZEN, f"organization {step.org_id} is not being deleted")
+            teardown = (requests.request_for(session, TeardownRequest, step.teardown_request_id,
+                                             step.org_id) if step.teardown_request_id else None)
+            if (teardown is None or teardown.status is not RequestStatus.RUNNING
+                    or teardown.workflow_id != teardown_workflow_id(step.org_id)):
+                raise final(TEARDOWN_NOT_REQUESTED, f"no running teardown request "
+                            f"{step.teardown_request_id or '(none)'} for this organization")
             return "teardown"
         request = project_deletions.request_for(session, step.request_id, step.org_id,
                                                 step.project_id)

@@ -16,15 +16,18 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities import requests
 from activities.billing import BillingGateway
 from activities.delivery import StartDelivery
 from activities.errors import (
     ORG_NOT_FOUND,
     ORG_NOT_FROZEN,
     TEARDOWN_BLOCKED,
+    TEARDOWN_NOT_REQUESTED,
     final,
     refuse_leftovers,
 )
+from activities.requests import RequestRef
 from contracts.teardown import (
     CertificateInput,
     FreezeResult,
@@ -33,15 +36,19 @@ from contracts.teardown import (
     ProjectPage,
     StepCount,
     SubscriptionStep,
+    TeardownFailure,
 )
 from core.idempotency import idempotency_key, idempotency_prefix
 from store import ledger, orgs, outbox, subscriptions
+from store import requests as request_rows
 from store import teardown as teardown_store
 from store.audit import audit
 from store.base import utcnow
 from store.models import (
     Organization,
     OrgStatus,
+    RequestStatus,
+    TeardownRequest,
 )
 from store.plan import find_blockers, owned_counts
 
@@ -63,6 +70,12 @@ def _org(session: Session, org_id: str, *, lock: bool = False) -> Organization:
         return orgs.lock_org(session, org_id) if lock else orgs.get_org(session, org_id)
     except orgs.OrgMissing:
         raise final(ORG_NOT_FOUND, f"organization {org_id} not found") from None
+
+
+def request_ref(step: OrgStep) -> RequestRef:
+    """The teardown request a step says its run holds."""
+    return RequestRef(step.request_id, step.org_id, step.workflow_id, step.run_id,
+                      TEARDOWN_NOT_REQUESTED, "teardown request")
 
 
 def name_hash(name: str) -> str:
@@ -108,6 +121,7 @@ class TeardownActivities:
                     {k.split("/", 1)[1]: v for k, v in ledger.entries(
                         session, step.org_id, key + "/").items()})
             self._frozen_org(session, step.org_id)
+            requests.held(session, TeardownRequest, request_ref(step))
             detail = work(session)
             for table, n in detail.items():
                 ledger.record(session, step.org_id, f"{key}/{table}", n)
@@ -122,7 +136,19 @@ class TeardownActivities:
 
     @activity.defn
     def freeze_org(self, step: OrgStep) -> FreezeResult:
-        """Stop all writes and key use; snapshot the counts the certificate will report."""
+        """Claim the API's request, then stop all writes and key use and snapshot the counts
+        the certificate will report.
+
+        The claim commits on its own first, so a teardown refused further on (blockers, a
+        missing org) still holds its request and closes it as failed. Without an unused
+        request for this workflow nothing is touched.
+        """
+        with self.sessions.begin() as session:
+            row, claimed = requests.claim(session, TeardownRequest, request_ref(step))
+            actor, grace, min_grace = row.requested_by, row.grace_seconds, row.min_grace_seconds
+            if claimed:
+                audit(session, step.org_id, actor, "teardown.claimed",
+                      f"workflow:{step.workflow_id}", request_id=row.id, run_id=step.run_id)
         with self.sessions.begin() as session:
             org = _org(session, step.org_id, lock=True)
             if org.status is OrgStatus.ACTIVE:
@@ -131,8 +157,8 @@ class TeardownActivities:
                     raise final(TEARDOWN_BLOCKED, "; ".join(blocking))
                 org.status = OrgStatus.FROZEN
                 org.frozen_at = utcnow()
-                audit(session, step.org_id, step.actor, "teardown.requested",
-                      f"workflow:{step.workflow_id}")
+                audit(session, step.org_id, actor, "teardown.requested",
+                      f"workflow:{step.workflow_id}", request_id=step.request_id)
             # The snapshot rows commit together, so either all are recorded or none: a retry
             # reads them back instead of counting every table again.
             snapshot = {key.split(":", 1)[1]: n for key, n in ledger.entries(
@@ -142,7 +168,8 @@ class TeardownActivities:
                 for table, n in snapshot.items():
                     ledger.record(session, step.org_id, f"snapshot:{table}", n)
             return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
-                                already_destructive=org.status is OrgStatus.DELETING)
+                                already_destructive=org.status is OrgStatus.DELETING,
+                                grace_seconds=grace, min_grace_seconds=min_grace)
 
     @activity.defn
     def unfreeze_org(self, step: OrgStep) -> None:
@@ -153,6 +180,9 @@ class TeardownActivities:
                 return  # restored by an earlier attempt
             if org.status is OrgStatus.DELETING:
                 raise final(ORG_NOT_FROZEN, "deletion already started: cannot restore")
+            requests.held(session, TeardownRequest, request_ref(step))
+            requests.release(session, TeardownRequest, request_ref(step),
+                             RequestStatus.CANCELLED)
             org.status = OrgStatus.ACTIVE
             org.frozen_at = None
             ledger.forget(session, step.org_id, "snapshot:")
@@ -163,6 +193,7 @@ class TeardownActivities:
     def begin_destruction(self, step: OrgStep) -> None:
         """Mark the point of no return in the database too (status `deleting`)."""
         with self.sessions.begin() as session:
+            requests.held(session, TeardownRequest, request_ref(step))
             teardown_store.mark_deleting(session, step.org_id)
             self._frozen_org(session, step.org_id)
 
@@ -178,7 +209,8 @@ class TeardownActivities:
     @activity.defn
     def cancel_subscription(self, step: SubscriptionStep) -> StepCount:
         key = idempotency_key(step.workflow_id, "unsubscribe", step.subscription_id)
-        org_step = OrgStep(step.org_id, step.workflow_id)
+        org_step = OrgStep(step.org_id, step.workflow_id, request_id=step.request_id,
+                           run_id=step.run_id)
         return self._step(org_step, f"unsubscribe:{step.subscription_id}", lambda s: {
             "subscriptions_cancelled": int(self.billing.cancel_subscription(
                 s, step.org_id, step.subscription_id, key))})
@@ -235,14 +267,26 @@ class TeardownActivities:
             existing = teardown_store.certificate_of(session, cert.org_id)
             if existing is not None:
                 return existing.id
+            ref = request_ref(OrgStep(cert.org_id, cert.workflow_id, request_id=cert.request_id,
+                                      run_id=cert.claim_run_id))
+            request = requests.held(session, TeardownRequest, ref)
+            requests.release(session, TeardownRequest, ref, RequestStatus.COMPLETED)
             row = teardown_store.add_certificate(
                 session, org_id=cert.org_id, org_name_hash=cert.org_name_hash,
-                requested_by=cert.requested_by, workflow_id=cert.workflow_id,
+                requested_by=request.requested_by, workflow_id=cert.workflow_id,
                 run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
                 verification=cert.verification)
             audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
                   f"certificate:{row.id}")
             return row.id
+
+    @activity.defn
+    def fail_teardown_request(self, failure: TeardownFailure) -> None:
+        """Close the request this run held as failed, with the reason. The org stays as the
+        failure left it (frozen or deleting); a new request resumes the teardown."""
+        with self.sessions.begin() as session:
+            requests.release(session, TeardownRequest, request_ref(failure.step),
+                             RequestStatus.FAILED, failure.reason)
 
     # -- notifications ---------------------------------------------------------------------
 
@@ -267,6 +311,13 @@ class TeardownActivities:
         existing = outbox.find(session, key)
         if existing is not None:
             return existing.status == outbox.PENDING
+        request = request_rows.request_for(session, TeardownRequest, notice.request_id,
+                                       notice.org_id)
+        if (request is None or request.workflow_id != notice.workflow_id
+                or request.run_id != notice.teardown_id):
+            log.warning("teardown %s: no claimed request, no %s notice", notice.workflow_id,
+                        notice.kind)
+            return False
         if notice.kind == "failed":
             audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
                   "teardown.failed", f"workflow:{notice.workflow_id}",
@@ -289,4 +340,4 @@ class TeardownActivities:
                 self.list_subscriptions, self.cancel_subscription, self.list_project_page,
                 self.revoke_api_keys, self.remove_members, self.delete_payment_method,
                 self.erase_usage_and_billing, self.delete_org, self.verify_nothing_left,
-                self.write_certificate, self.notify_admin]
+                self.write_certificate, self.fail_teardown_request, self.notify_admin]

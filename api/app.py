@@ -16,13 +16,17 @@ from temporalio.client import Client
 from api import console, docs, health, instrument, metrics, openapi, problems
 from api.deliveries import deliver_queued
 from api.routes import (
+    audit,
     billing,
     certificates,
     datasets,
     keys,
+    members,
     ops,
     ops_sweep,
+    org_directory,
     orgs,
+    permissions,
     project_deletion,
     projects,
     quotas,
@@ -30,10 +34,12 @@ from api.routes import (
     teardown,
     webhooks,
 )
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
-from api.text_guard import refuse_nul
-from core.settings import Settings, load_settings
-from store.db import make_engine, make_session_factory
+from api.text_guard import refuse_hostile_text
+from core.settings import Settings, load_settings, refuse_unsafe
+from core.temporal import TemporalSecurity
+from store.db import make_session_factory, settings_engine
 
 log = logging.getLogger("lifecycle.api")
 
@@ -46,9 +52,11 @@ def create_app(settings: Settings | None = None,
     server's); workflows start on `settings.task_queue` either way.
     """
     settings = settings if settings is not None else load_settings()
-    engine = make_engine(settings.effective_database_url)  # connects on first use only
+    refuse_unsafe(settings)
+    engine = settings_engine(settings)  # connects on first use only
     temporal = TemporalConnection(settings.effective_temporal_address,
-                                  settings.temporal_namespace, temporal_client)
+                                  settings.temporal_namespace, temporal_client,
+                                  TemporalSecurity.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +69,7 @@ def create_app(settings: Settings | None = None,
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
                   version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(refuse_nul), Depends(deliver_queued)],
+                  dependencies=[Depends(refuse_hostile_text), Depends(deliver_queued)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -71,10 +79,12 @@ def create_app(settings: Settings | None = None,
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (orgs, projects, project_deletion, datasets, keys, quotas, subscriptions,
-                   billing, teardown, certificates, ops, ops_sweep, webhooks):
+    for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
+                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
+                   ops, ops_sweep, webhooks):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)
     return app

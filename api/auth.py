@@ -2,7 +2,9 @@
 
 A key is checked on every request, whatever the sweep did (expiry is enforced at use, not by
 the sweep): well-formed (type prefix and checksum), known by its public prefix, its keyed hash
-equal in constant time, not revoked, not expired, and its org active (frozen means frozen: a
+equal in constant time, not revoked, not expired, a team key's creator still an active member
+(a member being removed loses every key they made at once, before the offboarding revokes
+them), and its org active (frozen means frozen: a
 frozen org's keys stop working, so a purge cannot race new data); a project key also needs its
 project active (a project being deleted refuses its keys for the same reason). The one
 exception is `TeardownKeyDep`, used only by the teardown routes: starting a teardown freezes
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
+from api.throttle import guarded
 from core import keyformat
 from core.settings import Settings
 from store import apikeys, orgs, projects
@@ -123,9 +126,14 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     if row.expires_at <= now:
         raise Unauthorized("the API key has expired", key_prefix=row.prefix,
                            expired_at=row.expires_at.isoformat())
+    try:
+        role = apikeys.creator_role(session, row)
+    except apikeys.CreatorGone:
+        raise Unauthorized("the member who created this API key was removed from the "
+                           "organization", key_prefix=row.prefix) from None
     principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
-                          project_id=row.project_id, member_id=row.created_by,
-                          role=apikeys.creator_role(session, row), expires_at=row.expires_at)
+                          project_id=row.project_id, member_id=row.created_by, role=role,
+                          expires_at=row.expires_at)
     status = orgs.org_status(session, row.org_id)  # the key's org: a foreign key
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
@@ -148,9 +156,17 @@ def _warn_if_expiring(response: Response, principal: Principal) -> None:
         response.headers["Warning"] = f'299 - "API key expires {stamp}"'
 
 
+def _authenticate(request: Request, session: Session, settings: Settings, *,
+                  allow_frozen: bool = False) -> Principal:
+    """`authenticate` behind the failed-authentication throttle."""
+    token = bearer_token(request)
+    return guarded(request, settings, token,
+                   lambda: authenticate(session, settings, token, allow_frozen=allow_frozen))
+
+
 def key_principal(request: Request, response: Response, session: SessionDep,
                   settings: SettingsDep) -> Principal:
-    principal = authenticate(session, settings, bearer_token(request))
+    principal = _authenticate(request, session, settings)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -166,7 +182,7 @@ def key_principal_committed(request: Request, response: Response, factory: Sessi
     for it. A request that fails later keeps the stamp: the key was used.
     """
     with factory.begin() as session:
-        principal = authenticate(session, settings, bearer_token(request))
+        principal = _authenticate(request, session, settings)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -174,7 +190,7 @@ def key_principal_committed(request: Request, response: Response, factory: Sessi
 def teardown_principal(request: Request, response: Response, session: SessionDep,
                        settings: SettingsDep) -> Principal:
     """Like `key_principal`, but an admin team key still works while its org is frozen."""
-    principal = authenticate(session, settings, bearer_token(request), allow_frozen=True)
+    principal = _authenticate(request, session, settings, allow_frozen=True)
     _warn_if_expiring(response, principal)
     return principal
 
@@ -186,18 +202,24 @@ def is_operator(settings: Settings, token: str) -> bool:
 
 
 def operator(request: Request, settings: SettingsDep) -> Operator:
-    if not is_operator(settings, bearer_token(request)):
-        raise Unauthorized("this endpoint needs the operator credential")
-    return Operator()
+    token = bearer_token(request)
+
+    def check() -> Operator:
+        if not is_operator(settings, token):
+            raise Unauthorized("this endpoint needs the operator credential")
+        return Operator()
+
+    return guarded(request, settings, token, check)
 
 
 def operator_or_teardown_admin(request: Request, response: Response, session: SessionDep,
                                settings: SettingsDep) -> Operator | Principal:
     """The teardown status after the org is gone is the operator's; before, also its admin's."""
     token = bearer_token(request)
-    if is_operator(settings, token):
-        return Operator()
-    principal = authenticate(session, settings, token, allow_frozen=True)
+    principal = guarded(request, settings, token, lambda: Operator() if is_operator(
+        settings, token) else authenticate(session, settings, token, allow_frozen=True))
+    if isinstance(principal, Operator):
+        return principal
     _warn_if_expiring(response, principal)
     return principal
 

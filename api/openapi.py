@@ -3,7 +3,7 @@
 FastAPI describes error bodies as `application/json` and adds its own `HTTPValidationError`
 for 422, but every error this API sends is an RFC 9457 `application/problem+json` body (see
 `api.problems`). This rewrites each operation's 4xx/5xx responses to that media type and schema,
-adds the 401/422 every authenticated route can answer, and declares the bearer scheme, so a
+adds the 401/422/429 every authenticated route can answer, and declares the bearer scheme, so a
 client generator or a schema fuzzer sees what the server really does.
 """
 
@@ -25,6 +25,8 @@ def _fix_operation(path: str, operation: dict[str, Any]) -> None:
     if path not in PUBLIC:
         responses.setdefault("401", {"description": "Authentication required"})
         responses.setdefault("422", {"description": "Invalid input"})
+        responses.setdefault("429", {"description": "Too many failed authentications "
+                                                    "(`Retry-After` says when to try again)"})
         operation["security"] = [{"bearer": []}]
     for code, response in responses.items():
         if code[0] in "45":

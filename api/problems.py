@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from core.problems import (  # re-exported: routes import them from here
     TYPE_PREFIX,
@@ -36,6 +37,7 @@ from core.problems import (  # re-exported: routes import them from here
     Unauthorized,
     Unavailable,
 )
+from core.temporal import is_transient
 
 log = logging.getLogger("lifecycle.api")
 
@@ -51,6 +53,8 @@ def problem_response(request: Request, *, status: int, type_uri: str, title: str
                             "detail": detail, "instance": request.url.path}
     body.update(extensions)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 429:  # RFC 6585: when the client may try again
+        headers = {"Retry-After": str(extensions.get("retry_after", 60))}
     if status == 401:  # RFC 9110: a 401 names the scheme the client should use
         headers = {"WWW-Authenticate": 'Bearer realm="org-lifecycle"'}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
@@ -121,6 +125,18 @@ async def _on_driver_error(request: Request, exc: Exception) -> JSONResponse:
     return await _on_unexpected(request, exc)
 
 
+async def _on_temporal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A Temporal call a route did not handle: unreachable or overloaded is a 503 the client
+    retries after `Retry-After`; any other status is a bug, a 500."""
+    assert isinstance(exc, RPCError)
+    if not is_transient(exc):
+        return await _on_unexpected(request, exc)
+    log.warning("Temporal unavailable on %s %s: %s", request.method, request.url.path,
+                exc.status.name if exc.status else "unknown status")
+    return problem_response(request, status=503, type_uri=Unavailable.type_uri(),
+                            title=Unavailable.title, detail="Temporal is unavailable")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, status=500, type_uri=Problem.type_uri(),
@@ -135,4 +151,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_driver_error)
     # no pooled connection came free in time: the database is too slow or away, not a bug
     app.add_exception_handler(PoolTimeout, _on_database_down)
+    app.add_exception_handler(RPCError, _on_temporal_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.teardown_models import MAX_GRACE_SECONDS, StepOut
 from contracts.project_deletion import DeletionProgress
+from core.text import OneLine
 from store.models import ProjectDeletionCertificate, ProjectDeletionRequest
 
 
@@ -17,7 +18,7 @@ class DeletionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"confirm_name": "genomics", "grace_seconds": 3600}]})
 
-    confirm_name: str = Field(max_length=200, description="the project's exact name")
+    confirm_name: OneLine = Field(max_length=200, description="the project's exact name")
     grace_seconds: int | None = Field(None, ge=0, le=MAX_GRACE_SECONDS,
                                       description="grace window; default from settings")
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.teardown import Progress
+from core.text import FreeText, OneLine
 from store.models import DeletionCertificate
 from store.plan import TeardownPlan
 
@@ -48,7 +49,7 @@ class TeardownStart(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"confirm_name": "Acme Research", "grace_seconds": 604800}]})
 
-    confirm_name: str = Field(max_length=200, description="the org's exact name")
+    confirm_name: OneLine = Field(max_length=200, description="the org's exact name")
     grace_seconds: int | None = Field(None, ge=0, le=MAX_GRACE_SECONDS,
                                       description="grace window; default from settings")
 
@@ -112,7 +113,7 @@ class TeardownStatus(BaseModel):
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field("", max_length=500)
+    reason: FreeText = Field("", max_length=500)
 
 
 class DecisionOut(BaseModel):

@@ -1,44 +1,93 @@
-"""Refuse U+0000 anywhere in a request's text (path, query, JSON body) with a 422.
+"""The app-wide net under the typed fields: NUL and card numbers refused in every request.
 
-Why: PostgreSQL text cannot hold NUL (psycopg2 raises before the statement is sent), so a key
-named "\\u0000..." reached the database and came back as a 500, while SQLite stored it: the
-same request behaved differently per database. No field of this API has a use for it, so it
-is refused up front, before any handler can open a transaction (found by the schemathesis run
-at 250 examples per operation).
+Every free-text field of a request model is declared with `core.text`'s types, which check the
+decoded value. This dependency runs before any handler (so before any transaction) and checks
+what a model might not see: fields a model does not declare, dictionary keys, numbers, and
+bodies that are not valid JSON at all.
+
+- U+0000 anywhere in the path, the query or the body is a 422: PostgreSQL text cannot hold it
+  (psycopg2 raises before the statement is sent), so it would be a 500 there and stored on
+  SQLite; no field has a use for it.
+- A card number in any decoded string or integer of a JSON body is a 422 `card-number-refused`.
+  The decoded value is what counts: `"\\u0034\\u0031..."` is stored as `41...`. A body that is
+  not JSON is scanned as text.
+
+Two kinds of body are decoded and checked by their own code instead, which can say more: record
+uploads (`checks_own_text`: `services.record_input` names the position of each bad record) and
+the console's forms (`api.console.auth` decodes every field and names the one refused).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from fastapi import Request
 
 from api.problems import InvalidInput
+from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
+from core.problems import CardNumberRefused
+from core.text import NUL
 
-NUL = "\x00"
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+NUL_MESSAGE = "text in the request must not contain NUL (U+0000) characters"
+_OWN_CHECK = "__checks_own_text__"
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-async def refuse_nul(request: Request) -> None:
-    """App-wide dependency; the body is parsed only when its bytes could hold a NUL."""
-    if NUL in request.url.path or any(_has_nul(k) or _has_nul(v)
+def checks_own_text(endpoint: F) -> F:
+    """Mark a route whose body is decoded and checked for card numbers by its own code."""
+    setattr(endpoint, _OWN_CHECK, True)
+    return endpoint
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string (keys included) and integer of a decoded JSON document, as text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            continue
+        elif isinstance(item, int):
+            yield str(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _parsed(body: bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(body)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _own_check(request: Request) -> bool:
+    route = request.scope.get("route")
+    if getattr(getattr(route, "endpoint", None), _OWN_CHECK, False):
+        return True
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media in FORMS
+
+
+async def refuse_hostile_text(request: Request) -> None:
+    """App-wide dependency: NUL anywhere, or a card number in the body, is refused."""
+    if NUL in request.url.path or any(NUL in k or NUL in v
                                       for k, v in request.query_params.multi_items()):
-        raise InvalidInput("text in the request must not contain NUL (U+0000) characters")
+        raise InvalidInput(NUL_MESSAGE)
     body = await request.body()
-    if b"\\u0000" in body or b"\x00" in body:
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            return  # not JSON: the route's own validation answers
-        if _has_nul(parsed):
-            raise InvalidInput("text in the request must not contain NUL (U+0000) characters")
+    if b"\x00" in body:
+        raise InvalidInput(NUL_MESSAGE)
+    if not body or _own_check(request):
+        return
+    is_json, document = _parsed(body)
+    texts = list(_texts(document)) if is_json else [body.decode("utf-8", errors="replace")]
+    if any(NUL in text for text in texts):
+        raise InvalidInput(NUL_MESSAGE)
+    if any(contains_card_number(text) for text in texts):
+        raise CardNumberRefused(CARD_NUMBER_MESSAGE)

@@ -32,11 +32,12 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
+from services.teardown import recorded_input
 from store.db import make_engine, make_session_factory
 
 
@@ -64,7 +65,7 @@ async def measure(temporal: Temporal, url: str, settings: Settings, projects: in
             org = seed_org(session, shape(projects), settings.pepper_bytes)
     finally:
         engine.dispose()
-    inp = teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", 0)
+    inp = recorded_input(settings, org.org_id, f"member:{org.admin_member_id}", 0)
     handle = await start_teardown(temporal.client, settings, inp, queue)
     progress = await handle.result()
     if progress.status != COMPLETED:

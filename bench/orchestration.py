@@ -35,10 +35,11 @@ from bench.common import (
     worker_process,
 )
 from bench.trivial import TrivialInput, TrivialWorkflow
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
+from services.teardown import recorded_input
 from store.db import make_engine, make_session_factory
 from store.models import OutboxMessage
 
@@ -58,7 +59,7 @@ async def teardowns(temporal: Temporal, settings: Settings, sessions: sessionmak
     started = time.perf_counter()
     handles = await asyncio.gather(*(start_teardown(
         temporal.client, settings,
-        teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
+        recorded_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
         queue) for org in orgs))
     results = await asyncio.gather(*(h.result() for h in handles))
     delivered = await notices_delivered(sessions)

@@ -39,11 +39,12 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED, Progress
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
+from services.teardown import recorded_input
 from store.db import make_engine, make_session_factory
 from store.plan import owned_counts
 
@@ -98,7 +99,7 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
         async with worker_process(url, temporal.address, queue, workdir) as worker:
             await wait_for_pollers(temporal.client, queue, worker)
             idle_rss = rss_mb(worker.pid)
-            inp = replace(teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
+            inp = replace(recorded_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
                           batch_size=batch, purge_concurrency=concurrency)
             with profiled(worker.pid, profile):
                 cpu_before = (cpu_seconds(worker.pid), cpu_seconds(temporal.pid),

@@ -31,12 +31,11 @@ from workflows.teardown import OrgTeardownWorkflow
 TeardownHandle = WorkflowHandle[OrgTeardownWorkflow, Progress]
 
 
-def teardown_input(settings: Settings, org_id: str, requested_by: str,
-                   grace_seconds: int | None = None) -> TeardownInput:
+def teardown_input(settings: Settings, org_id: str, request_id: str) -> TeardownInput:
+    """The input of a teardown acting on the request row `request_id` (see
+    `services.teardown`), with the purge tuning from settings."""
     return TeardownInput(
-        org_id=org_id, requested_by=requested_by,
-        grace_seconds=settings.teardown_grace_seconds if grace_seconds is None
-        else grace_seconds,
+        org_id=org_id, request_id=request_id,
         batch_size=settings.purge_batch_size, purge_concurrency=settings.purge_concurrency)
 
 

@@ -69,6 +69,7 @@ class DeletionStep:
 @dataclass
 class ClaimResult:
     grace_seconds: int
+    min_grace_seconds: int = 0  # expedite is refused before this much of the window passed
 
 
 @dataclass

@@ -79,6 +79,10 @@ class TeardownState:
     last_error: str | None = None
     first_run_id: str = ""
     runs: int = 1
+    # From the request row, read when the teardown claims it at the freeze.
+    grace_seconds: int = 0
+    min_grace_seconds: int = 0
+    grace_started: str | None = None
 
     def step(self, name: str) -> StepProgress:
         return find_step(self.steps, name)
@@ -86,9 +90,15 @@ class TeardownState:
 
 @dataclass
 class TeardownInput:
+    """Which org, and which request row the API wrote; nothing else is taken on trust.
+
+    The actor and the grace window are deliberately absent: the activities read them from the
+    request row, so a workflow started by anyone who reaches Temporal, with made-up input,
+    can neither act nor put words in someone's mouth in the audit trail.
+    """
+
     org_id: str
-    requested_by: str  # an actor id such as "member:<id>", never a name or an email
-    grace_seconds: int
+    request_id: str
     batch_size: int = 10_000
     purge_concurrency: int = 4
     project_page_size: int = 100
@@ -174,6 +184,8 @@ class OrgStep:
     org_id: str
     workflow_id: str
     actor: str = ""
+    request_id: str = ""  # the teardown request this run acts on
+    run_id: str = ""  # the first run of the chain: the one that claimed the request
 
 
 @dataclass
@@ -181,6 +193,8 @@ class FreezeResult:
     org_name_hash: str
     snapshot: dict[str, int]
     already_destructive: bool
+    grace_seconds: int = 0  # from the request row
+    min_grace_seconds: int = 0
 
 
 @dataclass
@@ -194,6 +208,8 @@ class SubscriptionStep:
     org_id: str
     workflow_id: str
     subscription_id: str
+    request_id: str = ""
+    run_id: str = ""
 
 
 @dataclass
@@ -210,6 +226,8 @@ class ProjectStep:
     batch_size: int = 10_000
     # Set by a project deletion (the request it acts on); empty for a teardown's purge.
     request_id: str = ""
+    # Set by a teardown's purge: the running teardown request of the org.
+    teardown_request_id: str = ""
 
 
 @dataclass
@@ -219,6 +237,7 @@ class Notice:
     kind: str  # requested | grace_ending | cancelled | completed | failed
     detail: str = ""
     teardown_id: str = ""  # the first run id: one teardown across continue-as-new
+    request_id: str = ""  # the request that run claimed: no claimed request, no notice
 
 
 @dataclass
@@ -227,7 +246,14 @@ class CertificateInput:
     workflow_id: str
     run_id: str
     org_name_hash: str
-    requested_by: str
+    request_id: str  # the certificate's actor is read from this row
     steps: list[dict[str, Any]]
     counts: dict[str, int]
     verification: dict[str, int]
+    claim_run_id: str = ""  # the run that holds the request (the chain's first)
+
+
+@dataclass
+class TeardownFailure:
+    step: OrgStep
+    reason: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ RANDOM_LEN = 43  # ceil(256 / log2(62))
 CHECKSUM_LEN = 6
 PREFIX_LEN = 12  # type prefix + 8 random characters: shown in lists, unique in the table
 KEY_LEN = 4 + RANDOM_LEN + CHECKSUM_LEN
+# A key wherever it sits in text: the format itself, with no word boundaries, so a key glued to
+# other characters (`?k=<key>_x`, `x<key>`) is still found. Group 1 is the public prefix.
+KEY_IN_TEXT = re.compile(
+    "((?:" + "|".join(re.escape(p) for p in TYPE_PREFIX.values()) + ")"
+    f"[{ALPHABET}]{{{PREFIX_LEN - 4}}})[{ALPHABET}]{{{KEY_LEN - PREFIX_LEN}}}")
 
 
 def _base62(number: int, width: int) -> str:

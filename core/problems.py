@@ -49,6 +49,13 @@ class InvalidInput(BadRequest):
     title = "Invalid input"
 
 
+class CardNumberRefused(InvalidInput):
+    """Something that looks like a full card number was sent: it is never stored or echoed."""
+
+    slug = "card-number-refused"
+    title = "A card number was sent"
+
+
 class Unauthorized(Problem):
     status = 401
     slug = "unauthorized"
@@ -99,3 +106,25 @@ class ProjectFrozen(NotPermitted):
 
     slug = "project-frozen"
     title = "Project is frozen"
+
+
+class AdminImmutable(Conflict):
+    """The org's admin account is fixed at creation: never changed, demoted or removed."""
+
+    slug = "admin-immutable"
+    title = "The admin account cannot be changed"
+
+
+class TooManyRequests(Problem):
+    """A limit counted per client (open sign-up): retrying after the window may succeed."""
+
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+
+class InvitationNotValid(BadRequest):
+    """The invitation token is unknown, another org's, used, revoked or expired."""
+
+    slug = "invitation-not-valid"
+    title = "This invitation is not valid"

@@ -4,8 +4,9 @@ The code never logs a secret on purpose; this is the net under that rule. A line
 carry one by accident: an exception message that quotes a request, a library that logs a URL
 or a header. So every log line passes through a `Redactor` that blanks
 
-- API keys, recognised by their format (`olt_`/`olp_` + random part + checksum): the public
-  prefix stays, so the line still says which key was involved;
+- API keys, recognised by their format (`olt_`/`olp_` + random part + checksum) wherever they
+  sit, glued to other characters too (`?k=<key>_x`): the public prefix stays, so the line
+  still says which key was involved;
 - bearer tokens after the word `Bearer`;
 - the exact values of the process's own secrets (the pepper, the operator token, the SMTP
   password), which have no recognisable shape.
@@ -18,17 +19,13 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-from core.keyformat import KEY_LEN, PREFIX_LEN, TYPE_PREFIX
+from core.keyformat import KEY_IN_TEXT
 from core.settings import Settings
 
 MASK = "[redacted]"
 # Shorter literal secrets are refused: blanking every "abc" in every line helps nobody.
 MIN_LITERAL_LEN = 8
 
-_TYPES = "|".join(re.escape(prefix) for prefix in TYPE_PREFIX.values())
-_PUBLIC_TAIL = PREFIX_LEN - len(next(iter(TYPE_PREFIX.values())))
-_API_KEY = re.compile(
-    rf"\b((?:{_TYPES})[0-9A-Za-z]{{{_PUBLIC_TAIL}}})[0-9A-Za-z]{{{KEY_LEN - PREFIX_LEN}}}\b")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s'\",;]+")
 
 
@@ -44,7 +41,7 @@ class Redactor:
         for literal in self._literals:
             if literal in text:
                 text = text.replace(literal, MASK)
-        text = _API_KEY.sub(rf"\1{MASK}", text)
+        text = KEY_IN_TEXT.sub(rf"\1{MASK}", text)
         return _BEARER.sub(rf"\1{MASK}", text)
 
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
 OPERATOR_TOKEN_FILE = "operator-token"
 DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
+# An operator token shorter than this is refused: the token opens every org's finished
+# teardown and the cross-org views, and failed tries are only throttled, not impossible.
+MIN_OPERATOR_TOKEN = 32
 DEV_WEBHOOK_SECRET_KEY = "dev-only-webhook-secret-key-change-me-000"
 # Waits between webhook attempts: about three days in all, as receivers expect of a sender.
 WEBHOOK_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000]
@@ -50,6 +54,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
+    # A database that hangs must not hang a request: connecting (and waiting for a pooled
+    # connection) gives up after the first, one statement (lock waits included; SQLite's busy
+    # wait) after the second, and the API answers 503.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     temporal_address: str = ""
     temporal_namespace: str = "default"
@@ -59,6 +68,15 @@ class Settings(BaseSettings):
     # dev server's UI on `temporal_ui_port`.
     temporal_ui_url: str = ""
     temporal_port: int = Field(default=7233, ge=1, le=65535)
+    # TLS to the Temporal frontend (mTLS with a client certificate and key), and an API key
+    # (Temporal Cloud). Files are PEM; TLS is on when any of them, `temporal_tls` or an API
+    # key is set. Empty: plain gRPC, fit only for a frontend no one else can reach.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: str = ""
+    temporal_tls_cert_file: str = ""
+    temporal_tls_key_file: str = ""
+    temporal_tls_server_name: str = ""
+    temporal_api_key: SecretStr = SecretStr("")
     # host:port where the worker serves the Temporal SDK's Prometheus metrics; empty: off.
     worker_metrics_address: str = ""
     # How long running activities may finish after SIGTERM before they are cancelled (and retried
@@ -75,10 +93,29 @@ class Settings(BaseSettings):
 
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     operator_token: SecretStr = SecretStr("")
+    # Failed authentications (per client address and per key prefix, all replicas together)
+    # within the window before further attempts get a 429.
+    auth_failure_limit: int = Field(default=20, ge=1, le=10_000)
+    auth_failure_window_seconds: int = Field(default=300, ge=1, le=24 * 3600)
+    # Set by `lifecycle dev` alone: the public development pepper is accepted and the minimum
+    # grace may be 0. The API and the worker refuse the development pepper without it.
+    development: bool = False
 
     teardown_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # No teardown or project deletion window is shorter than this, whether asked for with
+    # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
+    min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # Orgs and members. Who may create an org: the operator only, or anyone (open sign-up),
+    # then at most `org_signup_per_hour` per client address, counted in the database so
+    # every API replica counts the same. An invitation's link works once, within its TTL
+    # (seconds, or an ISO 8601 duration such as P7D).
+    org_signup: Literal["operator", "open"] = "operator"
+    org_signup_per_hour: int = Field(default=5, ge=1, le=10_000)
+    invitation_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1),
+                                      le=timedelta(days=90))
 
     # Projects, datasets and records (the console's data side).
     project_deletion_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
@@ -190,6 +227,20 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> Settings:
+        if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
+            raise ValueError("LIFECYCLE_TEMPORAL_TLS_CERT_FILE and LIFECYCLE_TEMPORAL_TLS_KEY_FILE "
+                             "go together (mTLS needs both)")
+        return self
+
+    @field_validator("operator_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < MIN_OPERATOR_TOKEN:
+            raise ValueError(f"must be empty or at least {MIN_OPERATOR_TOKEN} characters")
+        return value
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under the data directory."""
@@ -235,3 +286,17 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             parts.append(f"LIFECYCLE_{field.upper()}: {err['msg']}")
         raise SettingsError("bad setting: " + "; ".join(parts)) from None
+
+
+def refuse_unsafe(settings: Settings) -> None:
+    """Stop a server process whose settings are only fit for development.
+
+    The development pepper is public (it is in this file), so key hashes made with it can be
+    recomputed by anyone; outside `lifecycle dev` the API and the worker refuse to start with it.
+    """
+    if settings.development:
+        return
+    if settings.key_pepper.get_secret_value() == DEV_PEPPER:
+        raise SettingsError("bad setting: LIFECYCLE_KEY_PEPPER: the public development pepper "
+                            "is refused outside `lifecycle dev`; set a secret of 32+ characters "
+                            "(e.g. openssl rand -hex 32)")

@@ -13,7 +13,9 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import (
@@ -24,16 +26,66 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import KeepAliveConfig, RetryConfig, RPCError, RPCStatusCode, TLSConfig
 
+from core.settings import Settings, SettingsError
 from core.tracing import temporal_interceptors
 
 POLL_INTERVAL_S = 0.2
 
 
+@dataclass(frozen=True)
+class TemporalSecurity:
+    """How a client proves itself to the Temporal frontend: TLS (mTLS with a client
+    certificate) and an API key (Temporal Cloud). The default is plain gRPC, for a frontend
+    reachable only from inside (the compose network, a dev server on loopback)."""
+
+    tls: TLSConfig | bool = False
+    api_key: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TemporalSecurity:
+        """The settings' TLS and API key; the PEM files are read now, so a missing file stops
+        the process at start with its name."""
+        def pem(path: str, setting: str) -> bytes | None:
+            if not path:
+                return None
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise SettingsError(f"bad setting: {setting}: cannot read {path}: "
+                                    f"{exc.strerror}") from None
+
+        api_key = settings.temporal_api_key.get_secret_value() or None
+        files = (settings.temporal_tls_ca_file, settings.temporal_tls_cert_file,
+                 settings.temporal_tls_server_name)
+        if not (settings.temporal_tls or any(files) or api_key):
+            return cls()
+        if not any(files):
+            return cls(tls=True, api_key=api_key)  # the system's roots, no client certificate
+        return cls(tls=TLSConfig(
+            server_root_ca_cert=pem(settings.temporal_tls_ca_file,
+                                    "LIFECYCLE_TEMPORAL_TLS_CA_FILE"),
+            client_cert=pem(settings.temporal_tls_cert_file, "LIFECYCLE_TEMPORAL_TLS_CERT_FILE"),
+            client_private_key=pem(settings.temporal_tls_key_file,
+                                   "LIFECYCLE_TEMPORAL_TLS_KEY_FILE"),
+            domain=settings.temporal_tls_server_name or None), api_key=api_key)
+
+
 # What a failed attempt raises: the bridge reports connect failures as RuntimeError, calls fail
 # with RPCError, and our own bound with TimeoutError.
 CONNECT_ERRORS = (RPCError, RuntimeError, OSError, TimeoutError)
+
+
+# Statuses that say Temporal is away or busy, whatever the call: the caller should try again
+# later (an API answers 503), not report a bug.
+TRANSIENT_STATUSES = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                                RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
+
+
+def is_transient(exc: RPCError) -> bool:
+    """True when `exc` means "Temporal is unreachable or overloaded right now"."""
+    return exc.status in TRANSIENT_STATUSES
 
 
 class TemporalUnavailableError(RuntimeError):
@@ -57,17 +109,27 @@ def short_error(exc: BaseException, limit: int = 160) -> str:
 
 
 async def connect_once(address: str, namespace: str, *, timeout_s: float,
-                       runtime: Runtime | None = None) -> Client:
+                       runtime: Runtime | None = None,
+                       retry_config: RetryConfig | None = None,
+                       keep_alive: KeepAliveConfig | None = None,
+                       security: TemporalSecurity | None = None) -> Client:
     """Connect and prove the namespace exists, all within `timeout_s`.
 
     `Client.connect` alone only reaches the frontend; describing the namespace is what tells us
     the server can take work for it (a dev server opens its port before the namespace exists).
     `runtime` carries telemetry (the worker's metrics); None is the SDK's default runtime.
+    `retry_config` and `keep_alive` bound how long every later call retries an unreachable
+    frontend and how soon a silent one is noticed; None keeps the SDK's defaults.
     """
+
+    secure = security or TemporalSecurity()
 
     async def attempt() -> Client:
         client = await Client.connect(address, namespace=namespace, runtime=runtime,
-                                      interceptors=temporal_interceptors())
+                                      interceptors=temporal_interceptors(),
+                                      retry_config=retry_config,
+                                      keep_alive_config=keep_alive or KeepAliveConfig.default,
+                                      tls=secure.tls, api_key=secure.api_key)
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=timeout_s))
         return client
@@ -78,7 +140,8 @@ async def connect_once(address: str, namespace: str, *, timeout_s: float,
 async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
                              attempt_timeout_s: float = 2.0,
                              still_worth_waiting: Callable[[], str | None] | None = None,
-                             runtime: Runtime | None = None) -> Client:
+                             runtime: Runtime | None = None,
+                             security: TemporalSecurity | None = None) -> Client:
     """Retry `connect_once` until it succeeds or `deadline_s` passes.
 
     `still_worth_waiting` lets a caller that owns the server stop early: it returns a reason
@@ -89,7 +152,7 @@ async def wait_until_serving(address: str, namespace: str, *, deadline_s: float,
     while True:
         try:
             return await connect_once(address, namespace, timeout_s=attempt_timeout_s,
-                                      runtime=runtime)
+                                      runtime=runtime, security=security)
         except CONNECT_ERRORS as exc:
             last_error = short_error(exc)
         if still_worth_waiting is not None:

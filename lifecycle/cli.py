@@ -29,6 +29,8 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
     from lifecycle import (
         datasets_cli,
         keys_cli,
+        members_cli,
+        orgs_cli,
         projects_cli,
         schedules_cli,
         teardown_cli,
@@ -39,6 +41,9 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
         ("schedules", "show, pause, unpause or trigger the key-expiry sweep schedule",
          schedules_cli),
         ("teardown", "plan, start, watch, cancel or expedite an org teardown", teardown_cli),
+        ("orgs", "create an org; operator: list every org; show one", orgs_cli),
+        ("members", "list, invite, accept, change roles or remove an org's members",
+         members_cli),
         ("projects", "list, show, create, rename or delete an org's projects", projects_cli),
         ("datasets", "list, create or delete datasets; append and read records", datasets_cli),
         ("keys", "list, create, extend or delete an org's API keys", keys_cli),

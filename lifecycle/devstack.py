@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from core import processes
 from core.binaries import MissingBinaryError, temporal_cli
 from core.logs import configure_logging
-from core.settings import OPERATOR_TOKEN_FILE, Settings
+from core.settings import DEV_PEPPER, OPERATOR_TOKEN_FILE, Settings
 from core.temporal import TemporalUnavailableError, wait_for_poller, wait_until_serving
 from lifecycle import devmail
 from store.migrate import upgrade
@@ -105,12 +105,20 @@ class DevPlan:
             "LIFECYCLE_TEMPORAL_UI_PORT": str(self.ui_port),
             "LIFECYCLE_TEMPORAL_UI_URL": self.ui_url,
             "PYTHONUNBUFFERED": "1",
+            "LIFECYCLE_DEVELOPMENT": "true",
+            "LIFECYCLE_MIN_GRACE_SECONDS": str(self.min_grace_seconds),
         })
         # Development reaches webhook receivers on this machine (plain http, loopback),
         # unless the user said otherwise; production refuses both.
         env.setdefault("LIFECYCLE_WEBHOOK_ALLOW_HTTP", "true")
         env.setdefault("LIFECYCLE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8", "::1/128"]')
         return env
+
+    @property
+    def min_grace_seconds(self) -> int:
+        """A development stack has no minimum grace unless one is set explicitly."""
+        return (self.settings.min_grace_seconds
+                if "LIFECYCLE_MIN_GRACE_SECONDS" in os.environ else 0)
 
     @property
     def ui_url(self) -> str:
@@ -362,3 +370,18 @@ def _print_banner(plan: DevPlan, operator_token: str,
                      f"{plan.operator_token_file})")
     lines.append("press Ctrl-C to stop")
     print("\n".join("  " + line for line in lines), flush=True)
+    for warning in dev_warnings(plan):
+        _say(f"warning: {warning}")
+
+
+def dev_warnings(plan: DevPlan) -> list[str]:
+    """What this development stack allows that a production one refuses."""
+    warnings = []
+    if plan.min_grace_seconds < 24 * 3600:
+        warnings.append(f"minimum grace {plan.min_grace_seconds}s: an org or project can be "
+                        "deleted within seconds of the request (development only; "
+                        "LIFECYCLE_MIN_GRACE_SECONDS sets it)")
+    if plan.settings.key_pepper.get_secret_value() == DEV_PEPPER:
+        warnings.append("the public development key pepper is in use: the API and worker "
+                        "refuse it outside `lifecycle dev`")
+    return warnings

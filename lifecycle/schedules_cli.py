@@ -14,7 +14,12 @@ import sys
 
 from clients import schedules
 from core.settings import Settings
-from core.temporal import TemporalUnavailableError, short_error, wait_until_serving
+from core.temporal import (
+    TemporalSecurity,
+    TemporalUnavailableError,
+    short_error,
+    wait_until_serving,
+)
 
 ACTIONS = ("sync", "show", "pause", "unpause", "trigger")
 CONNECT_DEADLINE_S = 10.0
@@ -31,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _run(args: argparse.Namespace, settings: Settings) -> str:
     client = await wait_until_serving(settings.effective_temporal_address,
                                       settings.temporal_namespace,
-                                      deadline_s=CONNECT_DEADLINE_S)
+                                      deadline_s=CONNECT_DEADLINE_S,
+                                      security=TemporalSecurity.from_settings(settings))
     if args.action == "sync":
         return f"schedule {schedules.SCHEDULE_ID} {await schedules.sync(client, settings)}"
     if args.action == "show":

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core import keyformat
 from core import webhook_events as events
-from core.problems import InvalidInput, NotFound
+from core.problems import Conflict, InvalidInput, NotFound
 from services.guards import active_project, writable_org
 from services.names import check_name
-from store import apikeys, projects, webhooks
+from store import apikeys, console_auth, projects, webhooks
 from store.audit import audit_many
 from store.base import new_id, utcnow
 from store.models import ApiKey, KeyScope
@@ -76,6 +76,27 @@ def create_key(session: Session, org_id: str, spec: KeySpec, *, pepper: bytes,
                actor: str) -> apikeys.CreatedKey:
     (created,) = create_keys(session, org_id, [spec], pepper=pepper, actor=actor)
     return created
+
+
+class LastAdminKey(Conflict):
+    slug = "last-admin-key"
+    title = "This would lock the organization out of the API"
+
+
+def refuse_lockout(session: Session, org_id: str, deleting: Sequence[str], *,
+                   idle: timedelta, allowed: bool) -> None:
+    """Refuse to delete the org's last admin-capable keys (409), unless another stays, an
+    admin is signed in to the console (who can mint a new one), or the caller says so
+    (`allowed`): without either, nobody could administer the org through the API again."""
+    now = utcnow()
+    capable = apikeys.admin_capable_keys(session, org_id, now)
+    if allowed or not capable & set(deleting) or capable - set(deleting):
+        return
+    if console_auth.live_admin_session(session, org_id, now, idle):
+        return
+    raise LastAdminKey("these are the organization's last keys that can administer it and no "
+                       "admin is signed in to the console; repeat with allow_lockout=true to "
+                       "delete them anyway", field="allow_lockout")
 
 
 def key_data(key: ApiKey) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class Requested:
 
 
 def request_deletion(session: Session, org_id: str, project_id: str, *, confirm_name: str,
-                     grace_seconds: int, actor: str) -> Requested:
+                     grace_seconds: int, actor: str, min_grace_seconds: int = 0) -> Requested:
     """The project's live deletion request, written now unless one exists already."""
     writable_org(session, org_id)
     project = project_or_404(session, org_id, project_id)
@@ -42,7 +42,7 @@ def request_deletion(session: Session, org_id: str, project_id: str, *, confirm_
     row = project_deletions.add_request(
         session, org_id=org_id, project_id=project_id, requested_by=actor,
         grace_seconds=grace_seconds, workflow_id=project_deletion_workflow_id(project_id),
-        now=utcnow())
+        now=utcnow(), min_grace_seconds=min_grace_seconds)
     audit(session, org_id, actor, "project.deletion_requested", f"project:{project_id}",
           request_id=row.id, grace_seconds=grace_seconds)
     return Requested(row, created=True)

@@ -1,7 +1,8 @@
 """Build whole orgs of realistic shape in bulk: for demos (`lifecycle seed`), tests and benchmarks.
 
-Projects, datasets, API keys and records go in through the same domain operations the API uses
-(`services.projects`, `services.datasets`, `services.keys`), each taking a list, so seeded data
+Projects, datasets, API keys, records, quotas and service permissions go in through the same
+domain operations the API uses (`services.projects`, `services.datasets`, `services.keys`,
+`services.quotas`, `services.service_permissions`), each taking a list, so seeded data
 cannot drift from API-made data (the same checks, stored counts and audit events, the seed as
 actor) while a large org still costs a few round trips per table, not one per row. Dataset
 records are the bulk (a million per org in benchmarks): `services.datasets.load_records`
@@ -9,8 +10,9 @@ streams them with COPY on PostgreSQL, which skips statement processing and takes
 time of batched executemany (1M records in ~12 s on these machines, most of it the server's
 index and foreign-key work); SQLite has no COPY and no network, and chunked executemany there
 does ~125k records/s. The org, its members, card, subscriptions, usage and invoices are
-inserted directly (Core executemany). Every seeded org returns its exact per-table counts,
-which tests compare with what a teardown certificate reports.
+inserted directly (Core executemany): no domain operation makes those yet. Every seeded org
+returns its exact per-table counts, which tests compare with what a teardown certificate
+reports.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from services import datasets, keys, projects
+from services import datasets, keys, projects, service_permissions
+from services import quotas as quota_service
 from store.base import new_id, utcnow
 from store.models import (
     Invoice,
@@ -33,7 +36,6 @@ from store.models import (
     Member,
     Organization,
     PaymentMethod,
-    Quota,
     Reminder,
     Role,
     Service,
@@ -69,6 +71,7 @@ class OrgShape:
     card: bool = True
     key_tombstones: int = 1  # keys deleted earlier: their tombstones
     reminders: int = 1  # reminder ledger rows already sent for the org's keys
+    permissions_off: int = 0  # members (never the admin) who may not use `virtual_compute`
 
 
 # Members and one project, nothing else: the sweep's tests and benchmark add keys to it.
@@ -131,6 +134,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     counts["organizations"] = 1
     counts["members"] = len(members)
     counts["console_sessions"] = counts["console_sign_in_links"] = 0  # nobody signed in yet
+    counts["member_invitations"] = 0  # everyone is a member already
     for table in ("webhook_endpoints", "webhook_events", "webhook_attempts"):
         counts[table] = 0  # no endpoint until an admin adds one
 
@@ -150,11 +154,16 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
         session.execute(insert(Subscription), subs)
     counts["subscriptions"] = len(subs)
 
-    quotas = [dict(org_id=org_id, member_id=m["id"], service=service,
-                   limit=rng.randint(10, 100), used=0)
-              for m in members for service in Service]
-    session.execute(insert(Quota), quotas)
-    counts["quotas"] = len(quotas)
+    quota_service.set_quotas(session, org_id, [(str(m["id"]), service, rng.randint(10, 100))
+                                               for m in members for service in Service],
+                             actor=SEED_ACTOR)
+    counts["quotas"] = len(members) * len(Service)
+    # the last members may not use the last service (the admin may always use every one)
+    off = [(str(m["id"]), list(Service)[-1], False)
+           for m in members[1:][::-1][:shape.permissions_off]]
+    if off:
+        service_permissions.set_permissions(session, org_id, off, actor=SEED_ACTOR)
+    counts["service_permissions"] = len(off)
 
     project_ids = projects.create_projects(
         session, org_id, [f"project-{i}" for i in range(shape.projects)], actor=SEED_ACTOR)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import keyformat
 from store.base import new_id, rowcount
-from store.models import ApiKey, KeyScope, KeyTombstone, Member, Role
+from store.models import ApiKey, KeyScope, KeyTombstone, Member, MemberStatus, Role
 from store.paging import keyset_page
 
 EXPIRING_WITHIN = timedelta(days=7)
@@ -73,13 +73,25 @@ def key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
     return session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
 
 
+class CreatorGone(Exception):
+    """The member who created a team key is being removed, or was: the key acts for nobody."""
+
+
 def creator_role(session: Session, key: ApiKey) -> Role | None:
     """The role of the member who created a team key, in the key's own org (None for a
-    project key, or once that member is gone): a team key acts with it."""
+    project key, or a key nobody created, such as a seeded one): a team key acts with it.
+
+    Raises `CreatorGone` when that member is being removed or is gone, so their keys stop
+    authenticating the moment the removal is requested, before the offboarding revokes them.
+    """
     if key.scope is not KeyScope.TEAM or key.created_by is None:
         return None
-    return session.execute(select(Member.role).where(
-        Member.id == key.created_by, Member.org_id == key.org_id)).scalar_one_or_none()
+    found = session.execute(select(Member.role, Member.status).where(
+        Member.id == key.created_by, Member.org_id == key.org_id)).one_or_none()
+    if found is None or found.status is not MemberStatus.ACTIVE:
+        raise CreatorGone(key.created_by)
+    role: Role = found.role
+    return role
 
 
 def record_use(session: Session, key: ApiKey, now: datetime) -> None:
@@ -155,3 +167,12 @@ def insert_keys(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, A
     session.execute(insert(ApiKey), list(rows))
     ids = [str(row["id"]) for row in rows]
     return {key.id: key for key in session.scalars(select(ApiKey).where(ApiKey.id.in_(ids)))}
+
+
+def admin_capable_keys(session: Session, org_id: str, now: datetime) -> set[str]:
+    """Ids of the org's keys that can administer it: live team keys made by an admin."""
+    return set(session.execute(
+        select(ApiKey.id).join(Member, Member.id == ApiKey.created_by)
+        .where(ApiKey.org_id == org_id, ApiKey.scope == KeyScope.TEAM,
+               ApiKey.revoked_at.is_(None), ApiKey.expires_at > now,
+               Member.role == Role.ADMIN)).scalars().all())

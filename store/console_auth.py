@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from store.console_models import ConsoleSession, SignInAttempt, SignInLink
-from store.models import Member, Organization, OutboxMessage, Project
+from store.models import Member, Organization, OutboxMessage, Project, Role
 
 SIGN_IN_MESSAGE_PREFIX = "signin:"
 SCRUBBED_BODY = "(sign-in link removed: it was valid for one use within 15 minutes)"
@@ -129,3 +129,12 @@ def project_choices(session: Session, org_id: str, limit: int = 200) -> list[tup
     rows = session.execute(select(Project.id, Project.name).where(Project.org_id == org_id)
                            .order_by(Project.name, Project.id).limit(limit)).all()
     return [(pid, name) for pid, name in rows]
+
+
+def live_admin_session(session: Session, org_id: str, now: datetime, idle: timedelta) -> bool:
+    """Whether an admin of the org is signed in to the console (within both lifetimes)."""
+    return session.execute(
+        select(ConsoleSession.id).join(Member, Member.id == ConsoleSession.member_id)
+        .where(ConsoleSession.org_id == org_id, ConsoleSession.expires_at > now,
+               ConsoleSession.last_seen_at >= now - idle, Member.role == Role.ADMIN)
+        .limit(1)).first() is not None

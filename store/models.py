@@ -51,6 +51,11 @@ class Role(enum.StrEnum):
     MEMBER = "member"
 
 
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REMOVING = "removing"  # removal requested: their keys and sessions are refused at once
+
+
 class PaymentStatus(enum.StrEnum):
     VALID = "valid"
     UNAVAILABLE = "unavailable"
@@ -82,12 +87,17 @@ class ProjectStatus(enum.StrEnum):
     DELETING = "deleting"  # past the point of no return: the purge is under way
 
 
-class ProjectDeletionStatus(enum.StrEnum):
+class RequestStatus(enum.StrEnum):
+    """Where a request to delete (an org, a project) is; see `ClaimedRequest`."""
+
     PENDING = "pending"  # written by the API, not yet claimed by a workflow
     RUNNING = "running"  # claimed: exactly one workflow acts on it
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+ProjectDeletionStatus = RequestStatus  # the project deletion's name for it
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -100,7 +110,7 @@ class InvoiceStatus(enum.StrEnum):
 # `store.business_totals`, whose queries repeat them verbatim so the planner uses the index).
 PURGED_BATCHES = "key LIKE 'records:%'"  # one ledger row per purged batch of records
 SENT_REMINDER_DIGESTS = "status = 'sent' AND idempotency_key LIKE 'kx:%'"  # reminders.BATCH_PREFIX
-# A project has at most one deletion request that is still to be acted on or being acted on.
+# An org or a project has at most one deletion request still to be acted on or being acted on.
 LIVE_DELETION_REQUESTS = "status IN ('pending', 'running')"
 
 
@@ -153,6 +163,12 @@ class Member(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[Role] = mapped_column(_enum(Role, "member_role"), default=Role.MEMBER)
+    # Leaves `active` once, when the member's removal is requested; the offboarding deletes
+    # the row at its end. Checked by the key check: a team key acts with its creator's role,
+    # so a member being removed takes every team key they made out of service at once.
+    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus, "member_status"),
+                                                 default=MemberStatus.ACTIVE,
+                                                 server_default=MemberStatus.ACTIVE.value)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = created_column()
 
@@ -327,6 +343,8 @@ class Invoice(Base):
 @retained("the audit trail outlives the org; actors and targets are ids, never names or emails")
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The audit log page reads one org's events newest first, a page after a cursor id.
+    __table_args__ = (Index("ix_audit_events_org_id_id", "org_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     org_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -354,35 +372,54 @@ class DeletionCertificate(Base):
     created_at: Mapped[datetime] = created_column()
 
 
-@retained("the request a project deletion acted on, and its outcome: ids and actors only")
-class ProjectDeletionRequest(Base):
-    """Written by the API after its checks; the deletion workflow acts on nothing else.
+class ClaimedRequest:
+    """The columns of a request row that a destructive workflow acts on, and nothing else.
 
     Why the database and not the workflow input is the authority: anyone who can reach
-    Temporal could start a workflow with made-up input, but only the API writes this row
-    (admin key checked, org locked and active). The workflow claims the row once (pending ->
-    running) and takes its actor from it for every audit event.
+    Temporal could start a workflow with made-up input, but only the API writes these rows
+    (admin key checked, org locked, confirmation and blockers checked, in one transaction).
+    The workflow claims its row once (pending -> running, naming its run), every destructive
+    activity checks that the run holds it, and audit events take their actor from it. The
+    grace window and its minimum come from the row too. `store.requests` holds the queries
+    and `activities.requests` the claim, shared by every kind of request.
     """
-
-    __tablename__ = "project_deletion_requests"
-    __table_args__ = (Index("uq_project_deletion_requests_live", "project_id", unique=True,
-                            postgresql_where=text(LIVE_DELETION_REQUESTS),
-                            sqlite_where=text(LIVE_DELETION_REQUESTS)),)
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(String(32), index=True)
-    project_id: Mapped[str] = mapped_column(String(32))
     requested_by: Mapped[str] = mapped_column(String(100))
     grace_seconds: Mapped[int] = mapped_column(Integer)
-    status: Mapped[ProjectDeletionStatus] = mapped_column(
-        _enum(ProjectDeletionStatus, "project_deletion_status"),
-        default=ProjectDeletionStatus.PENDING)
+    # The shortest the window may become (`expedite` is refused before it has passed).
+    min_grace_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[RequestStatus] = mapped_column(
+        _enum(RequestStatus, "request_status"), default=RequestStatus.PENDING)
     workflow_id: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = created_column()
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+@retained("the request a project deletion acted on, and its outcome: ids and actors only")
+class ProjectDeletionRequest(ClaimedRequest, Base):
+    """A project's deletion request; at most one per project is live."""
+
+    __tablename__ = "project_deletion_requests"
+    __table_args__ = (Index("uq_project_deletion_requests_live", "project_id", unique=True,
+                            postgresql_where=text(LIVE_DELETION_REQUESTS),
+                            sqlite_where=text(LIVE_DELETION_REQUESTS)),)
+
+    project_id: Mapped[str] = mapped_column(String(32))
+
+
+@retained("the request a teardown acted on, and its outcome: ids and actors only")
+class TeardownRequest(ClaimedRequest, Base):
+    """An org's teardown request; at most one per org is live."""
+
+    __tablename__ = "teardown_requests"
+    __table_args__ = (Index("uq_teardown_requests_live", "org_id", unique=True,
+                            postgresql_where=text(LIVE_DELETION_REQUESTS),
+                            sqlite_where=text(LIVE_DELETION_REQUESTS)),)
 
 
 @retained("the proof of a project deletion: ids, a name hash, per-step times and counts")
@@ -494,6 +531,13 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The console's tables live in their own module; importing it here registers them with every
+# The console's, the members', the service permissions', the failed-authentication and the
+# webhooks' tables live in modules of their own; importing them here registers them with every
 # other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
-from store import console_models, webhook_models  # noqa: E402, F401
+from store import (  # noqa: E402, F401
+    auth_failures,
+    console_models,
+    member_models,
+    permission_models,
+    webhook_models,
+)

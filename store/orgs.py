@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.expiry_windows import card_expired
 from store.base import new_id, rowcount, utcnow
 from store.models import Member, Organization, OrgStatus, PaymentMethod, PaymentStatus
+from store.paging import keyset_page
 
 EDITABLE = ("name", "description", "contact_email", "website", "timezone")
 
@@ -130,3 +131,21 @@ def payment_attention(card: PaymentMethod | None, now: datetime) -> bool:
     """The console's "check your payment settings": no usable card on file."""
     return (card is None or card.status is PaymentStatus.UNAVAILABLE
             or card_expired(card.exp_year, card.exp_month, now))
+
+
+def list_orgs(session: Session, *, name_contains: str = "", status: OrgStatus | None = None,
+              limit: int, after: str = "") -> tuple[list[Organization], str | None]:
+    """The operators' directory: a page of orgs in id order, by name fragment and status."""
+    query = select(Organization)
+    if name_contains:
+        escaped = (name_contains.lower().replace("\\", "\\\\").replace("%", "\\%")
+                   .replace("_", "\\_"))
+        query = query.where(func.lower(Organization.name).like(f"%{escaped}%", escape="\\"))
+    if status is not None:
+        query = query.where(Organization.status == status)
+    return keyset_page(session, query, Organization.id, limit=limit, after=after)
+
+
+def member_count(session: Session, org_id: str) -> int:
+    return int(session.execute(select(func.count()).select_from(Member)
+                               .where(Member.org_id == org_id)).scalar_one())

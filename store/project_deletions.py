@@ -1,10 +1,7 @@
 """Project deletion requests and certificates: the rows the API writes and the workflow acts on.
 
-A request goes `pending` (written by the API after its checks) -> `running` (claimed by the
-one workflow run that acts on it) -> `completed`, `cancelled` or `failed`. At most one request
-per project is pending or running (a partial unique index), so two clicks or two API replicas
-make one request, and the claim is what makes "an unused request" mean something: a second
-workflow, or the same one started again with made-up input, finds nothing to claim.
+The request's life and its queries are every request's (`store.requests`); these name the
+project as its subject.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.base import new_id, utcnow
+from store import requests
 from store.models import (
     ApiKey,
     Dataset,
@@ -22,54 +19,41 @@ from store.models import (
     Project,
     ProjectDeletionCertificate,
     ProjectDeletionRequest,
-    ProjectDeletionStatus,
 )
 
-LIVE = (ProjectDeletionStatus.PENDING, ProjectDeletionStatus.RUNNING)
 R = ProjectDeletionRequest
+LIVE = requests.LIVE
+finish = requests.finish
 
 
 def live_request(session: Session, project_id: str) -> R | None:
     """The project's pending or running request, if any."""
-    return session.execute(select(R).where(R.project_id == project_id, R.status.in_(LIVE))
-                           ).scalar_one_or_none()
+    return requests.live_request(session, R, project_id=project_id)
 
 
 def latest_request(session: Session, org_id: str, project_id: str) -> R | None:
     """The project's most recent request, whatever became of it (the status page's subject)."""
-    return session.execute(select(R).where(R.org_id == org_id, R.project_id == project_id)
-                           .order_by(R.created_at.desc(), R.id.desc()).limit(1)
-                           ).scalar_one_or_none()
+    return requests.latest_request(session, R, org_id=org_id, project_id=project_id)
 
 
 def live_count(session: Session, org_id: str) -> int:
-    return int(session.execute(select(func.count()).select_from(R).where(
-        R.org_id == org_id, R.status.in_(LIVE))).scalar_one())
+    return requests.live_count(session, R, org_id)
 
 
 def add_request(session: Session, *, org_id: str, project_id: str, requested_by: str,
-                grace_seconds: int, workflow_id: str, now: datetime) -> R:
-    row = R(id=new_id(), org_id=org_id, project_id=project_id, requested_by=requested_by,
-            grace_seconds=grace_seconds, status=ProjectDeletionStatus.PENDING,
-            workflow_id=workflow_id, detail="", created_at=now)
-    session.add(row)
-    session.flush()
-    return row
+                grace_seconds: int, workflow_id: str, now: datetime,
+                min_grace_seconds: int = 0) -> R:
+    return requests.add_request(session, R, org_id=org_id, requested_by=requested_by,
+                                grace_seconds=grace_seconds,
+                                min_grace_seconds=min_grace_seconds, workflow_id=workflow_id,
+                                now=now, project_id=project_id)
 
 
 def request_for(session: Session, request_id: str, org_id: str, project_id: str, *,
                 lock: bool = False) -> R | None:
     """The request with this id, only if it is for this org and project."""
-    query = select(R).where(R.id == request_id, R.org_id == org_id, R.project_id == project_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.execute(query).scalar_one_or_none()
-
-
-def finish(row: R, status: ProjectDeletionStatus, detail: str = "") -> None:
-    row.status = status
-    row.detail = detail[:500]
-    row.finished_at = utcnow()
+    return requests.request_for(session, R, request_id, org_id, lock=lock,
+                                project_id=project_id)
 
 
 def certificate(session: Session, request_id: str) -> ProjectDeletionCertificate | None:

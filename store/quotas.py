@@ -5,7 +5,9 @@ Usage (`used`) is maintained by metering, not here; the API only reads it and se
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from store.models import Member, Quota, Service
@@ -26,18 +28,32 @@ def member_of(session: Session, org_id: str, member_id: str) -> Member | None:
     return member if member is not None and member.org_id == org_id else None
 
 
-def set_quota(session: Session, org_id: str, member_id: str, service: Service,
-              limit: int) -> tuple[Quota, int | None]:
-    """Set a member's limit for one service; returns the row and the previous limit."""
-    row = session.execute(select(Quota).where(
-        Quota.member_id == member_id, Quota.service == service).with_for_update()
-        ).scalar_one_or_none()
-    previous = None
-    if row is None:
-        row = Quota(org_id=org_id, member_id=member_id, service=service, limit=limit, used=0)
-        session.add(row)
-    else:
-        previous = row.limit
-        row.limit = limit
+def members_of(session: Session, org_id: str, member_ids: Sequence[str]) -> set[str]:
+    """Which of `member_ids` are members of the org."""
+    return set(session.scalars(select(Member.id).where(Member.org_id == org_id,
+                                                       Member.id.in_(set(member_ids)))))
+
+
+def upsert_quotas(session: Session, org_id: str,
+                  limits: Sequence[tuple[str, Service, int]]) -> dict[tuple[str, Service],
+                                                                       int | None]:
+    """Set many (member, service) limits at once: the rows that exist are locked and updated,
+    the rest inserted in one executemany. Returns each pair's previous limit (None: new)."""
+    wanted = {(m, s): limit for m, s, limit in limits}
+    found = {(r.member_id, r.service): r for r in session.scalars(
+        select(Quota).where(Quota.org_id == org_id,
+                            Quota.member_id.in_({m for m, _ in wanted})).with_for_update())}
+    previous: dict[tuple[str, Service], int | None] = {}
+    fresh = []
+    for (member_id, service), limit in wanted.items():
+        row = found.get((member_id, service))
+        previous[(member_id, service)] = row.limit if row is not None else None
+        if row is None:
+            fresh.append(dict(org_id=org_id, member_id=member_id, service=service,
+                              limit=limit, used=0))
+        else:
+            row.limit = limit
+    if fresh:
+        session.execute(insert(Quota), fresh)
     session.flush()
-    return row, previous
+    return previous

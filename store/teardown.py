@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from store import console_auth, webhooks
 from store.base import rowcount
+from store.member_models import MemberInvitation
 from store.models import (
     ApiKey,
     DeletionCertificate,
@@ -28,6 +29,7 @@ from store.models import (
     Subscription,
     UsageRecord,
 )
+from store.permission_models import ServicePermission
 
 
 def _deleted(session: Session, table: Any, org_id: str) -> int:
@@ -57,9 +59,12 @@ def erase_keys(session: Session, org_id: str) -> dict[str, int]:
 
 
 def erase_members(session: Session, org_id: str) -> dict[str, int]:
-    """Members go with their quotas and their console sign-in links and sessions."""
+    """Members go with their quotas, service permissions, invitations and console sign-in links
+    and sessions."""
     return {**console_auth.purge_org(session, org_id),
+            "member_invitations": _deleted(session, MemberInvitation, org_id),
             "quotas": _deleted(session, Quota, org_id),
+            "service_permissions": _deleted(session, ServicePermission, org_id),
             "members": _deleted(session, Member, org_id)}
 
 

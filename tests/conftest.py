@@ -24,6 +24,16 @@ from store.base import Base
 from store.db import make_engine, make_session_factory, run_outside_transaction
 from store.migrate import upgrade
 
+# The suite's own server settings, inherited by every process it starts (API, worker, CLI):
+# a pepper that is not the public development one (servers refuse that one outside
+# `lifecycle dev`), no minimum grace, so teardowns finish within a test, and a failed-login
+# throttle only a flood reaches (tests try bad keys on purpose); the tests of
+# those guards set their own values.
+TEST_PEPPER = "test-suite-pepper-not-the-development-one-0123"
+os.environ.setdefault("LIFECYCLE_KEY_PEPPER", TEST_PEPPER)
+os.environ.setdefault("LIFECYCLE_MIN_GRACE_SECONDS", "0")
+os.environ.setdefault("LIFECYCLE_AUTH_FAILURE_LIMIT", "10000")  # many tests try bad keys
+
 PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_ADMIN_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = ["sqlite", "postgresql"]

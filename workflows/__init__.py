@@ -7,6 +7,7 @@ from typing import Any
 
 def all_workflows() -> list[type[Any]]:
     """Every workflow class the worker must register."""
+    from workflows.member_offboarding import MemberOffboardingWorkflow
     from workflows.outbox import OutboxDeliveryWorkflow
     from workflows.project_deletion import ProjectDeletionWorkflow
     from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
@@ -14,4 +15,5 @@ def all_workflows() -> list[type[Any]]:
     from workflows.teardown import OrgTeardownWorkflow
 
     return [OrgTeardownWorkflow, KeyExpirySweepWorkflow, SubscriptionCancelWorkflow,
-            OutboxDeliveryWorkflow, SubscriptionCreateWorkflow, ProjectDeletionWorkflow]
+            OutboxDeliveryWorkflow, SubscriptionCreateWorkflow, ProjectDeletionWorkflow,
+            MemberOffboardingWorkflow]

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import FINAL_ERRORS
+    from core.grace import expedite_refusal
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -79,9 +80,17 @@ def check_cancellable(what: str, status: str, destructive: bool, first_destructi
         raise ApplicationError(f"{what} is {status}", type="NotCancellable")
 
 
-def check_expeditable(status: str, destructive: bool, cancelling: bool) -> None:
-    """Refuse an expedite when there is no grace window left, or a cancel is under way."""
+def check_expeditable(status: str, destructive: bool, cancelling: bool,
+                      grace_elapsed_seconds: float | None = None,
+                      min_grace_seconds: int = 0) -> None:
+    """Refuse an expedite when there is no grace window left, a cancel is under way, or the
+    window's minimum (from the request row) has not passed yet: the window never gets
+    shorter than that."""
     if destructive or status not in ("running", "grace"):
         raise ApplicationError("no grace window left to expedite", type="NotExpeditable")
     if cancelling:
         raise ApplicationError("a cancel is already under way", type="NotExpeditable")
+    if min_grace_seconds > 0:
+        refusal = expedite_refusal(grace_elapsed_seconds or 0.0, min_grace_seconds)
+        if refusal is not None:
+            raise ApplicationError(refusal, type="NotExpeditable")

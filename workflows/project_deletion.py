@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -71,6 +71,8 @@ class ProjectDeletionWorkflow:
         self.cancel_request: DeletionCancel | None = None
         self.expedited = False
         self.grace_seconds = 0
+        self.min_grace_seconds = 0
+        self.grace_started: datetime | None = None
 
     @workflow.run
     async def run(self, inp: ProjectDeletionInput) -> DeletionProgress:
@@ -107,6 +109,7 @@ class ProjectDeletionWorkflow:
         step.total = 1
         claim = await self._act(ProjectDeletionActivities.claim_deletion_request, self._step())
         self.grace_seconds = claim.grace_seconds
+        self.min_grace_seconds = claim.min_grace_seconds
         step.done = 1
 
     async def _freeze(self, step: StepProgress) -> None:
@@ -120,7 +123,8 @@ class ProjectDeletionWorkflow:
             self.state.step("grace").status = "skipped"
 
     async def _grace(self, step: StepProgress) -> None:
-        grace = timedelta(seconds=max(self.grace_seconds, 0))
+        grace = timedelta(seconds=max(self.grace_seconds, self.min_grace_seconds, 0))
+        self.grace_started = workflow.now()
         self.state.grace_deadline = (workflow.now() + grace).isoformat()
         self.state.status = IN_GRACE
         step.total = int(grace.total_seconds())
@@ -206,8 +210,10 @@ class ProjectDeletionWorkflow:
 
     @expedite.validator
     def _validate_expedite(self, request: DeletionExpedite) -> None:
+        elapsed = ((workflow.now() - self.grace_started).total_seconds()
+                   if self.grace_started else 0.0)
         check_expeditable(self.state.status, self.state.destructive,
-                          self.cancel_request is not None)
+                          self.cancel_request is not None, elapsed, self.min_grace_seconds)
 
     @workflow.query
     def progress(self) -> DeletionProgress:

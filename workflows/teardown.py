@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         StepCount,
         StepProgress,
         SubscriptionStep,
+        TeardownFailure,
         TeardownInput,
         TeardownState,
         percent_done,
@@ -123,8 +124,9 @@ class OrgTeardownWorkflow:
 
     async def _freeze(self, step: StepProgress) -> None:
         step.total = 1
-        result = await self._act(TeardownActivities.freeze_org,
-                                 self._org_step(self.inp.requested_by))
+        result = await self._act(TeardownActivities.freeze_org, self._org_step())
+        self.state.grace_seconds = result.grace_seconds
+        self.state.min_grace_seconds = result.min_grace_seconds
         self.state.org_name_hash = result.org_name_hash
         self.state.snapshot = result.snapshot
         step.done = 1
@@ -135,7 +137,8 @@ class OrgTeardownWorkflow:
             self.notices.append(asyncio.create_task(self._notify("requested")))
 
     async def _grace(self, step: StepProgress) -> None:
-        grace = timedelta(seconds=max(self.inp.grace_seconds, 0))
+        grace = timedelta(seconds=max(self.state.grace_seconds, self.state.min_grace_seconds, 0))
+        self.state.grace_started = workflow.now().isoformat()
         deadline = workflow.now() + grace
         self.state.grace_deadline = deadline.isoformat()
         self._set_status(IN_GRACE)
@@ -185,7 +188,8 @@ class OrgTeardownWorkflow:
 
         async def cancel(sub_id: str) -> None:
             await self._act(TeardownActivities.cancel_subscription,
-                            SubscriptionStep(self.inp.org_id, self._wid(), sub_id))
+                            SubscriptionStep(self.inp.org_id, self._wid(), sub_id,
+                                             self.inp.request_id, self._claim_run()))
             step.done += 1
 
         await asyncio.gather(*(cancel(sub_id) for sub_id in ids))
@@ -226,7 +230,8 @@ class OrgTeardownWorkflow:
         """
         return await workflow.execute_activity_method(
             PurgeActivities.purge_project,
-            ProjectStep(self.inp.org_id, project_id, self.inp.batch_size),
+            ProjectStep(self.inp.org_id, project_id, self.inp.batch_size,
+                        teardown_request_id=self.inp.request_id),
             start_to_close_timeout=LONG, retry_policy=RETRY,
             heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
 
@@ -266,10 +271,10 @@ class OrgTeardownWorkflow:
             CertificateInput(
                 org_id=self.inp.org_id, workflow_id=self._wid(),
                 run_id=workflow.info().run_id, org_name_hash=self.state.org_name_hash,
-                requested_by=self.inp.requested_by,
+                request_id=self.inp.request_id,
                 steps=[asdict(s) for s in recorded],
                 counts=dict(sorted(self.state.deleted.items())),
-                verification=self.state.verification))
+                verification=self.state.verification, claim_run_id=self._claim_run()))
         step.done = 1
 
     # -- cancel, failure, continue-as-new --------------------------------------------------
@@ -288,6 +293,11 @@ class OrgTeardownWorkflow:
         self._set_status(FAILED)
         self.state.last_error = f"{step}: {reason}"
         workflow.logger.error("teardown of %s failed at %s: %s", self.inp.org_id, step, reason)
+        try:
+            await self._act(TeardownActivities.fail_teardown_request,
+                            TeardownFailure(self._org_step(), self.state.last_error))
+        except ActivityError as err:
+            workflow.logger.warning("failure not recorded: %s", _reason(err))
         await self._settle_notices()
         await self._notify("failed", self.state.last_error)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -323,8 +333,11 @@ class OrgTeardownWorkflow:
 
     @expedite.validator
     def _validate_expedite(self, request: ExpediteRequest) -> None:
+        started = self.state.grace_started
+        elapsed = ((workflow.now() - datetime.fromisoformat(started)).total_seconds()
+                   if started else 0.0)
         check_expeditable(self.state.status, self.state.destructive,
-                          self.cancel_request is not None)
+                          self.cancel_request is not None, elapsed, self.state.min_grace_seconds)
 
     @workflow.query
     def progress(self) -> Progress:
@@ -347,8 +360,14 @@ class OrgTeardownWorkflow:
     def _wid(self) -> str:
         return workflow.info().workflow_id
 
+    def _claim_run(self) -> str:
+        """The run that holds the request: the chain's first, set by the server (a run
+        continued as new keeps holding it)."""
+        return workflow.info().first_execution_run_id or self.state.first_run_id
+
     def _org_step(self, actor: str = "") -> OrgStep:
-        return OrgStep(self.inp.org_id, self._wid(), actor or f"workflow:{self._wid()}")
+        return OrgStep(self.inp.org_id, self._wid(), actor or f"workflow:{self._wid()}",
+                       self.inp.request_id, self._claim_run())
 
     def _add_deleted(self, table: str, count: int) -> None:
         self.state.deleted[table] = self.state.deleted.get(table, 0) + count
@@ -375,7 +394,8 @@ class OrgTeardownWorkflow:
         """Best effort: a failed notice is logged, never the reason a teardown fails."""
         try:
             await self._act(TeardownActivities.notify_admin, Notice(
-                self.inp.org_id, self._wid(), kind, detail, self.state.first_run_id))
+                self.inp.org_id, self._wid(), kind, detail, self.state.first_run_id,
+                self.inp.request_id))
         except ActivityError as err:
             workflow.logger.warning("notice %s not queued: %s", kind, _reason(err))
 

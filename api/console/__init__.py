@@ -29,7 +29,9 @@ from api.console import (
 )
 from api.console.auth import SignInRequired
 from api.console.render import problem_page, see_other, sign_in_redirect
-from api.console.security import PREFIX, SecurityHeaders
+from api.console.security import HEADERS, PREFIX
+
+__all__ = ["HEADERS", "PREFIX", "install"]
 from api.problems import InvalidInput, NotFound, Problem
 from core.settings import Settings
 
@@ -79,4 +81,3 @@ def install(app: FastAPI, settings: Settings) -> None:
     for kind in (Problem, RequestValidationError, StarletteHTTPException):
         _console_first(app, kind)
     app.add_exception_handler(SignInRequired, sign_in_redirect)  # type: ignore[arg-type]
-    app.add_middleware(SecurityHeaders)

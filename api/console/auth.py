@@ -1,10 +1,10 @@
 """Who is using the console: the session cookie, checked on every request.
 
 A session is valid only while its row exists, is within its idle and absolute lifetimes, its
-member still belongs to its org and the org exists: removing a member or deleting the org ends
-every session at once, with no list of sessions to revoke. While a teardown holds the org
-(frozen or deleting) its admin still reaches the danger zone, to watch or cancel, and nothing
-else; other members reach nothing.
+member still belongs to its org (and is not being removed) and the org exists: removing a
+member or deleting the org ends every session at once, with no list of sessions to revoke.
+While a teardown holds the org (frozen or deleting) its admin still reaches the danger zone,
+to watch or cancel, and nothing else; other members reach nothing.
 
 Pages act through the API's own operations with a `ConsolePrincipal`: the member's role, and
 `member:<id>` as the audit actor.
@@ -24,12 +24,13 @@ from api.auth import Principal
 from api.console import security
 from api.deps import SessionDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen
-from api.routes.orgs import CardNumberRefused
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
+from core.problems import CardNumberRefused, InvalidInput
 from core.settings import Settings
+from core.text import NUL, NUL_PROBLEM
 from store import console_auth
 from store.base import utcnow
-from store.models import KeyScope, Member, Organization, OrgStatus, Role
+from store.models import KeyScope, Member, MemberStatus, Organization, OrgStatus, Role
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -104,7 +105,8 @@ def load_user(session: Session, settings: Settings, secret: str | None) -> Conso
     member = session.get(Member, row.member_id)
     org = session.get(Organization, row.org_id)
     if (row.expires_at <= now or now - row.last_seen_at > idle or member is None
-            or org is None or member.org_id != row.org_id):
+            or org is None or member.org_id != row.org_id
+            or member.status is not MemberStatus.ACTIVE):
         console_auth.end_session(session, row.id)
         session.commit()  # ended for good, even though this request now fails
         return None
@@ -154,10 +156,15 @@ def danger_user(user: Annotated[ConsoleUser, Depends(_signed_in)]) -> ConsoleUse
 
 
 def refuse_card_numbers(form: FormData) -> None:
-    """Refuse a form with a full card number in any field, naming the field."""
+    """Refuse a form with a full card number (or a NUL) in any decoded field, naming the
+    field; each field's own rule (one line for names) is its model's or service's."""
     for name, value in form.multi_items():
-        if isinstance(value, str) and contains_card_number(value):
+        if not isinstance(value, str):
+            continue
+        if contains_card_number(value):
             raise CardNumberRefused(CARD_NUMBER_MESSAGE, field=name)
+        if NUL in value:
+            raise InvalidInput(f"{name} {NUL_PROBLEM}", field=name)
 
 
 async def _checked(request: Request, pepper: bytes, binding: str | None) -> FormData:

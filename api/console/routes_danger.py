@@ -41,6 +41,7 @@ TABLE_LABELS = {
     "quotas": "quotas", "subscriptions": "subscriptions", "payment_methods": "credit card",
     "usage_records": "usage records", "invoices": "invoices",
     "console_sessions": "console sessions", "console_sign_in_links": "sign-in links",
+    "member_invitations": "invitations",
 }
 
 

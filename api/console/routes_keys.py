@@ -80,7 +80,10 @@ def bulk_delete(request: Request, user: AdminDep, form: FormDep,
     confirm = str(form.get("confirm", ""))
     try:
         body = BulkDelete(ids=ids, confirm=confirm)
-        done = key_routes.bulk_delete(user.org_id, body, user.principal, session)
+        # a signed-in admin can always mint a new key: no lockout from here
+        body.allow_lockout = True
+        done = key_routes.bulk_delete(user.org_id, body, user.principal, session,
+                                      request.app.state.settings)
     except (Problem, ValidationError) as exc:
         session.rollback()
         return _keys_page(request, user, session, status=status_of(exc),
@@ -108,7 +111,8 @@ def extend_key(request: Request, key_id: str, user: AdminDep, form: FormDep,
 def delete_key(request: Request, key_id: str, user: AdminDep, form: FormDep,
                session: SessionDep) -> Response:
     try:
-        key_routes.delete_key(user.org_id, key_id[:64], user.principal, session)
+        key_routes.delete_key(user.org_id, key_id[:64], user.principal, session,
+                              request.app.state.settings, allow_lockout=True)
     except Problem as exc:
         session.rollback()
         return _keys_page(request, user, session, status=exc.status,

@@ -9,13 +9,11 @@ HMAC of a random pre-session cookie, so a page on another site can neither read 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import NotPermitted
+from core.tokens import keyed_hash as keyed_hash  # the console's tokens are these
+from core.tokens import new_secret as new_secret
 
 PREFIX = "/console"
 SESSION_COOKIE = "olc_session"
@@ -28,12 +26,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
 ])
+# Added to the app-wide headers (`api.security_headers`: nosniff, no-referrer, HSTS on HTTPS)
+# for every response under `/console`: pages, assets and errors. No page or asset is cached
+# (no-store even where a route set its own policy): a page shows the org's data.
 HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
-    (b"referrer-policy", b"no-referrer"),  # sign-in links carry their token in the URL
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
@@ -43,13 +42,6 @@ class CsrfRefused(NotPermitted):
     title = "Missing or wrong CSRF token"
 
 
-def new_secret() -> str:
-    """32 random bytes (256 bits), URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-def keyed_hash(pepper: bytes, label: str, secret: str) -> bytes:
-    return hmac.new(pepper, f"{label}:{secret}".encode(), hashlib.sha256).digest()
 
 
 def csrf_token(pepper: bytes, binding: str) -> str:
@@ -67,24 +59,3 @@ def check_csrf(pepper: bytes, binding: str | None, presented: str | None) -> Non
 def cookie_name(base: str, https: bool) -> str:
     """On HTTPS the `__Host-` prefix pins the cookie to this origin (Secure, path /)."""
     return f"__Host-{base}" if https else base
-
-
-class SecurityHeaders:
-    """Adds the console's headers to every response under `/console` (pages, assets, errors)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in HEADERS}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message["headers"] = kept + HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

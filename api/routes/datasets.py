@@ -27,7 +27,8 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from api.routes.orgs import refuse_card_numbers
+from api.text_guard import checks_own_text
+from core.text import OneLine
 from services import datasets as service
 from services.names import MAX_NAME, NAME_PATTERN
 from services.record_input import JSON, NDJSON, RecordLimits, decode_record, parse_records
@@ -71,7 +72,7 @@ class DatasetIn(BaseModel):
     model_config = ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [{"name": "reads-2026"}]})
 
-    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN,
+    name: OneLine = Field(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN,
                       description="unique in the project")
 
 
@@ -131,8 +132,7 @@ BASE = "/orgs/{org_id}/projects/{project_id}/datasets"
 
 
 @router.post(BASE, status_code=201, response_model=DatasetOut, responses=WRITE_ERRORS,
-             summary="Create a dataset (admin or the project's key)",
-             dependencies=[Depends(refuse_card_numbers)])
+             summary="Create a dataset (admin or the project's key)")
 def create_dataset(org_id: OrgId, project_id: ProjectId, body: DatasetIn, principal: KeyDep,
                    session: SessionDep) -> DatasetOut:
     principal.require_project(org_id, project_id)
@@ -177,6 +177,7 @@ def delete_dataset(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
              responses=problem_responses(Unauthorized, NotPermitted, NotFound, ContentTooLarge,
                                          InvalidInput),
              openapi_extra=RECORDS_BODY)
+@checks_own_text
 def append_records(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
                    request: Request, body: RecordsBody, principal: KeyDep,
                    session: SessionDep, settings: SettingsDep) -> AppendedOut:

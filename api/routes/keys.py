@@ -8,15 +8,16 @@ public prefix, never its secret.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import org_or_404, project_or_404, writable_org
-from api.params import KeyId, OrgId, PageCursor, PageLimit, ProjectId
+from api.params import BodyId, KeyId, OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
     InvalidInput,
@@ -25,6 +26,8 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
+from core.settings import Settings
+from core.text import OneLine
 from services import keys
 from store import apikeys
 from store.audit import audit
@@ -36,6 +39,8 @@ router = APIRouter(tags=["api-keys"])
 DEFAULT_LIFETIME_DAYS = 90
 BULK_MAX = 100
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
+DELETE_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput,
+                                  keys.LastAdminKey)
 
 
 class KeyOut(BaseModel):
@@ -68,7 +73,7 @@ class KeyCreate(BaseModel):
                               json_schema_extra={"examples": [{"name": "ci",
                                                                "expires_in_days": 90}]})
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: OneLine = Field(min_length=1, max_length=200, pattern=r"\S")
     expires_in_days: int = Field(DEFAULT_LIFETIME_DAYS, ge=1, le=3650,
                                  description="at most the org's maximum key lifetime")
 
@@ -97,13 +102,24 @@ class BulkDelete(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"ids": ["5d1e...", "77ab..."], "confirm": "DELETE 2 KEYS"}]})
 
-    ids: list[str] = Field(min_length=1, max_length=BULK_MAX)
-    confirm: str = Field(max_length=50, description='exactly "DELETE <n> KEYS"')
+    ids: list[BodyId] = Field(min_length=1, max_length=BULK_MAX)
+    confirm: OneLine = Field(max_length=50, description='exactly "DELETE <n> KEYS"')
+    allow_lockout: bool = Field(False, description="delete even the org's last admin-capable "
+                                "keys while no admin is signed in to the console")
 
 
 class BulkDeleted(BaseModel):
     deleted: int
     tombstones: list[TombstoneOut]
+
+
+AllowLockout = Annotated[bool, Query(description=(
+    "delete even the org's last admin-capable key while no admin is signed in to the console "
+    "(otherwise a 409 `last-admin-key`)"))]
+
+
+def _idle(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.console_session_idle_minutes)
 
 
 def _out(key: ApiKey, now: datetime) -> KeyOut:
@@ -204,15 +220,17 @@ def extend_key(org_id: OrgId, key_id: KeyId, body: KeyExtend, principal: KeyDep,
     return _out(key, now)
 
 
-@router.delete("/orgs/{org_id}/keys/{key_id}", response_model=TombstoneOut, responses=ERRORS,
+@router.delete("/orgs/{org_id}/keys/{key_id}", response_model=TombstoneOut,
+               responses=DELETE_ERRORS,
                summary="Delete a key for good (a tombstone remains)")
-def delete_key(org_id: OrgId, key_id: KeyId, principal: KeyDep,
-               session: SessionDep) -> TombstoneOut:
+def delete_key(org_id: OrgId, key_id: KeyId, principal: KeyDep, session: SessionDep,
+               settings: SettingsDep, allow_lockout: AllowLockout = False) -> TombstoneOut:
     principal.require_admin(org_id)
     writable_org(session, org_id)
     key = apikeys.get_key(session, org_id, key_id, lock=True)
     if key is None:
         raise NotFound(f"key {key_id} does not exist in this organization")
+    keys.refuse_lockout(session, org_id, [key.id], idle=_idle(settings), allowed=allow_lockout)
     now = utcnow()
     out = _tombstone(key, principal.actor, now)
     keys.key_revoked(session, key, "deleted")
@@ -221,10 +239,11 @@ def delete_key(org_id: OrgId, key_id: KeyId, principal: KeyDep,
     return out
 
 
-@router.post("/orgs/{org_id}/keys/bulk-delete", response_model=BulkDeleted, responses=ERRORS,
+@router.post("/orgs/{org_id}/keys/bulk-delete", response_model=BulkDeleted,
+             responses=DELETE_ERRORS,
              summary='Delete many keys at once; confirm with "DELETE <n> KEYS"')
-def bulk_delete(org_id: OrgId, body: BulkDelete, principal: KeyDep,
-                session: SessionDep) -> BulkDeleted:
+def bulk_delete(org_id: OrgId, body: BulkDelete, principal: KeyDep, session: SessionDep,
+                settings: SettingsDep) -> BulkDeleted:
     principal.require_admin(org_id)
     ids = sorted(set(body.ids))
     expected = f"DELETE {len(ids)} KEYS"
@@ -237,6 +256,8 @@ def bulk_delete(org_id: OrgId, body: BulkDelete, principal: KeyDep,
         raise NotFound(f"{len(missing)} key(s) do not exist in this organization",
                        missing=missing)
     found = [row for row in rows if row is not None]
+    keys.refuse_lockout(session, org_id, [row.id for row in found], idle=_idle(settings),
+                        allowed=body.allow_lockout)
     now = utcnow()
     outs = [_tombstone(row, principal.actor, now) for row in found]
     for row in found:

@@ -35,6 +35,7 @@ from clients.teardown import handle_for_id, query_progress
 from contracts.teardown import TEARDOWN_STATUS, TEARDOWN_STATUSES
 from core.histories import LOCAL_ACTIVITY_MARKER
 from core.settings import Settings
+from core.temporal import TRANSIENT_STATUSES
 
 router = APIRouter(tags=["ops"], prefix="/ops")
 
@@ -100,11 +101,10 @@ def ui_url(settings: Settings, namespace: str, workflow_id: str) -> str:
             f"/workflows/{quote(workflow_id, safe='')}")
 
 
-# Statuses that say Temporal is busy or away, whatever the request: anything else in answer to
-# a client-supplied page token means the token was forged or mangled (the dev server answers
-# a garbage token with an internal error), which is the client's fault, not an outage.
-TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                       RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
+# Temporal busy or away, whatever the request: anything else in answer to a client-supplied
+# page token means the token was forged or mangled (the dev server answers a garbage token
+# with an internal error), which is the client's fault, not an outage.
+TRANSIENT = TRANSIENT_STATUSES
 
 
 def _bad_token() -> InvalidInput:

@@ -47,6 +47,7 @@ from api.project_deletion_models import (
 from api.teardown_models import DecisionOut
 from clients import project_deletion as deletions
 from contracts.project_deletion import DeletionCancel, DeletionExpedite
+from core.grace import grace_window
 from core.settings import Settings
 from services import project_deletion as service
 from store import ledger, project_deletions
@@ -72,11 +73,12 @@ class NotCancellable(Conflict):
 
 def _request(session: Session, settings: Settings, principal: Principal, org_id: str,
              project_id: str, body: DeletionIn) -> service.Requested:
-    grace = (settings.project_deletion_grace_seconds if body.grace_seconds is None
-             else body.grace_seconds)
+    grace = grace_window(body.grace_seconds, settings.project_deletion_grace_seconds,
+                         settings.min_grace_seconds)
     requested = service.request_deletion(session, org_id, project_id,
                                          confirm_name=body.confirm_name, grace_seconds=grace,
-                                         actor=principal.actor)
+                                         actor=principal.actor,
+                                         min_grace_seconds=settings.min_grace_seconds)
     session.commit()  # the workflow's first activity must find the row
     return requested
 

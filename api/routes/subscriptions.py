@@ -49,7 +49,6 @@ from api.problems import (
     Unavailable,
     problem_responses,
 )
-from api.routes.orgs import refuse_card_numbers
 from clients.subscriptions import start_cancel, start_subscribe
 from contracts.subscriptions import (
     CAPACITY_ACTIVE,
@@ -62,6 +61,7 @@ from contracts.subscriptions import (
     subscription_create_workflow_id,
 )
 from core.settings import Settings
+from core.text import OneLine
 from services import subscriptions as service
 from store import subscriptions
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
@@ -125,8 +125,8 @@ class SubscribeIn(BaseModel):
          "idempotency_key": "7d3f1c9e-capacity"}]})
 
     kind: SubscriptionKind
-    plan: str = Field(pattern=PLAN_PATTERN, description="the plan's catalog name")
-    idempotency_key: str | None = Field(
+    plan: OneLine = Field(pattern=PLAN_PATTERN, description="the plan's catalog name")
+    idempotency_key: OneLine | None = Field(
         None, pattern=KEY_PATTERN,
         description="names this request; the `Idempotency-Key` header may carry it instead")
 
@@ -196,7 +196,7 @@ def _subscribed(result: SubscribeResult) -> SubscriptionOut:
 
 
 @router.post("/orgs/{org_id}/subscriptions", status_code=201, response_model=SubscribeOut,
-             responses=SUBSCRIBE_RESPONSES, dependencies=[Depends(refuse_card_numbers)],
+             responses=SUBSCRIBE_RESPONSES,
              summary="Subscribe to a job plan or to workspace capacity (admin; idempotent "
                      "with an Idempotency-Key)")
 async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyCommittedDep,

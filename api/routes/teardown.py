@@ -11,6 +11,7 @@ and certificate are then the operator's to read (`OperatorOrAdminDep`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import APIRouter
@@ -58,7 +59,10 @@ from clients.teardown import (
     teardown_input,
 )
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
+from core.grace import grace_window
 from core.receipts import make_receipt
+from core.temporal import is_transient
+from services import teardown as teardown_service
 from store import orgs
 from store import teardown as teardown_store
 from store.audit import audit
@@ -103,24 +107,44 @@ def get_plan(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep) -> P
     return plan_out(plan)
 
 
-def _preflight(session: Session, org_id: str, confirm_name: str) -> OrgStatus:
-    """Lock the org and check it may be torn down; the status when it is not active."""
+@dataclass(frozen=True)
+class Preflight:
+    status: OrgStatus
+    request_id: str | None  # None: a teardown is under way and keeps its own request
+
+
+def _preflight(session: Session, org_id: str, confirm_name: str, grace_seconds: int,
+               min_grace_seconds: int, actor: str) -> Preflight:
+    """Lock the org, check it may be torn down and write the request the workflow will act on,
+    in this one transaction, then commit it (the workflow's first activity must find it).
+
+    An active org with a live request (written before Temporal refused a start) gets that
+    request back; a frozen or deleting org with none (its teardown failed) gets a new one,
+    which resumes the teardown.
+    """
     try:
         org = orgs.lock_org(session, org_id)
     except orgs.OrgMissing:
         raise NotFound(f"organization {org_id} does not exist") from None
-    if org.status is not OrgStatus.ACTIVE:
-        return org.status
+    live = teardown_service.live_request(session, org_id)
+    if live is not None and org.status is not OrgStatus.ACTIVE:
+        return Preflight(org.status, None)
     if confirm_name != org.name:
         raise InvalidInput("the confirmation does not match the organization's name",
                            field="confirm_name")
-    plan = compute_plan(session, org_id)
-    blocking = [b for b in plan.blockers if b.blocking] if plan else []
-    if blocking:
-        raise TeardownBlocked("; ".join(b.reason for b in blocking),
-                              blockers=[{"code": b.code, "reason": b.reason, "detail": b.detail}
-                                        for b in blocking])
-    return OrgStatus.ACTIVE
+    if org.status is OrgStatus.ACTIVE:
+        plan = compute_plan(session, org_id)
+        blocking = [b for b in plan.blockers if b.blocking] if plan else []
+        if blocking:
+            raise TeardownBlocked("; ".join(b.reason for b in blocking),
+                                  blockers=[{"code": b.code, "reason": b.reason,
+                                             "detail": b.detail} for b in blocking])
+    row = live or teardown_service.record_request(
+        session, org_id, actor=actor, grace_seconds=grace_seconds,
+        min_grace_seconds=min_grace_seconds)
+    request_id = row.id
+    session.commit()
+    return Preflight(org.status, request_id)
 
 
 @router.post("/orgs/{org_id}/teardown", status_code=202, response_model=TeardownStarted,
@@ -130,13 +154,16 @@ async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
                 session: SessionDep, settings: SettingsDep,
                 client: TemporalClientDep) -> TeardownStarted:
     principal.require_admin(org_id)
-    org_status = await run_in_threadpool(_preflight, session, org_id, body.confirm_name)
+    grace = grace_window(body.grace_seconds, settings.teardown_grace_seconds,
+                         settings.min_grace_seconds)
+    checked = await run_in_threadpool(_preflight, session, org_id, body.confirm_name, grace,
+                                      settings.min_grace_seconds, _requested_by(principal))
     workflow_id = teardown_workflow_id(org_id)
-    if org_status is not OrgStatus.ACTIVE:
+    if checked.request_id is None:
         run_id = await _running_run_id(client, org_id)
-        raise TeardownRunning(f"the organization is {org_status.value}: a teardown is "
+        raise TeardownRunning(f"the organization is {checked.status.value}: a teardown is "
                               "under way", workflow_id=workflow_id, run_id=run_id)
-    inp = teardown_input(settings, org_id, _requested_by(principal), body.grace_seconds)
+    inp = teardown_input(settings, org_id, checked.request_id)
     try:
         handle = await start_teardown(client, settings, inp)
     except WorkflowAlreadyStartedError as exc:
@@ -145,8 +172,8 @@ async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
     run_id = handle.result_run_id or ""
     await run_in_threadpool(audit, session, org_id, principal.actor, "teardown.started",
                             f"workflow:{workflow_id}", run_id=run_id,
-                            grace_seconds=inp.grace_seconds)
-    valid_until = int(time.time()) + inp.grace_seconds + RECEIPT_VALID_AFTER_GRACE_S
+                            request_id=checked.request_id, grace_seconds=grace)
+    valid_until = int(time.time()) + grace + RECEIPT_VALID_AFTER_GRACE_S
     return TeardownStarted(workflow_id=workflow_id, run_id=run_id,
                            status_url=f"/orgs/{org_id}/teardown",
                            certificate_url=f"/orgs/{org_id}/teardown/certificate",
@@ -217,6 +244,8 @@ async def _decide(client: TemporalClientDep, org_id: str,
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         raise NotCancellable(reason, workflow_id=handle.id) from None
     except RPCError as exc:
+        if is_transient(exc):
+            raise Unavailable(f"Temporal: {exc.message}") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             if await _running_run_id(client, org_id) is None:
                 raise NotFound("no teardown was started for this organization") from None

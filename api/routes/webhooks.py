@@ -27,6 +27,7 @@ from api.problems import (
     problem_responses,
 )
 from core import webhook_events as events
+from core.text import OneLine
 from services import webhooks as service
 from store import webhooks
 from store.webhook_models import WebhookAttempt, WebhookEndpoint
@@ -37,7 +38,7 @@ log = logging.getLogger("lifecycle.api")
 EndpointId = Annotated[str, Path(min_length=1, max_length=64, description="endpoint id")]
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound)
 WRITE_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, OrgFrozen, InvalidInput)
-EventType = Annotated[str, Field(max_length=64, description="one of the event types")]
+EventType = Annotated[OneLine, Field(max_length=64, description="one of the event types")]
 URL_EXAMPLE = "https://hooks.example.com/lifecycle"
 
 
@@ -74,8 +75,8 @@ class EndpointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "url": URL_EXAMPLE, "event_types": ["api_key.expiring", "api_key.revoked"]}]})
 
-    url: str = Field(min_length=1, max_length=1000, description="https://, public address")
-    description: str = Field("", max_length=200)
+    url: OneLine = Field(min_length=1, max_length=1000, description="https://, public address")
+    description: OneLine = Field("", max_length=200)
     event_types: list[EventType] = Field(default_factory=list, max_length=50,
                                          description="empty: every event type")
 
@@ -84,8 +85,8 @@ class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"enabled": True}, {"event_types": ["api_key.expiring"]}]})
 
-    url: str | None = Field(None, min_length=1, max_length=1000)
-    description: str | None = Field(None, max_length=200)
+    url: OneLine | None = Field(None, min_length=1, max_length=1000)
+    description: OneLine | None = Field(None, max_length=200)
     event_types: list[EventType] | None = Field(None, max_length=50)
     enabled: bool | None = Field(None, description="false disables; true enables and resets "
                                  "the failure count")

@@ -14,9 +14,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.billing import DatabaseBillingGateway
 from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
-from contracts.teardown import CertificateInput, OrgStep, ProjectStep, SubscriptionStep
+from contracts.teardown import (
+    CertificateInput,
+    OrgStep,
+    ProjectStep,
+    SubscriptionStep,
+    teardown_workflow_id,
+)
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
+from services.teardown import record_request
 from store.models import DatasetRecord, Organization, OrgStatus, Subscription
 from store.plan import owned_counts
 
@@ -25,6 +32,14 @@ SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=11)
 
 class Crash(Exception):
     """Stands in for SIGKILL: raised from the heartbeat after a committed batch."""
+
+
+def _claimable(sessions: sessionmaker[Session], org_id: str) -> OrgStep:
+    """A written request for the org's teardown, and the step of the run that will claim it."""
+    with sessions.begin() as session:
+        row = record_request(session, org_id, actor="member:x", grace_seconds=0)
+        request_id = row.id
+    return OrgStep(org_id, teardown_workflow_id(org_id), "", request_id, "run-1")
 
 
 def _acts(sessions: sessionmaker[Session]) -> tuple[TeardownActivities, PurgeActivities]:
@@ -37,7 +52,8 @@ def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Se
         org = seed_org(session, SHAPE, settings.pepper_bytes)
     teardown, purge = _acts(session_factory)
     env = ActivityEnvironment()
-    step = OrgStep(org.org_id, "wf-1", "member:x")
+    step = _claimable(session_factory, org.org_id)
+    wid = step.workflow_id
 
     first = env.run(teardown.freeze_org, step)
     assert env.run(teardown.freeze_org, step) == first
@@ -47,13 +63,14 @@ def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Se
 
     subs = env.run(teardown.list_subscriptions, step)
     for sub_id in subs["job_plan"] + subs["workspace_capacity"]:
-        sub_step = SubscriptionStep(org.org_id, "wf-1", sub_id)
+        sub_step = SubscriptionStep(org.org_id, wid, sub_id, step.request_id, step.run_id)
         assert env.run(teardown.cancel_subscription, sub_step).count == 1
         assert env.run(teardown.cancel_subscription, sub_step).count == 1
     per_project = SHAPE.datasets_per_project * SHAPE.records_per_dataset
     # the first project half by half (each half is idempotent on its own, which a retry of
     # purge_project relies on), the second in one activity
-    halves, whole = (ProjectStep(org.org_id, p, batch_size=4) for p in org.project_ids)
+    halves, whole = (ProjectStep(org.org_id, p, batch_size=4,
+                                 teardown_request_id=step.request_id) for p in org.project_ids)
     assert env.run(purge.purge_project_records, halves) == per_project
     assert env.run(purge.purge_project_records, halves) == per_project
     assert env.run(purge.delete_project, halves) == env.run(purge.delete_project, halves)
@@ -66,8 +83,8 @@ def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Se
         once = env.run(method, step)
         assert env.run(method, step) == once, method.__name__
     assert set(env.run(teardown.verify_nothing_left, step).values()) == {0}
-    cert = CertificateInput(org.org_id, "wf-1", "run-1", first.org_name_hash, "member:x", [],
-                            org.counts, {})
+    cert = CertificateInput(org.org_id, wid, "run-1", first.org_name_hash, step.request_id,
+                            [], org.counts, {}, claim_run_id=step.run_id)
     assert env.run(teardown.write_certificate, cert) == env.run(teardown.write_certificate,
                                                                 cert)
 
@@ -78,9 +95,11 @@ def test_purge_resumes_from_heartbeat_with_exact_count(session_factory: sessionm
         org = seed_org(session, SHAPE, settings.pepper_bytes)
     teardown, purge = _acts(session_factory)
     env = ActivityEnvironment()
-    env.run(teardown.freeze_org, OrgStep(org.org_id, "wf-2"))
-    env.run(teardown.begin_destruction, OrgStep(org.org_id, "wf-2"))
-    project = ProjectStep(org.org_id, org.project_ids[0], batch_size=3)
+    step = _claimable(session_factory, org.org_id)
+    env.run(teardown.freeze_org, step)
+    env.run(teardown.begin_destruction, step)
+    project = ProjectStep(org.org_id, org.project_ids[0], batch_size=3,
+                          teardown_request_id=step.request_id)
 
     beats: list[object] = []
 

@@ -41,8 +41,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from core.settings import Settings
+from services.teardown import recorded_input
 from store.models import Dataset
 from tests.support.api_support import (
     OPERATOR_TOKEN,
@@ -173,8 +174,8 @@ async def test_ops_lists_workflows_by_type_status_and_org(
     other = seed_with_keys(session_factory, settings)
     client = local_temporal.client
     queue = f"no-worker-{org.org.org_id[:8]}"  # nothing runs them: they just exist
-    handles = [await start_teardown(client, settings, teardown_input(
-        settings, o.org.org_id, "member:x"), queue) for o in (org, other)]
+    handles = [await start_teardown(client, settings, recorded_input(
+        settings, o.org.org_id, "member:x", 3600), queue) for o in (org, other)]
     operator = bearer(OPERATOR_TOKEN)
     try:
         async with api_client(api_settings(settings), client) as api:

@@ -92,3 +92,45 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is not None:
             _kill_group(self.process, signal.SIGTERM)
+
+
+@dataclass
+class ApiProcess:
+    """The API in its own uvicorn process (a replica), as production runs it: SIGKILLed,
+    SIGTERMed (uvicorn then stops accepting and finishes what is in flight) or replaced."""
+
+    database_url: str
+    temporal_address: str
+    task_queue: str
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # more LIFECYCLE_* settings
+    port: int = field(default_factory=free_port)
+    log_path: Path | None = None
+    log_level: str = "warning"  # uvicorn's; "info" shows its start-up and shutdown steps
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = dict(os.environ, LIFECYCLE_DATABASE_URL=self.database_url,
+                   LIFECYCLE_TEMPORAL_ADDRESS=self.temporal_address,
+                   LIFECYCLE_TASK_QUEUE=self.task_queue, LIFECYCLE_DATA_DIR=str(self.data_dir),
+                   **self.env)
+        self.process = _start([sys.executable, "-m", "uvicorn", "api.app:create_app",
+                               "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+                               "--log-level", self.log_level], env, self.log_path)
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send `sig` to the replica's process group without waiting for it to end."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            _kill_group(self.process, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _kill_group(self.process, signal.SIGTERM)

@@ -21,11 +21,12 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED, CancelRequest, TeardownInput
 from core.settings import Settings
 from core.temporal import wait_until_serving
 from services.seeding import OrgShape, SeededOrg, seed_org
+from services.teardown import recorded_input
 from store.db import make_engine
 from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.plan import owned_counts
@@ -52,7 +53,7 @@ def _assert_done(sessions: sessionmaker[Session], org: SeededOrg, neighbour: See
 
 
 def _inp(settings: Settings, org: SeededOrg, **kw: Unpack[TeardownKnobs]) -> TeardownInput:
-    base = teardown_input(settings, org.org_id, "member:chaos", 0)
+    base = recorded_input(settings, org.org_id, "member:chaos", 0)
     knobs: TeardownKnobs = {"batch_size": 200, "purge_concurrency": 2, **FAST, **kw}
     return replace(base, **knobs)
 
@@ -171,7 +172,7 @@ async def test_hundred_concurrent_starts_make_one_teardown(
     with session_factory.begin() as session:
         org = seed_org(session, OrgShape(projects=1), settings.pepper_bytes)
     client = time_skipping_env.client
-    inp = replace(teardown_input(settings, org.org_id, "member:x", 3600))
+    inp = replace(recorded_input(settings, org.org_id, "member:x", 3600))
     async with teardown_worker(client, settings, session_factory) as queue:
         outcomes = await asyncio.gather(
             *(start_teardown(client, settings, inp, queue) for _ in range(100)),

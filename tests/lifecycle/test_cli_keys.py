@@ -55,6 +55,15 @@ def _db_key_ids(stack: Stack, org_id: str) -> set[str]:
         return set(session.scalars(select(ApiKey.id).where(ApiKey.org_id == org_id)))
 
 
+def _live_key_id(stack: Stack, org_id: str) -> str:
+    """One key the extend case can reach its cap check with: never a revoked seeded key."""
+    with stack.sessions() as session:
+        key_id = session.scalars(select(ApiKey.id).where(
+            ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None)).order_by(ApiKey.id)).first()
+    assert key_id is not None, "the seeded org has no live key"
+    return key_id
+
+
 async def test_create_list_extend_delete(stack: Stack, org: OrgKeys,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     org_id, url = org.org.org_id, ("--api-url", stack.url)
@@ -157,7 +166,7 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
         stack: Stack, org: OrgKeys, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     org_id, url = org.org.org_id, ("--api-url", stack.url)
-    some_key = next(iter(_db_key_ids(stack, org_id)))
+    some_key = _live_key_id(stack, org_id)
     results = {
         "unknown org": (await cli(capsys, "keys", "list", "no-such-org", *url), 1,
                         "lifecycle keys list: Not permitted: "),

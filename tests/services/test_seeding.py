@@ -18,7 +18,7 @@ from store.models import AuditEvent, Dataset, DatasetRecord, OrgStatus
 from tests.support.api_support import set_status
 
 SHAPE = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=11, team_keys=2,
-                 project_keys_per_project=1)
+                 project_keys_per_project=1, permissions_off=1)
 
 
 def test_a_seeded_org_looks_like_one_made_through_the_api(
@@ -37,7 +37,8 @@ def test_a_seeded_org_looks_like_one_made_through_the_api(
         payload = session.scalars(select(DatasetRecord.payload).limit(1)).one()
     assert stored == real and set(stored.values()) == {SHAPE.records_per_dataset}
     assert actions == {"project.created": 3, "dataset.created": 6,
-                       "dataset.records_appended": 6, "api_key.created": 5}
+                       "dataset.records_appended": 6, "api_key.created": 5,
+                       "quota.set": 6, "service_permission.set": 1}
     assert isinstance(decode_record(payload), dict)  # records are JSON objects, as uploaded
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
+from services.teardown import recorded_input
 from store.models import Dataset, DatasetRecord, DeletionCertificate
 from store.plan import owned_counts
 from tests.chaos.support import WorkerProcess
@@ -37,7 +38,7 @@ async def test_worker_killed_mid_purge_then_replaced(
     total = target.counts["dataset_records"]
     queue = f"kill-{uuid.uuid4().hex[:8]}"
     address = local_temporal.client.service_client.config.target_host
-    inp = replace(teardown_input(settings, target.org_id, "member:admin", 0), batch_size=100,
+    inp = replace(recorded_input(settings, target.org_id, "member:admin", 0), batch_size=100,
                   purge_concurrency=1, heartbeat_timeout_seconds=2, step_timeout_seconds=10)
 
     def remaining() -> int:

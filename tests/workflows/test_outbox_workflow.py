@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from clients.outbox import start_deliveries, start_delivery
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.outbox import (
     FAILED,
     SENT,
@@ -25,6 +25,7 @@ from contracts.teardown import IN_GRACE, CancelRequest
 from core import standard_webhooks
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
+from services.teardown import recorded_input
 from store.models import OutboxMessage
 from tests.support.ports import free_port
 from tests.support.sweep_support import (
@@ -92,7 +93,7 @@ async def test_a_teardowns_requested_notice_is_accepted_within_seconds_without_a
                                deliver_at_once=True) as queue:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        handle = await start_teardown(client, settings, teardown_input(
+        handle = await start_teardown(client, settings, recorded_input(
             settings, org.org_id, f"member:{org.admin_member_id}", 3600), queue)
         # the deadline is the claim: accepted by the SMTP server within 5 s of the start
         assert await _subjects(inbox, 1, timeout=5.0) == [REQUESTED]
@@ -122,7 +123,7 @@ async def test_a_notice_waits_out_a_mail_server_outage_and_arrives_once(
     client = time_skipping_env.client
     async with teardown_worker(client, settings, session_factory,
                                deliver_at_once=True) as queue:
-        handle = await start_teardown(client, settings, teardown_input(
+        handle = await start_teardown(client, settings, recorded_input(
             settings, org.org_id, f"member:{org.admin_member_id}", 3600), queue)
 
         async def attempts() -> OutboxMessage | None:

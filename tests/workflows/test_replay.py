@@ -19,6 +19,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from contracts.member_offboarding import MemberOffboardingInput, OffboardingProgress
 from contracts.outbox import OutboxDeliveryInput, OutboxDeliveryResult
 from contracts.project_deletion import DeletionProgress, ProjectDeletionInput
 from contracts.subscriptions import (
@@ -30,6 +31,7 @@ from contracts.subscriptions import (
 from contracts.sweep import SweepInput, SweepResult
 from contracts.teardown import Progress, TeardownInput
 from workflows import all_workflows
+from workflows.member_offboarding import MemberOffboardingWorkflow
 from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.project_deletion import ProjectDeletionWorkflow
 from workflows.subscriptions import SubscriptionCancelWorkflow, SubscriptionCreateWorkflow
@@ -117,7 +119,22 @@ class OutboxDeliveryWaitingFirst(OutboxDeliveryWorkflow):
         return await super().run(inp)
 
 
+@workflow.defn(name="MemberOffboardingWorkflow", sandboxed=False)
+class OffboardingWaitingFirst(MemberOffboardingWorkflow):
+    """The offboarding waits a second (a new timer) before claiming its request."""
+
+    @workflow.init
+    def __init__(self, inp: MemberOffboardingInput) -> None:
+        super().__init__(inp)
+
+    @workflow.run
+    async def run(self, inp: MemberOffboardingInput) -> OffboardingProgress:
+        await workflow.sleep(timedelta(seconds=1))
+        return await super().run(inp)
+
+
 CHANGED: dict[str, type[Any]] = {
+    "MemberOffboardingWorkflow": OffboardingWaitingFirst,
     "OrgTeardownWorkflow": TeardownWithoutNotices,
     "KeyExpirySweepWorkflow": SweepWaitingFirst,
     "SubscriptionCancelWorkflow": SubscriptionCancelWaitingFirst,

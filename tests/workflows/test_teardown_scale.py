@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
+from services.teardown import recorded_input
 from store.plan import owned_counts
 from tests.support.teardown_support import teardown_worker
 
@@ -33,7 +34,7 @@ async def test_hundreds_of_projects_keep_parent_history_bounded(
         org = seed_org(session, OrgShape(projects=PROJECTS, datasets_per_project=1,
                                          records_per_dataset=2, project_keys_per_project=0),
                        settings.pepper_bytes)
-    inp = replace(teardown_input(settings, org.org_id, "member:admin", 0),
+    inp = replace(recorded_input(settings, org.org_id, "member:admin", 0),
                   project_page_size=PAGE, pages_per_run=PAGES_PER_RUN, purge_concurrency=16)
     client = time_skipping_env.client
     async with teardown_worker(client, settings, pg_sessions) as queue:

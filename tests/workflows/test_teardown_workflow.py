@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.billing import DatabaseBillingGateway
 from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.teardown import (
     CANCELLED,
     COMPLETED,
@@ -33,6 +33,7 @@ from contracts.teardown import (
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
+from services.teardown import recorded_input
 from store.models import (
     ApiKey,
     AuditEvent,
@@ -60,7 +61,7 @@ def _seed(sessions: sessionmaker[Session], settings: Settings,
 
 def _input(settings: Settings, org: SeededOrg, grace: int = 0,
            **kw: Unpack[TeardownKnobs]) -> TeardownInput:
-    base = teardown_input(settings, org.org_id, f"member:{org.admin_member_id}", grace)
+    base = recorded_input(settings, org.org_id, f"member:{org.admin_member_id}", grace)
     knobs: TeardownKnobs = {"batch_size": 10, **kw}
     return replace(base, **knobs)
 
@@ -220,10 +221,10 @@ async def test_second_start_is_refused_and_names_the_running_one(
     target, _ = _seed(session_factory, settings)
     client = time_skipping_env.client
     async with teardown_worker(client, settings, session_factory) as queue:
-        first = await start_teardown(client, settings, _input(settings, target, grace=3600),
-                                     queue)
+        inp = _input(settings, target, grace=3600)
+        first = await start_teardown(client, settings, inp, queue)
         with pytest.raises(WorkflowAlreadyStartedError) as again:
-            await start_teardown(client, settings, _input(settings, target, grace=3600), queue)
+            await start_teardown(client, settings, inp, queue)
         assert again.value.run_id == first.result_run_id
         await first.execute_update(OrgTeardownWorkflow.cancel, CancelRequest("member:x"))
         await first.result()

@@ -5,7 +5,7 @@ kept in plain text); their signing secrets are stored sealed. An outbox row of a
 out its retry backoff records when it is due (`next_attempt_at`).
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

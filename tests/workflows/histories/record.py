@@ -18,13 +18,14 @@ from sqlalchemy import select
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from clients.teardown import start_teardown, teardown_input
+from clients.teardown import start_teardown
 from contracts.subscriptions import SubscriptionCancelInput, subscription_cancel_workflow_id
 from contracts.teardown import IN_GRACE, CancelRequest
 from core.binaries import temporal_test_server
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
+from services.teardown import recorded_input
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import Subscription, SubscriptionKind
@@ -51,7 +52,7 @@ async def record() -> None:
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=temporal_test_server())
         async with env, teardown_worker(env.client, settings, sessions) as queue:
-            inp = replace(teardown_input(settings, done.org_id, "member:recorder", 3600),
+            inp = replace(recorded_input(settings, done.org_id, "member:recorder", 3600),
                           batch_size=2, project_page_size=1, pages_per_run=1)
             handle = await start_teardown(env.client, settings, inp, queue)
             await handle.result()
@@ -60,7 +61,7 @@ async def record() -> None:
             save("teardown_completed_last_run", runs[-1])
 
             cancel = await start_teardown(
-                env.client, settings, teardown_input(settings, kept.org_id, "member:r", 3600),
+                env.client, settings, recorded_input(settings, kept.org_id, "member:r", 3600),
                 queue)
             await eventually(lambda: cancel.query(OrgTeardownWorkflow.progress),
                              lambda p: p.status == IN_GRACE)

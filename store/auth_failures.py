@@ -1,0 +1,47 @@
+"""Failed authentications, counted per bucket so every API replica throttles the same guesses.
+
+A bucket is a keyed hash (HMAC under the server pepper) of what is counted: the client's
+address, or the public prefix of the key that was tried. No address or prefix is stored in the
+clear, and rows older than the window are deleted as new ones arrive, so the table stays the
+size of the current attack.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Index, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from store.base import Base, BigIntPK, created_column
+
+
+class AuthFailure(Base):
+    """One failed authentication in one bucket."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_bucket_at", "bucket", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_column()
+
+
+def failures(session: Session, buckets: list[str], now: datetime,
+             window: timedelta) -> dict[str, tuple[int, datetime | None]]:
+    """Per bucket: its failures within `window` and the oldest of them (when the count will
+    first go down)."""
+    rows = session.execute(
+        select(AuthFailure.bucket, func.count(), func.min(AuthFailure.created_at))
+        .where(AuthFailure.bucket.in_(buckets), AuthFailure.created_at >= now - window)
+        .group_by(AuthFailure.bucket)).all()
+    found = {bucket: (int(count), oldest) for bucket, count, oldest in rows}
+    return {bucket: found.get(bucket, (0, None)) for bucket in buckets}
+
+
+def record_failure(session: Session, buckets: list[str], now: datetime,
+                   window: timedelta) -> None:
+    """Count one failure in each bucket, dropping what fell out of the window."""
+    session.execute(delete(AuthFailure).where(AuthFailure.created_at < now - window))
+    session.add_all(AuthFailure(bucket=bucket, created_at=now) for bucket in buckets)
+    session.flush()
