@@ -20,7 +20,7 @@ from core.problems import Conflict, InvalidInput, NotFound
 from services.guards import active_project, writable_org
 from services.names import check_name
 from store import apikeys, console_auth, projects, webhooks
-from store.audit import audit_many
+from store.audit import audit, audit_many
 from store.base import new_id, utcnow
 from store.models import ApiKey, KeyScope
 
@@ -115,3 +115,49 @@ def key_revoked(session: Session, key: ApiKey, reason: str) -> None:
     """`api_key.revoked`: the key stopped working (`deleted`, `leaked`, `unused`, ...)."""
     webhooks.emit(session, key.org_id, events.API_KEY_REVOKED, f"api_key:{key.id}:revoked",
                   {**key_data(key), "reason": reason})
+
+
+MAX_ROLL_OVERLAP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RolledKey:
+    old: ApiKey
+    new: apikeys.CreatedKey
+
+
+def roll_key(session: Session, org_id: str, key_id: str, *, overlap: timedelta, pepper: bytes,
+             actor: str) -> RolledKey:
+    """A new key like the old one (name, scope, project, creator, lifetime), its secret shown
+    once; the old one keeps working until `overlap` from now (0: stops now), as a deployment
+    switching secrets needs. Both stay listed, the new naming the old (`rolled_from`)."""
+    if not timedelta(0) <= overlap <= MAX_ROLL_OVERLAP:
+        raise InvalidInput("the old secret may keep working 0 to 7 days", field="overlap_seconds")
+    org = writable_org(session, org_id)
+    old = apikeys.get_key(session, org_id, key_id, lock=True)
+    if old is None:
+        raise NotFound(f"key {key_id} does not exist in this organization")
+    now = utcnow()
+    if old.revoked_at is not None or old.expires_at <= now:
+        raise Conflict("only a live key can be rolled: create a new one instead")
+    if old.project_id is not None:
+        project = projects.projects_in(session, org_id, [old.project_id]).get(old.project_id)
+        if project is None:
+            raise NotFound(f"project {old.project_id} does not exist in this organization")
+        active_project(project)
+    lifetime = min(max(old.expires_at - old.created_at, timedelta(days=1)),
+                   timedelta(days=org.max_key_lifetime_days))
+    made = keyformat.generate(old.scope.value, pepper)
+    row = dict(id=new_id(), org_id=org_id, scope=old.scope, project_id=old.project_id,
+               name=old.name, prefix=made.prefix, secret_hash=made.secret_hash,
+               created_by=old.created_by, created_at=now, expires_at=now + lifetime,
+               rolled_from=old.id)
+    stored = apikeys.insert_keys(session, [row])[str(row["id"])]
+    old_expiry = old.expires_at
+    old.expires_at = min(old.expires_at, now + overlap)
+    audit(session, org_id, actor, "api_key.rolled", f"key:{old.prefix}",
+          new_key=f"key:{made.prefix}", old_expires_at=old.expires_at.isoformat(),
+          was_expiring_at=old_expiry.isoformat())
+    webhooks.emit(session, org_id, events.API_KEY_ROLLED, f"api_key:{old.id}:rolled",
+                  {**key_data(old), "new_key_id": stored.id, "new_prefix": stored.prefix})
+    return RolledKey(old, apikeys.CreatedKey(row=stored, secret=made.secret))

@@ -289,6 +289,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expired_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A key made by rolling another: the old key's id (it keeps working until its expiry).
+    rolled_from: Mapped[str | None] = mapped_column(String(32))
 
 
 @org_owned("org_id")

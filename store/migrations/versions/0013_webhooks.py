@@ -2,7 +2,8 @@
 
 Endpoints replace the organization's single `webhook_url` / `webhook_secret` (whose secret was
 kept in plain text); their signing secrets are stored sealed. An outbox row of a webhook waiting
-out its retry backoff records when it is due (`next_attempt_at`).
+out its retry backoff records when it is due (`next_attempt_at`); a key made by rolling another
+names it (`api_keys.rolled_from`).
 
 Revision ID: 0013
 Revises: 0012
@@ -76,12 +77,18 @@ def upgrade() -> None:
         batch_op.drop_column('webhook_url')
         batch_op.drop_column('webhook_secret')
 
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('rolled_from', sa.String(length=32), nullable=True))
+
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.drop_column('rolled_from')
+
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('next_attempt_at')
 
