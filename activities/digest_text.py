@@ -27,14 +27,25 @@ class Item:
     facts: dict[str, str | None]  # machine-readable fields for the webhook event
 
 
-def _line(item: Item, now: datetime, tz_name: str | None, org_tz: str) -> str:
+def fix_link(item: Item, console_url: str) -> str:
+    """Where the reader fixes the item: a key's extend dialog in the console, or the payment
+    settings for a card (`LIFECYCLE_CONSOLE_URL`, the console's public address)."""
+    if item.kind == "api_key":
+        return f"{console_url}/console/keys?extend={item.subject_id}"
+    return f"{console_url}/console/settings#payment"
+
+
+def _line(item: Item, now: datetime, tz_name: str | None, org_tz: str,
+          console_url: str) -> str:
     when = format_expiry(item.due_at, zone(tz_name, org_tz))
     what = "key" if item.kind == "api_key" else "payment card"
     status = ("EXPIRED" if item.window == EXPIRED
               else f"{item.window.removesuffix('d')}-day reminder")
     verb = "expired" if item.due_at <= now else "expires"
+    action = "extend it" if item.kind == "api_key" else "change it"
+    link = f"\n  {action}: {fix_link(item, console_url)}" if console_url else ""
     return (f"- {what} \"{item.label}\" ({item.detail}) [{status}]\n"
-            f"  {verb} {when}, {relative_time(item.due_at, now)}")
+            f"  {verb} {when}, {relative_time(item.due_at, now)}{link}")
 
 
 def email_subject(org_name: str, items: list[Item]) -> str:
@@ -49,13 +60,13 @@ def email_subject(org_name: str, items: list[Item]) -> str:
 
 
 def email_body(org_name: str, items: list[Item], now: datetime, tz_name: str | None,
-               org_tz: str) -> str:
+               org_tz: str, console_url: str = "") -> str:
     lines = [
         "Hello,",
         "",
         f"In the organization \"{org_name}\" these credentials expire soon or have expired:",
         "",
-        *(_line(item, now, tz_name, org_tz) for item in items),
+        *(_line(item, now, tz_name, org_tz, console_url) for item in items),
         "",
         "Extend or replace keys from Settings > Team API keys or from the project's API keys "
         "page; an expired key is refused on every request. Change an expiring card from "

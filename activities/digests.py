@@ -65,8 +65,9 @@ def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Rem
 class DigestActivities:
     """The compose phase, bound to a session factory."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], console_url: str = "") -> None:
         self.sessions = sessions
+        self.console_url = console_url  # where each reminder links to fix it
 
     @activity.defn(name="sweep_compose_digests")
     def compose(self, page: PageInput) -> PageResult:
@@ -107,8 +108,7 @@ class DigestActivities:
                 # database's current state rather than announce a partial set twice.
                 raise ApplicationError("reminders changed while composing; retrying")
             zones = {m.email: m.timezone for m in subjects.members.values()}
-            messages = self._enqueue(session, org, batch, sweep_id, now, items, recipients_of,
-                                     zones)
+            messages = self._enqueue(session, org, batch, now, items, recipients_of, zones)
             return len(live_ids), messages
 
     @staticmethod
@@ -153,8 +153,7 @@ class DigestActivities:
         items.sort(key=lambda i: (i.due_at, i.kind, i.subject_id))
         return items, recipients_of, void
 
-    @staticmethod
-    def _enqueue(session: Session, org: Organization, batch: str, sweep_id: str,
+    def _enqueue(self, session: Session, org: Organization, batch: str,
                  now: datetime, items: list[Item], recipients_of: dict[str, set[str]],
                  zones: dict[str, str]) -> int:
         """Insert one email per recipient and one webhook event per reminder (queued for each
@@ -168,7 +167,8 @@ class DigestActivities:
         rows: list[dict[str, Any]] = [
             dict(idempotency_key=f"{batch}:email:{_digest(email)}", org_id=org.id,
                  channel="email", recipient=email, subject=email_subject(org.name, mine),
-                 body=email_body(org.name, mine, now, zones.get(email), org.timezone))
+                 body=email_body(org.name, mine, now, zones.get(email), org.timezone,
+                                 self.console_url))
             for email, mine in sorted(per_person.items())]
         for row in rows:
             outbox.queue(session, **row)

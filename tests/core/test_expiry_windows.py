@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.channels import message_id
 from activities.delivery import batch_of
-from activities.digest_text import Item, email_subject, item_event
+from activities.digest_text import Item, email_body, email_subject, item_event
 from activities.digests import batch_key
 from core.expiry_windows import (
     Decision,
@@ -84,6 +84,18 @@ def test_reminder_events_message_id_and_batch_keys() -> None:
                     "expired": False, "prefix": "olt_x"}
     assert item_event(Item("card", "c1", "expired", NOW, "visa ending 4242", "", {}), NOW
                       )[0] == "payment_method.unavailable"
+
+
+def test_each_reminder_links_to_its_fix_in_the_console() -> None:
+    key = Item("api_key", "k1", "7d", NOW + timedelta(days=5), "ci", "olt_x, team key", {})
+    card = Item("card", "c1", "30d", NOW + timedelta(days=20), "visa ending 4242", "", {})
+    body = email_body("Acme", [key, card], NOW, None, "UTC", "https://console.example.com")
+    assert "  extend it: https://console.example.com/console/keys?extend=k1\n" in body
+    assert "  change it: https://console.example.com/console/settings#payment\n" in body
+    assert "http" not in email_body("Acme", [key], NOW, None, "UTC")  # no address: no link
+
+
+def test_message_ids_and_batch_keys() -> None:
     assert message_id("kx:ab:org:cd:email:ef", "reminders@example.com") == (
         "<kx.ab.org.cd.email.ef@example.com>")
     key = batch_key("sweep-1/run", "org1", [3, 1, 2])

@@ -229,3 +229,19 @@ async def test_roll_makes_a_new_key_and_keeps_the_old_one_working_for_the_overla
     assert timedelta(hours=2) - timedelta(minutes=1) < overlap <= timedelta(hours=2)
     code, _, err = await cli(capsys, "keys", "roll", org_id, old_id, *url, "--overlap", "8d")
     assert code != 0 and ("7 days" in err or "604800" in err)
+
+
+async def test_a_command_run_with_a_key_expiring_soon_warns_once_on_stderr(
+        stack: Stack, org: OrgKeys, capsys: pytest.CaptureFixture[str]) -> None:
+    org_id, url = org.org.org_id, ("--api-url", stack.url)
+    code, out, err = await cli(capsys, "keys", "create", org_id, *url, "--name", "short",
+                               "--days", "3", "--json")
+    assert code == 0, err
+    short = json.loads(out)["secret"]
+    code, out, err = await cli(capsys, "keys", "list", org_id, *url, "--all", "--json",
+                               "--api-key", short)
+    assert code == 0 and json.loads(out)["items"], err  # stdout stays the JSON document
+    (line,) = err.splitlines()
+    assert line.startswith("warning: this key expires in 3 days: ") and "keys roll" in line
+    code, _, err = await cli(capsys, "keys", "list", org_id, *url)  # a long-lived key: silent
+    assert code == 0 and err == ""
