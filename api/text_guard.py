@@ -10,7 +10,8 @@ bodies that are not valid JSON at all.
   SQLite; no field has a use for it.
 - A card number in any decoded string or integer of a JSON body is a 422 `card-number-refused`.
   The decoded value is what counts: `"\\u0034\\u0031..."` is stored as `41...`. A body that is
-  not JSON is scanned as text.
+  not JSON is scanned as text. An API key secret in a body is refused the same way (a key
+  pasted into a field would be a secret at rest).
 
 Two kinds of body are decoded and checked by their own code instead, which can say more: record
 uploads (`checks_own_text`: `services.record_input` names the position of each bad record) and
@@ -27,8 +28,9 @@ from fastapi import Request
 
 from api.problems import InvalidInput
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
+from core.keyformat import KEY_IN_TEXT
 from core.problems import CardNumberRefused
-from core.text import NUL
+from core.text import KEY_PROBLEM, NUL
 
 NUL_MESSAGE = "text in the request must not contain NUL (U+0000) characters"
 _OWN_CHECK = "__checks_own_text__"
@@ -91,3 +93,5 @@ async def refuse_hostile_text(request: Request) -> None:
         raise InvalidInput(NUL_MESSAGE)
     if any(contains_card_number(text) for text in texts):
         raise CardNumberRefused(CARD_NUMBER_MESSAGE)
+    if any(KEY_IN_TEXT.search(text) for text in texts):
+        raise InvalidInput(f"the request body {KEY_PROBLEM}")

@@ -6,8 +6,9 @@ outlives the request. A field that forgets the rule is a hole, so every free-tex
 declared with one of the types below (`FreeText`, `Name`), and a test walks every request model
 of the API to check that none is a bare `str`.
 
-- every text: no NUL (PostgreSQL cannot store it) and no card number (secrets never at rest),
-  checked on the decoded value, with any run of separators between the digits;
+- every text: no NUL (PostgreSQL cannot store it), no card number (checked on the decoded
+  value, with any run of separators between the digits) and no API key secret (a key pasted
+  into a description would be a secret at rest);
 - a name-like field (names, e-mail addresses, URLs, confirmations) is one line: no control
   characters at all (CR, LF, tab, DEL, C1, the Unicode line and paragraph separators), so it
   can sit in a mail header, a log line or a table cell without adding lines to any of them.
@@ -23,12 +24,14 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from core.cards import contains_card_number
+from core.keyformat import KEY_IN_TEXT
 
 NUL = "\x00"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 NUL_PROBLEM = "must not contain NUL (U+0000) characters"
 CONTROL_PROBLEM = "must be one line without control characters (CR, LF, tab, ...)"
 CARD_PROBLEM = "looks like it holds a card number: card numbers are never accepted"
+KEY_PROBLEM = "holds an API key secret: secrets are never accepted in text"
 
 
 def text_problem(value: str, *, one_line: bool = False) -> str | None:
@@ -39,6 +42,8 @@ def text_problem(value: str, *, one_line: bool = False) -> str | None:
         return CONTROL_PROBLEM
     if contains_card_number(value):
         return CARD_PROBLEM
+    if KEY_IN_TEXT.search(value):
+        return KEY_PROBLEM
     return None
 
 

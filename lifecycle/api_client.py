@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from core.settings import OPERATOR_TOKEN_FILE, Settings
+from core.text import text_problem
 
 # The header the API sets on responses to a key that expires within seven days (api/auth.py).
 EXPIRES_HEADER = "X-Key-Expires-At"
@@ -183,6 +184,24 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, api_key: bool) 
     if api_key:
         parser.add_argument("--api-key", help=f"the org admin's team key; default: ${API_KEY_ENV}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def one_line(text: str) -> str:
+    """argparse type for names, addresses and confirmations: the API's rule for typed text
+    (`core.text`), applied before any request is made, so a card number or a key secret typed
+    by mistake never leaves this machine (the value is not echoed)."""
+    problem = text_problem(text, one_line=True)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def free_text(text: str) -> str:
+    """argparse type for reasons and descriptions: as `one_line`, line breaks allowed."""
+    problem = text_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def positive_int(text: str) -> int:

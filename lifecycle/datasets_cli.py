@@ -24,6 +24,7 @@ from lifecycle.api_client import (
     api_key,
     collect,
     connect,
+    one_line,
     positive_int,
     report,
 )
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for command in (listing, create, delete, append, records):
         command.add_argument("org_id")
         command.add_argument("project_id")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=one_line)
     for command in (delete, append, records):
         command.add_argument("dataset_id")
     append.add_argument("file", help="NDJSON or a JSON array; - for stdin")

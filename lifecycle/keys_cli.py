@@ -25,6 +25,7 @@ from lifecycle.api_client import (
     add_connection_arguments,
     api_key,
     connect,
+    one_line,
     positive_int,
     report,
 )
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     create = sub.add_parser("create", help="create a key; its secret is shown this once")
     create.add_argument("org_id")
-    create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument("--name", required=True, type=one_line, help="what the key is for")
     create.add_argument("--project", metavar="PROJECT_ID",
                         help="make a project key of this project (default: a team key)")
     create.add_argument("--days", type=positive_int,
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     delete = sub.add_parser("delete", help="delete keys for good (a tombstone remains)")
     delete.add_argument("org_id")
     delete.add_argument("key_ids", nargs="+", metavar="KEY_ID")
-    delete.add_argument("--confirm", metavar='"DELETE <n> KEYS"',
+    delete.add_argument("--confirm", type=one_line, metavar='"DELETE <n> KEYS"',
                         help="required when deleting more than one key")
 
     for command in (listing, create, extend, roll, delete):

@@ -23,6 +23,7 @@ from lifecycle.api_client import (
     api_key,
     connect,
     default_api_url,
+    one_line,
     positive_int,
     report,
 )
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     invite = sub.add_parser("invite", help="mail an invitation (a single-use link)")
     invite.add_argument("org_id")
-    invite.add_argument("email")
+    invite.add_argument("email", type=one_line)
     invite.add_argument("--role", choices=("member", "admin"), default="member")
 
     invitations = sub.add_parser("invitations", help="the org's invitations")
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     accept = sub.add_parser("accept", help="accept an invitation with the mailed token")
     accept.add_argument("org_id")
     accept.add_argument("--token", required=True)
-    accept.add_argument("--name", default="")
+    accept.add_argument("--name", default="", type=one_line)
 
     role = sub.add_parser("role", help="change a member's role (never the admin account's)")
     role.add_argument("org_id")

@@ -24,6 +24,7 @@ from lifecycle.api_client import (
     add_connection_arguments,
     api_key,
     connect,
+    one_line,
     positive_int,
     report,
 )
@@ -50,17 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     create = sub.add_parser("create", help="create a project")
     create.add_argument("org_id")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=one_line)
 
     rename = sub.add_parser("rename", help="rename a project")
     rename.add_argument("org_id")
     rename.add_argument("project_id")
-    rename.add_argument("--name", required=True)
+    rename.add_argument("--name", required=True, type=one_line)
 
     delete = sub.add_parser("delete", help="delete a project (durable, cancellable in grace)")
     delete.add_argument("org_id")
     delete.add_argument("project_id")
-    delete.add_argument("--confirm", required=True, metavar="PROJECT_NAME",
+    delete.add_argument("--confirm", required=True, type=one_line, metavar="PROJECT_NAME",
                         help="the project's exact name")
     delete.add_argument("--grace-seconds", type=int,
                         help="grace window before the purge (default from the server)")

@@ -25,6 +25,8 @@ from lifecycle.api_client import (
     add_connection_arguments,
     api_key,
     connect,
+    free_text,
+    one_line,
     operator_token,
     report,
 )
@@ -41,11 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "during the grace window; expedite: end the grace window now")
     parser.add_argument("org_id", help="the organization's id")
     add_connection_arguments(parser, api_key=True)
-    parser.add_argument("--confirm", metavar="ORG_NAME",
+    parser.add_argument("--confirm", type=one_line, metavar="ORG_NAME",
                         help="start: the organization's exact name")
     parser.add_argument("--grace-seconds", type=int,
                         help="start: grace window before deletion (default from the server)")
-    parser.add_argument("--reason", default="", help="cancel: recorded with the decision")
+    parser.add_argument("--reason", default="", type=free_text,
+                        help="cancel: recorded with the decision")
     parser.add_argument("--follow", action="store_true",
                         help="start/status: poll until completed, cancelled or failed")
     parser.add_argument("--interval", type=float, default=1.0,

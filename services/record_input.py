@@ -7,7 +7,7 @@ first one is stored; the answer to a bad upload names every failing record (up t
 
 A record is a JSON object, stored as its compact UTF-8 encoding. NaN and Infinity are refused
 (they are not JSON), and so are NUL characters (refused everywhere in this API) and anything
-that looks like a card number (card numbers are refused in every field).
+that looks like a card number or an API key secret (refused in every field).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.cards import contains_card_number
+from core.keyformat import KEY_IN_TEXT
 from core.problems import InvalidInput
 
 NDJSON = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -77,6 +78,8 @@ def _problem(value: Any, encoded: bytes | None, limits: RecordLimits) -> str | N
         return "holds a NUL (U+0000) character"
     if contains_card_number(text):
         return "holds what looks like a card number"
+    if KEY_IN_TEXT.search(text):
+        return "holds an API key secret"
     return None
 
 

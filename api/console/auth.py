@@ -27,7 +27,7 @@ from api.problems import NotPermitted, OrgFrozen
 from core.cards import CARD_NUMBER_MESSAGE, contains_card_number
 from core.problems import CardNumberRefused, InvalidInput
 from core.settings import Settings
-from core.text import NUL, NUL_PROBLEM
+from core.text import text_problem
 from store import console_auth
 from store.base import utcnow
 from store.models import KeyScope, Member, MemberStatus, Organization, OrgStatus, Role
@@ -156,15 +156,17 @@ def danger_user(user: Annotated[ConsoleUser, Depends(_signed_in)]) -> ConsoleUse
 
 
 def refuse_card_numbers(form: FormData) -> None:
-    """Refuse a form with a full card number (or a NUL) in any decoded field, naming the
-    field; each field's own rule (one line for names) is its model's or service's."""
+    """Refuse a form with a full card number (or a NUL, or a key) in any decoded field,
+    naming the field; each field's own rule (one line for names) is its model's or
+    service's."""
     for name, value in form.multi_items():
         if not isinstance(value, str):
             continue
         if contains_card_number(value):
             raise CardNumberRefused(CARD_NUMBER_MESSAGE, field=name)
-        if NUL in value:
-            raise InvalidInput(f"{name} {NUL_PROBLEM}", field=name)
+        problem = text_problem(value)  # a NUL, or an API key secret pasted into a field
+        if problem is not None:
+            raise InvalidInput(f"{name} {problem}", field=name)
 
 
 async def _checked(request: Request, pepper: bytes, binding: str | None) -> FormData:

@@ -202,7 +202,7 @@ def _subscribed(result: SubscribeResult) -> SubscriptionOut:
 async def subscribe(org_id: OrgId, body: SubscribeIn, principal: KeyCommittedDep,
                     factory: SessionFactoryDep, settings: SettingsDep,
                     client: TemporalClientDep, response: Response,
-                    idempotency_key: Annotated[str | None, Header(
+                    idempotency_key: Annotated[OneLine | None, Header(
                         alias="Idempotency-Key", pattern=KEY_PATTERN,
                         description="names this request: a retry with it subscribes once")
                     ] = None) -> SubscribeOut:

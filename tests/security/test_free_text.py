@@ -14,6 +14,7 @@ import types
 import uuid
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import pytest
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +24,7 @@ from api.app import create_app
 from contracts.teardown import teardown_workflow_id
 from core.settings import Settings
 from core.text import GUARDS
+from lifecycle.cli import main
 from services.seeding import OrgShape, seed_org
 from store.models import Organization
 from tests.security.scan import database_texts, findings, history_texts
@@ -180,3 +182,19 @@ def test_every_text_field_of_every_request_model_is_guarded(settings: Settings) 
     seen: set[type] = set()
     holes = [hole for name in names for hole in _model_holes(models[name], seen)]
     assert holes == [], f"text fields without core.text's guard: {holes}"
+
+
+@pytest.mark.parametrize("argv", [
+    ["keys", "create", "some-org", "--name", "4111_1111_1111_1111"],
+    ["projects", "create", "some-org", "--name", "ci\r\nBcc: x@evil.example"],
+    ["teardown", "cancel", "some-org", "--reason", "refund 4242 4242 4242 4242"],
+    ["members", "invite", "some-org", "5555.5555.5555.4444@acme.example"],
+])
+def test_the_command_line_refuses_before_sending(argv: list[str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2  # a usage error: no request was made
+    err = capsys.readouterr().err
+    assert "card number" in err or "one line" in err, err
+    assert "4242" not in err and "1111" not in err and "evil" not in err
