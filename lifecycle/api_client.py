@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -151,6 +151,25 @@ class Api:
             raise CliError(problem_line(response), status=response.status_code)
         data: dict[str, Any] = response.json()
         return data
+
+
+    def stream(self, path: str, params: Params, sink: BinaryIO) -> int:
+        """Copy a streamed 2xx answer to `sink` as it arrives; the bytes written. An error
+        answer raises `CliError` before anything is written."""
+        sent = {"Authorization": f"Bearer {self._token}"}
+        try:
+            with self._http.stream("GET", path, params=params, headers=sent) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise CliError(problem_line(response), status=response.status_code)
+                written = 0
+                for chunk in response.iter_bytes():
+                    sink.write(chunk)
+                    written += len(chunk)
+                return written
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach the API at {self._http.base_url}: "
+                           f"{type(exc).__name__}: {exc}") from None
 
 
 def collect(api: Api, path: str, params: Params, *, items: str, token_param: str,

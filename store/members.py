@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from store import service_permissions
 from store.base import new_id, rowcount, utcnow
 from store.console_models import ConsoleSession, SignInLink
 from store.member_models import (
@@ -205,7 +206,9 @@ def revoke_member_keys(session: Session, org_id: str, member_id: str, now: datet
 
 
 def release_quotas(session: Session, org_id: str, member_id: str) -> int:
-    """Delete the member's quota rows (their share goes back to the org); how many."""
+    """Delete the member's quota rows (their share goes back to the org) and their service
+    permission switches (they decide nothing once the member is gone); how many quotas."""
+    service_permissions.erase_member(session, member_id)
     return rowcount(session.execute(delete(Quota).where(Quota.org_id == org_id,
                                                         Quota.member_id == member_id)))
 

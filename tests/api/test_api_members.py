@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from services.seeding import SEED_ACTOR
 from store.base import utcnow
 from store.member_models import MemberInvitation
 from store.models import AuditEvent, OrgStatus, OutboxMessage
+from store.permission_models import ServicePermission
 from tests.support.api_support import (
     OPERATOR_TOKEN,
     api_client,
@@ -215,6 +217,8 @@ async def test_removal_refuses_keys_at_once_then_offboards_with_exact_counts(
     path = f"/orgs/{org_id}/members/{member_id}"
     async with teardown_worker(client, settings, session_factory) as queue, \
             api_client(api_settings(settings, task_queue=queue), client) as api:
+        switched = await api.put(f"{path}/permissions/virtual_compute",
+                                 headers=bearer(org.admin), json={"enabled": False})
         by_member = await api.delete(path, headers=bearer(org.member))
         started = await api.delete(path, headers=bearer(org.admin))
         refused = await api.get(f"/orgs/{org_id}", headers=bearer(second))
@@ -223,6 +227,7 @@ async def test_removal_refuses_keys_at_once_then_offboards_with_exact_counts(
             lambda body: body["status"] == "completed")
         members = await api.get(f"/orgs/{org_id}/members", headers=bearer(org.admin))
         again = await api.delete(path, headers=bearer(org.admin))
+    assert switched.status_code == 200, switched.text
     problem(by_member, 403, "not-permitted")
     assert started.status_code == 202, started.text
     assert started.json()["workflow_id"] == f"member-offboarding-{member_id}"
@@ -236,9 +241,11 @@ async def test_removal_refuses_keys_at_once_then_offboards_with_exact_counts(
         "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0}
     with session_factory() as session:
         actors = set(session.scalars(select(AuditEvent.actor).where(
-            AuditEvent.target == f"member:{member_id}",
-            AuditEvent.action.startswith("member."))))  # the seed's own quota events aside
+            AuditEvent.target == f"member:{member_id}", AuditEvent.actor != SEED_ACTOR)))
+        switches = session.scalars(select(ServicePermission).where(
+            ServicePermission.member_id == member_id)).all()
     assert actors == {f"key:{org.admin[:12]}"}
+    assert switches == []  # the member's service permissions went with their quotas
 
 
 async def _removal(api: httpx.AsyncClient, path: str, key: str) -> dict[str, Any]:
