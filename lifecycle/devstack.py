@@ -120,6 +120,10 @@ class DevPlan:
             "LIFECYCLE_ERASURE_LEDGER_DIR": (self.settings.erasure_ledger_dir
                                              or str(self.data_dir / "erasures")),
         })
+        # Development reaches webhook receivers on this machine (plain http, loopback),
+        # unless the user said otherwise; production refuses both.
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOW_HTTP", "true")
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8", "::1/128"]')
         return env
 
     @property

@@ -6,7 +6,7 @@ security addresses (org-owned: the teardown removes them). The index on the org 
 name hash lets an org's creation find a recently deleted org of the same name.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
