@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from store.base import rowcount
+from store.datasets import add_record_counts
 from store.models import ApiKey, Dataset, DatasetRecord, Project
 
 
@@ -32,10 +33,17 @@ def next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int
 
 
 def delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
-    """Delete the records of `dataset_id` with `after < id <= upper`; how many went."""
-    return rowcount(session.execute(delete(DatasetRecord).where(
+    """Delete the records of `dataset_id` with `after < id <= upper`; how many went.
+
+    The dataset's stored count drops by as many in the same transaction, so it stays exact
+    while a purge runs: the plan and a freeze read it instead of counting the rows.
+    """
+    deleted = rowcount(session.execute(delete(DatasetRecord).where(
         DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after,
         DatasetRecord.id <= upper)))
+    if deleted:
+        add_record_counts(session, {dataset_id: -deleted})
+    return deleted
 
 
 def erase_project(session: Session, project_id: str) -> dict[str, int]:
