@@ -19,6 +19,7 @@ import asyncio
 import os
 import re
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from bench.common import (
     cpu_seconds,
@@ -52,7 +54,7 @@ from store.db import make_engine, make_session_factory
 # Ten projects: the teardown plan's goal is stated at that size.
 SHAPE = OrgShape(projects=10, datasets_per_project=2, records_per_dataset=20, members=5,
                  team_keys=20)
-READY_DEADLINE_S = 60.0
+READY_DEADLINE_S = 120.0
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -155,14 +157,19 @@ async def api_server(url: str, temporal: str, queue: str, workdir: Path,
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             give_up_at = time.monotonic() + READY_DEADLINE_S
+            last = "no answer"
             while True:
                 try:
-                    if (await client.get("/readyz")).status_code == 200:
+                    answer = await client.get("/readyz")
+                    if answer.status_code == 200:
                         break
-                except httpx.TransportError:
-                    pass
+                    last = f"{answer.status_code} {answer.text[:300]}"
+                except httpx.TransportError as exc:
+                    last = repr(exc)
                 if time.monotonic() > give_up_at:
-                    raise SystemExit(f"API not ready after {READY_DEADLINE_S:.0f}s")
+                    log = (workdir / f"api-{port}.log").read_text()[-2000:]
+                    raise SystemExit(f"API not ready after {READY_DEADLINE_S:.0f}s ({last})\n"
+                                     f"{log}")
                 await asyncio.sleep(0.2)
         yield base, api.pid
     finally:
@@ -189,7 +196,9 @@ async def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, \
             temp_database(Path(tmp)) as url:
         workdir = Path(tmp)
-        settings = Settings(database_url=url)
+        # A pepper of this run's own: the API refuses the public development one.
+        pepper = secrets.token_hex(32)
+        settings = Settings(database_url=url, key_pepper=SecretStr(pepper))
         engine = make_engine(url)
         with make_session_factory(engine).begin() as session:
             orgs = [seed_org(session, SHAPE, settings.pepper_bytes) for _ in range(args.orgs)]
@@ -200,7 +209,7 @@ async def run(args: argparse.Namespace) -> int:
         queue = f"bench-api-{uuid.uuid4().hex[:6]}"
         runs: list[Run] = []
         async with dev_server(workdir) as temporal:
-            extra = {"LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false"}
+            extra = {"LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false", "LIFECYCLE_KEY_PEPPER": pepper}
             async with worker_process(url, temporal.address, queue, workdir, settings=extra):
                 async with api_server(url, temporal.address, queue, workdir, extra) as (base,
                                                                                         pid):
