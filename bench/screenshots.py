@@ -38,7 +38,7 @@ CHROMIUM = "/usr/bin/chromium"
 LINK = re.compile(r"http://[^\s\"<>]+/console/signin/link\?token=[\w-]+")
 SHAPE = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=40, members=4,
                  team_keys=3, project_keys_per_project=1, job_plans=2, usage_records=5,
-                 invoices=2, unpaid_invoices=0)
+                 invoices=2, unpaid_invoices=0, permissions_off=1)
 
 
 async def _shoot(page: Page, name: str) -> None:
@@ -76,6 +76,7 @@ async def run(port: int) -> None:
         database = f"sqlite:///{data / 'lifecycle.db'}"
         upgrade(database)
         settings = Settings(database_url=database, data_dir=data, console_url=url,
+                            development=True, min_grace_seconds=0,
                             smtp_host=devmail.HOST, smtp_port=sink.port,
                             dev_mailbox_dir=str(sink.directory), teardown_grace_seconds=3600,
                             task_queue="screenshots", log_level="WARNING")
@@ -142,6 +143,10 @@ async def _pages(url: str, admin: str, sink: devmail.MailSink) -> None:
         await _shoot(page, "13-subscriptions")
         await page.goto(f"{url}/console/billing")
         await _shoot(page, "14-usage-and-billing")
+        await page.goto(f"{url}/console/quotas?service=virtual_compute")
+        await _shoot(page, "16-quotas")
+        await page.goto(f"{url}/console/audit")
+        await _shoot(page, "17-audit-log")
         await page.goto(f"{url}/console/danger")
         await _shoot(page, "09-delete-organization")
         await page.fill("#confirm_name", "Acme Research")

@@ -27,6 +27,7 @@ class CommandGroup(Protocol):
 def _groups() -> list[tuple[str, str, CommandGroup]]:
     """The groups that follow the `add_arguments` + `run` convention; a new one is one line."""
     from lifecycle import (
+        audit_cli,
         datasets_cli,
         keys_cli,
         members_cli,
@@ -47,6 +48,7 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
         ("projects", "list, show, create, rename or delete an org's projects", projects_cli),
         ("datasets", "list, create or delete datasets; append and read records", datasets_cli),
         ("keys", "list, create, extend or delete an org's API keys", keys_cli),
+        ("audit", "list or export an org's audit log", audit_cli),
         ("workflows", "operator view: list workflows, show one, read its history",
          workflows_cli),
     ]

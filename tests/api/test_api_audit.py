@@ -126,6 +126,8 @@ async def test_events_hold_ids_and_actors_never_secrets_or_card_data(
                                  json=card)).status_code == 200
         problem(await client.put(f"/orgs/{org_id}/payment-method", headers=admin,
                                  json={**card, "token": card_number}), 422)
+        problem(await client.patch(f"/orgs/{org_id}", headers=admin,
+                                   json={"description": f"card {card_number}"}), 422)
         assert (await client.put(
             f"/orgs/{org_id}/members/{org.member_id}/permissions/virtual_compute",
             headers=admin, json={"enabled": False})).status_code == 200

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -33,7 +34,14 @@ from contracts.teardown import COMPLETED
 from core.settings import Settings
 from core.temporal import wait_for_poller, wait_until_serving
 from services.seeding import OrgShape, SeededOrg, seed_org
-from store.models import Dataset, DatasetRecord, DeletionCertificate, OutboxMessage, Reminder
+from store.models import (
+    ApiKey,
+    Dataset,
+    DatasetRecord,
+    DeletionCertificate,
+    OutboxMessage,
+    Reminder,
+)
 from tests.chaos.support import SCALE, ApiProcess, DevServer, WorkerProcess
 from tests.chaos.sweep_oracle import SeededKey, announcements, seed
 from tests.support.api_support import OPERATOR_TOKEN, bearer, seed_with_keys
@@ -87,15 +95,18 @@ def _certificates(sessions: sessionmaker[Session], org_ids: list[str]) -> dict[s
 
 
 def _sweep_state(sessions: sessionmaker[Session], keys: list[SeededKey], inbox: Inbox
-                 ) -> tuple[dict[tuple[str, str], str], set[str], dict[tuple[str, str], int]]:
-    """The ledger rows of `keys`, the statuses of the outbox, and the distinct Message-IDs
-    each (recipient, key name) of `keys` was announced in."""
+                 ) -> tuple[dict[tuple[str, str], str], set[tuple[str, str, str, str]],
+                            dict[tuple[str, str], int]]:
+    """The ledger rows of `keys`, the outbox messages not sent (yet), and the distinct
+    Message-IDs each (recipient, key name) of `keys` was announced in."""
     ids = {k.id for k in keys}
     names = {k.name for k in keys}
     with sessions() as session:
         ledger = {(r.subject_id, r.window): r.status for r in session.execute(
             select(Reminder.subject_id, Reminder.window, Reminder.status)) if r.subject_id in ids}
-        outbox = set(session.scalars(select(OutboxMessage.status)))
+        outbox = {(m.status, m.channel, m.subject, m.last_error or "")
+                  for m in session.scalars(select(OutboxMessage))
+                  if m.status != "sent"}  # what is still owed or could never be sent
     seen = {pair: len({mid for mid, _ in found}) for pair, found in
             announcements(inbox.all()).items() if pair[1] in names}
     return ledger, outbox, seen
@@ -129,6 +140,10 @@ async def test_two_replicas_three_workers_under_faults(
     with pg_sessions.begin() as session:
         orgs = [seed_org(session, SHAPE, settings.pepper_bytes, rng=rng)
                 for _ in range(TEARDOWNS)]
+        # None of their keys is due, so the sweep running beside their teardowns adds no
+        # reminder row to them and each certificate must equal exactly what was seeded.
+        session.execute(update(ApiKey).where(ApiKey.org_id.in_([o.org_id for o in orgs]))
+                        .values(expires_at=datetime.now(UTC) + timedelta(days=200)))
     live = seed_with_keys(pg_sessions, settings)
     due, frozen = seed(pg_sessions, settings, rng, datetime.now(UTC), 2 * SCALE, keys_per_org=8)
     owed = {pair: status for k in due for pair, status in k.ledger().items()}
@@ -177,7 +192,9 @@ async def test_two_replicas_three_workers_under_faults(
             doomed.kill()  # mid-request: its four clients are looping
             left_at_term = await eventually(probe, lambda n: n < total * 0.6, 60)
             workers[3].start()  # the replacement
+            term_sent = time.monotonic()
             await asyncio.to_thread(workers[1].stop)  # SIGTERM; fails if it does not end
+            term_took_s = time.monotonic() - term_sent
             assert workers[1].process is not None
             term_status = workers[1].process.returncode
 
@@ -188,7 +205,7 @@ async def test_two_replicas_three_workers_under_faults(
                 OrgTeardownWorkflow.run, f"org-teardown-{o.org_id}").result() for o in orgs]
             ledger, _outbox, seen = await eventually(
                 lambda: asyncio.to_thread(_sweep_state, pg_sessions, due + frozen, inbox),
-                lambda s: s[0] == owed and s[1] <= {"sent"} and set(s[2]) >= expected, 180)
+                lambda s: s[0] == owed and not s[1] and set(s[2]) >= expected, 180)
             stop.set()
             await asyncio.gather(*clients)
         finally:
@@ -199,6 +216,9 @@ async def test_two_replicas_three_workers_under_faults(
 
     assert 0 < left_at_term < left_at_kill < total, "a fault struck outside the purge"
     assert term_status == 0, "the SIGTERMed worker did not end by itself"
+    term_log = (tmp_path / "worker-1.log").read_text()
+    assert "stop requested: finishing running activities" in term_log, term_log[-2000:]
+    assert "worker stopped" in term_log and "Traceback" not in term_log, term_log[-2000:]
     assert [r.status for r in results] == [COMPLETED] * TEARDOWNS
     for org in orgs:
         assert certificates[org.org_id] == org.counts, org.org_id
@@ -210,7 +230,8 @@ async def test_two_replicas_three_workers_under_faults(
     assert all(s < 500 for s in loads[1].statuses), loads[1]
     assert loads[1].failures, "the killed replica's clients saw nothing of the kill"
     print(f"scale-out seed={seed_value}: SIGKILL worker at {left_at_kill}/{total} records "
-          f"left, SIGTERM worker at {left_at_term} (exit {term_status}); {TEARDOWNS} "
+          f"left, SIGTERM worker at {left_at_term} (exit {term_status} after "
+          f"{term_took_s:.1f} s, grace {SHUTDOWN_GRACE_S} s); {TEARDOWNS} "
           f"certificates exact; {len(expected)} reminders once each; survivor answered "
           f"{dict(loads[0].statuses)}; killed replica's clients: {dict(loads[1].statuses)} "
           f"then {dict(loads[1].failures)}")

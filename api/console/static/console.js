@@ -123,8 +123,15 @@ function wireProgress() {
   setInterval(poll, 1000);
 }
 
+function wireAutoSubmit() {
+  document.querySelectorAll("select[data-submit-on-change]").forEach((select) => {
+    select.addEventListener("change", () => select.form.requestSubmit());
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   wireDialogs();
+  wireAutoSubmit();
   wireCopy();
   wireSelection();
   wireProgress();
