@@ -52,7 +52,7 @@ from store.models import (
     RequestStatus,
     TeardownRequest,
 )
-from store.plan import find_blockers, owned_counts
+from store.plan import find_blockers, owned_counts, stored_counts
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class TeardownActivities:
             snapshot = {key.split(":", 1)[1]: n for key, n in ledger.entries(
                 session, step.org_id, "snapshot:").items()}
             if not snapshot:
-                snapshot = owned_counts(session, step.org_id)
+                snapshot = stored_counts(session, step.org_id)
                 for table, n in snapshot.items():
                     ledger.record(session, step.org_id, f"snapshot:{table}", n)
             return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
