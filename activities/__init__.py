@@ -32,8 +32,8 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     purge = PurgeActivities(session_factory)
     subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),
-             *DigestActivities(session_factory).all(),
-             *DeliveryActivities(session_factory, settings).all()]
+             *DigestActivities(session_factory, settings.effective_console_url).all(),
+             *DeliveryActivities(session_factory, settings, start_delivery=start_delivery).all()]
     deletion = ProjectDeletionActivities(session_factory)
     offboarding = MemberOffboardingActivities(session_factory, start_delivery)
     return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep,

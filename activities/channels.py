@@ -15,16 +15,19 @@ the line break it hides onto the wire. So a `=?` in a subject is split by an inv
 joiner (never read as an encoded word), and the message is parsed back from its wire form and
 refused unless it has exactly the headers set, with the values set.
 
-Receivers dedupe on the outbox idempotency key, carried as the mail's `Message-ID` and as the
-webhook's `X-Lifecycle-Delivery` header: the one crash we cannot close (after the receiver
-accepted, before our commit) resends the same id.
+Webhooks follow the Standard Webhooks specification (`core.standard_webhooks`): the event id in
+`webhook-id`, the attempt's time in `webhook-timestamp`, one `v1,` signature per live secret.
+They go out through `webhook_transport`, which connects only to addresses it has just checked,
+and never follow a redirect.
+
+Receivers dedupe on a stable id: the outbox idempotency key as the mail's `Message-ID`, the
+event id as `webhook-id`. The one crash we cannot close (after the receiver accepted, before
+our commit) resends the same id.
 """
 
 from __future__ import annotations
 
 import email.policy
-import hashlib
-import hmac
 import smtplib
 import time
 from email.headerregistry import Address
@@ -33,12 +36,12 @@ from types import TracebackType
 
 import httpx
 
-from activities.delivery_errors import DeliveryError, classify, webhook_status
+from activities.delivery_errors import classify, webhook_status
+from activities.webhook_transport import webhook_client
+from core import standard_webhooks
 from core.settings import Settings
+from core.webhook_targets import TargetPolicy, TargetRefused, check_url
 
-SIGNATURE_HEADER = "X-Lifecycle-Signature"
-TIMESTAMP_HEADER = "X-Lifecycle-Timestamp"
-DELIVERY_HEADER = "X-Lifecycle-Delivery"
 SMTP_TIMEOUT_S = 30.0
 
 
@@ -46,12 +49,6 @@ def message_id(idempotency_key: str, sender: str) -> str:
     """A valid `Message-ID` from the idempotency key (':' is not allowed on its left side)."""
     domain = sender.rsplit("@", 1)[-1] or "localhost"
     return f"<{idempotency_key.replace(':', '.')}@{domain}>"
-
-
-def sign(secret: str, timestamp: str, body: str) -> str:
-    """HMAC-SHA256 over `timestamp.body`: binding the time stops replays of old deliveries."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
 
 
 class Channels:
@@ -104,22 +101,27 @@ class Channels:
                 self._drop_smtp()
             raise classify(exc) from exc
 
-    def post_webhook(self, idempotency_key: str, url: str, secret: str | None,
-                     body: str) -> None:
-        if not secret:
-            raise DeliveryError("the org's webhook has no signing secret", permanent=True)
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-                   SIGNATURE_HEADER: sign(secret, timestamp, body),
-                   DELIVERY_HEADER: idempotency_key}
+    def post_webhook(self, url: str, msg_id: str, secrets: list[str], body: str) -> int:
+        """POST one signed delivery; the 2xx status, else DeliveryError (with the status)."""
+        s = self.settings
+        policy = TargetPolicy.of(s.webhook_allow_http, s.webhook_allowed_networks)
         try:
+            check_url(url, policy)
+        except TargetRefused as exc:
+            raise classify(exc) from exc
+        payload = body.encode()
+        try:
+            headers = {"Content-Type": "application/json",
+                       "User-Agent": "org-lifecycle-webhooks",
+                       **standard_webhooks.headers(secrets, msg_id, int(time.time()), payload)}
             if self._http is None:
-                self._http = httpx.Client(timeout=self.settings.webhook_timeout_seconds)
-            response = self._http.post(url, content=body.encode(), headers=headers)
+                self._http = webhook_client(policy, s.webhook_timeout_seconds)
+            response = self._http.post(url, content=payload, headers=headers)
         except Exception as exc:
             raise classify(exc) from exc
         if not response.is_success:
             raise webhook_status(response.status_code)
+        return response.status_code
 
 
 WORD_JOINER = "\u2060"

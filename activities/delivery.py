@@ -23,21 +23,24 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities import fanout
+from activities import fanout, webhook_send
 from activities.channels import Channels
 from activities.delivery_errors import DeliveryError
 from contracts.outbox import (
     FAILED,
     MISSING,
+    RETRY,
     SENT,
     SKIPPED,
+    OutboxAttemptResult,
     OutboxDeliveryInput,
     OutboxDeliveryResult,
 )
@@ -52,7 +55,6 @@ from store.models import OutboxMessage
 EXPECTED_RETRY = ApplicationErrorCategory.BENIGN
 log = logging.getLogger(__name__)
 
-RETRY = "retry"
 # Called after a send was accepted and before it is marked: tests inject a crash here.
 AfterSend = Callable[[OutboxMessage], None]
 # Starts the at-once delivery of committed messages, by idempotency key (given by the worker).
@@ -68,14 +70,27 @@ def batch_of(idempotency_key: str) -> str | None:
     return ":".join(parts[:4])
 
 
+@dataclass
+class Delivered:
+    """One attempt's outcome; a webhook to retry says when, and messages to start after the
+    commit (the admin's mail when an endpoint was just disabled)."""
+
+    outcome: str
+    retry_in: float | None = None
+    follow_up: list[str] = field(default_factory=list)
+
+
 class DeliveryActivities:
-    """Both delivery activities, bound to a session factory and the channel settings."""
+    """The delivery activities, bound to a session factory, the channel settings and the
+    start function of at-once deliveries (given by the worker)."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 after_send: AfterSend | None = None) -> None:
+                 after_send: AfterSend | None = None,
+                 start_delivery: StartDelivery | None = None) -> None:
         self.sessions = sessions
         self.settings = settings
         self.after_send = after_send
+        self.start_delivery = start_delivery
 
     @activity.defn(name="sweep_deliver_outbox")
     def deliver(self, page: PageInput) -> PageResult:
@@ -98,16 +113,25 @@ class DeliveryActivities:
             batches.setdefault(batch_of(row.idempotency_key) or f"#{row.id}", []).append(row.id)
         local = threading.local()
         retry = 0
+        paced: list[str] = []
         with ExitStack() as opened:
-            def deliver_batch(ids: list[int]) -> list[str]:
+            def deliver_batch(ids: list[int]) -> list[Delivered]:
                 if not hasattr(local, "channels"):  # one SMTP session per thread
                     local.channels = opened.enter_context(Channels(self.settings))
                 return [self._deliver_one(message_id, local.channels) for message_id in ids]
 
-            for _, outcomes in fanout.each(list(batches.values()), deliver_batch, threads):
-                result.sent += outcomes.count(SENT)
-                result.failed += outcomes.count(FAILED)
-                retry += outcomes.count(RETRY)
+            for ids, outcomes in fanout.each(list(batches.values()), deliver_batch, threads):
+                for message_id, done in zip(ids, outcomes, strict=True):
+                    result.sent += done.outcome == SENT
+                    result.failed += done.outcome == FAILED
+                    if done.outcome == RETRY and done.retry_in is not None:
+                        # A webhook waits out its backoff in its own delivery, not the page's.
+                        paced.append(next(r.idempotency_key for r in rows
+                                          if r.id == message_id))
+                    elif done.outcome == RETRY:
+                        retry += 1
+                    paced.extend(done.follow_up)
+        self._start(paced)
         if retry:
             raise ApplicationError(f"{retry} message(s) not accepted yet; retrying the page",
                                    type=DELIVERY_PENDING, category=EXPECTED_RETRY)
@@ -124,46 +148,82 @@ class DeliveryActivities:
             log.warning("outbox delivery: no message %s", inp.idempotency_key)
             return OutboxDeliveryResult(inp.idempotency_key, MISSING)
         with Channels(self.settings) as channels:
-            outcome = self._deliver_one(message_id, channels)
-        if outcome == RETRY:
+            done = self._deliver_one(message_id, channels)
+        self._start(done.follow_up)
+        if done.outcome == RETRY:
             raise ApplicationError(f"outbox {message_id} not accepted yet", type=DELIVERY_PENDING,
                                    category=EXPECTED_RETRY)
-        return OutboxDeliveryResult(inp.idempotency_key, outcome)
+        return OutboxDeliveryResult(inp.idempotency_key, done.outcome)
 
-    def _deliver_one(self, message_id: int, channels: Channels) -> str:
+    @activity.defn(name="outbox_deliver_attempt")
+    def deliver_attempt(self, inp: OutboxDeliveryInput) -> OutboxAttemptResult:
+        """One attempt at a message whose waits the workflow keeps (webhooks): a transient
+        failure answers RETRY with the jittered wait before the next attempt."""
+        with self.sessions() as session:
+            msg = outbox.find(session, inp.idempotency_key)
+            message_id = msg.id if msg is not None else None
+        if message_id is None:
+            return OutboxAttemptResult(inp.idempotency_key, MISSING)
+        due = msg.next_attempt_at if msg is not None else None
+        if inp.wait_until_due and due is not None and due > utcnow():
+            # Started by the sweep after an attempt failed there: its wait comes first.
+            return OutboxAttemptResult(inp.idempotency_key, RETRY,
+                                       (due - utcnow()).total_seconds())
+        with Channels(self.settings) as channels:
+            done = self._deliver_one(message_id, channels)
+        self._start(done.follow_up)
+        return OutboxAttemptResult(inp.idempotency_key, done.outcome, done.retry_in)
+
+    def _start(self, keys: list[str]) -> None:
+        if keys and self.start_delivery is not None:
+            self.start_delivery(keys)
+
+    def _deliver_one(self, message_id: int, channels: Channels) -> Delivered:
         """Claim, send and mark one message: SENT, FAILED, RETRY, or SKIPPED (settled already)."""
         with self.sessions.begin() as session:
             msg = outbox.claim(session, message_id)
             if msg is None:
-                return SKIPPED
+                return Delivered(SKIPPED)
+            attempt = webhook_send.Attempt()
             try:
-                self._send(session, channels, msg)
+                self._send(session, channels, msg, attempt)
             except DeliveryError as exc:
-                limit = (self.settings.webhook_max_attempts if msg.channel == "webhook"
-                         else self.settings.mail_max_attempts)
-                final = exc.permanent or msg.attempts >= limit
-                # Ids and reasons only: recipients and bodies stay out of the logs.
-                log.warning("outbox %s (%s) attempt %s: %s%s", msg.id, msg.channel,
-                            msg.attempts, exc.reason, " - giving up" if final else "")
-                outbox.note_error(msg, exc.reason, final=final)
-                if not final:
-                    return RETRY
-                self._close_batch(session, msg, utcnow())
-                return FAILED
+                return self._failed(session, msg, exc, attempt)
             if self.after_send is not None:
                 self.after_send(msg)
             now = utcnow()
             outbox.mark_sent(msg, now)
+            if msg.channel == "webhook":
+                webhook_send.record(session, self.settings, msg, attempt, None, None)
             self._close_batch(session, msg, now)
-            return SENT
+            return Delivered(SENT, follow_up=attempt.follow_up)
 
-    @staticmethod
-    def _send(session: Session, channels: Channels, msg: OutboxMessage) -> None:
+    def _failed(self, session: Session, msg: OutboxMessage, exc: DeliveryError,
+                attempt: webhook_send.Attempt) -> Delivered:
+        webhook = msg.channel == "webhook"
+        limit = self.settings.webhook_max_attempts if webhook else self.settings.mail_max_attempts
+        final = exc.permanent or msg.attempts >= limit
+        # Ids and reasons only: recipients and bodies stay out of the logs.
+        log.warning("outbox %s (%s) attempt %s: %s%s", msg.id, msg.channel,
+                    msg.attempts, exc.reason, " - giving up" if final else "")
+        outbox.note_error(msg, exc.reason, final=final)
+        retry_in = None
+        if webhook:
+            if not final:
+                retry_in = webhook_send.retry_delay(self.settings, msg.attempts)
+                msg.next_attempt_at = utcnow() + timedelta(seconds=retry_in)
+            webhook_send.record(session, self.settings, msg, attempt, exc, retry_in)
+        if not final:
+            return Delivered(RETRY, retry_in, attempt.follow_up)
+        self._close_batch(session, msg, utcnow())
+        return Delivered(FAILED, follow_up=attempt.follow_up)
+
+    def _send(self, session: Session, channels: Channels, msg: OutboxMessage,
+              attempt: webhook_send.Attempt) -> None:
         if msg.channel == "email":
             channels.send_email(msg.idempotency_key, msg.recipient, msg.subject, msg.body)
         elif msg.channel == "webhook":
-            channels.post_webhook(msg.idempotency_key, msg.recipient,
-                                  outbox.webhook_secret(session, msg.org_id), msg.body)
+            webhook_send.send(session, self.settings, channels, msg, attempt)
         else:
             raise DeliveryError(f"unknown channel {msg.channel!r}", permanent=True)
 
@@ -177,4 +237,4 @@ class DeliveryActivities:
             reminders.mark_batch_sent(session, msg.org_id, batch, now)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliver, self.deliver_message]
+        return [self.deliver, self.deliver_message, self.deliver_attempt]

@@ -8,9 +8,10 @@ the channel's attempt limit.
 
 Permanent: the message itself can never go through as written (a header that cannot be encoded,
 an address that is not one address, every recipient refused with 5xx, the content refused with
-5xx, a non-ASCII address for a server without SMTPUTF8, a webhook URL that cannot be used, any
-other 4xx or a redirect from a webhook). Retrying such a message only holds up the ones behind
-it, so it is marked `failed` with the reason at once.
+5xx, a non-ASCII address for a server without SMTPUTF8, a webhook URL that cannot be used or
+whose host resolves to an address we never send to, any other 4xx or a redirect from a
+webhook). Retrying such a message only holds up the ones behind it, so it is marked `failed`
+with the reason at once.
 
 Anything not named here counts as transient: the attempt limit still ends it, so no error, known
 or not, can keep a message pending forever.
@@ -26,6 +27,8 @@ import smtplib
 
 import httpx
 
+from core.webhook_targets import TargetRefused
+
 # 401/403: the receiver refuses our signature or credentials; fixed by settings, not by the
 # message. 408/425/429: the receiver asks us to come back later.
 TRANSIENT_HTTP_4XX = frozenset({401, 403, 408, 425, 429})
@@ -34,10 +37,12 @@ TRANSIENT_HTTP_4XX = frozenset({401, 403, 408, 425, 429})
 class DeliveryError(Exception):
     """A send that did not go through; `permanent` means retrying cannot fix it."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False,
+                 status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.status = status  # a webhook's HTTP answer, when there was one
 
 
 def classify(exc: BaseException) -> DeliveryError:
@@ -61,6 +66,10 @@ def classify(exc: BaseException) -> DeliveryError:
         return DeliveryError(f"SMTP {exc.smtp_code} ({name})")
     if isinstance(exc, smtplib.SMTPException):
         return DeliveryError(f"SMTP unavailable ({name})")
+    if isinstance(exc, TargetRefused):
+        # The address the host resolves to now is not one we send to (a rebinding attempt,
+        # or a host moved inside a private network): the URL must change.
+        return DeliveryError(f"webhook target refused: {exc}", permanent=True)
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         return DeliveryError(f"webhook URL cannot be used ({name})", permanent=True)
     if isinstance(exc, httpx.LocalProtocolError):
@@ -79,4 +88,4 @@ def classify(exc: BaseException) -> DeliveryError:
 def webhook_status(status: int) -> DeliveryError:
     """The error for a webhook's non-2xx answer."""
     permanent = (300 <= status < 500) and status not in TRANSIENT_HTTP_4XX
-    return DeliveryError(f"webhook answered {status}", permanent=permanent)
+    return DeliveryError(f"webhook answered {status}", permanent=permanent, status=status)

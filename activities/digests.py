@@ -24,10 +24,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import fanout
-from activities.digest_text import Item, email_body, email_subject, webhook_body
+from activities.digest_text import Item, email_body, email_subject, item_event
 from contracts.sweep import PageInput, PageResult
 from core.expiry_windows import EXPIRED, card_due_at
-from store import orgs, outbox, reminders
+from store import orgs, outbox, reminders, webhooks
 from store.models import Organization, OrgStatus, PaymentStatus, Reminder, Role
 
 
@@ -65,8 +65,9 @@ def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Rem
 class DigestActivities:
     """The compose phase, bound to a session factory."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], console_url: str = "") -> None:
         self.sessions = sessions
+        self.console_url = console_url  # where each reminder links to fix it
 
     @activity.defn(name="sweep_compose_digests")
     def compose(self, page: PageInput) -> PageResult:
@@ -107,8 +108,7 @@ class DigestActivities:
                 # database's current state rather than announce a partial set twice.
                 raise ApplicationError("reminders changed while composing; retrying")
             zones = {m.email: m.timezone for m in subjects.members.values()}
-            messages = self._enqueue(session, org, batch, sweep_id, now, items, recipients_of,
-                                     zones)
+            messages = self._enqueue(session, org, batch, now, items, recipients_of, zones)
             return len(live_ids), messages
 
     @staticmethod
@@ -153,11 +153,11 @@ class DigestActivities:
         items.sort(key=lambda i: (i.due_at, i.kind, i.subject_id))
         return items, recipients_of, void
 
-    @staticmethod
-    def _enqueue(session: Session, org: Organization, batch: str, sweep_id: str,
+    def _enqueue(self, session: Session, org: Organization, batch: str,
                  now: datetime, items: list[Item], recipients_of: dict[str, set[str]],
                  zones: dict[str, str]) -> int:
-        """Insert one email per recipient and one webhook call for the org; returns the count."""
+        """Insert one email per recipient and one webhook event per reminder (queued for each
+        endpoint that wants it); returns the count of outbox messages."""
         if not items:
             return 0
         per_person: dict[str, list[Item]] = defaultdict(list)
@@ -167,16 +167,17 @@ class DigestActivities:
         rows: list[dict[str, Any]] = [
             dict(idempotency_key=f"{batch}:email:{_digest(email)}", org_id=org.id,
                  channel="email", recipient=email, subject=email_subject(org.name, mine),
-                 body=email_body(org.name, mine, now, zones.get(email), org.timezone))
+                 body=email_body(org.name, mine, now, zones.get(email), org.timezone,
+                                 self.console_url))
             for email, mine in sorted(per_person.items())]
-        if org.webhook_url:
-            delivery = f"{batch}:webhook"
-            rows.append(dict(idempotency_key=delivery, org_id=org.id, channel="webhook",
-                             recipient=org.webhook_url, subject="key_expiry.reminders",
-                             body=webhook_body(delivery, org.id, sweep_id, now, items)))
         for row in rows:
             outbox.queue(session, **row)
-        return len(rows)
+        hooks = 0
+        for item in items:
+            event_type, occurrence, data = item_event(item, now)
+            hooks += len(webhooks.emit(session, org.id, event_type, occurrence, data,
+                                       now=now).message_keys)
+        return len(rows) + hooks
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.compose]

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
+from api.deliveries import deliver_queued
 from api.routes import (
     audit,
     billing,
@@ -31,6 +32,7 @@ from api.routes import (
     quotas,
     subscriptions,
     teardown,
+    webhooks,
 )
 from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnection
@@ -66,7 +68,8 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
-                  version="0.1.0", lifespan=lifespan, dependencies=[Depends(refuse_hostile_text)],
+                  version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(refuse_hostile_text), Depends(deliver_queued)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -78,7 +81,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
                    quotas, permissions, subscriptions, billing, audit, teardown, certificates,
-                   ops, ops_sweep):
+                   ops, ops_sweep, webhooks):
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})

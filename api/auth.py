@@ -161,7 +161,8 @@ def _authenticate(request: Request, session: Session, settings: Settings, *,
     """`authenticate` behind the failed-authentication throttle."""
     token = bearer_token(request)
     return guarded(request, settings, token,
-                   lambda: authenticate(session, settings, token, allow_frozen=allow_frozen))
+                   lambda: authenticate(session, settings, token, allow_frozen=allow_frozen),
+                   session)
 
 
 def key_principal(request: Request, response: Response, session: SessionDep,
@@ -217,7 +218,7 @@ def operator_or_teardown_admin(request: Request, response: Response, session: Se
     """The teardown status after the org is gone is the operator's; before, also its admin's."""
     token = bearer_token(request)
     principal = guarded(request, settings, token, lambda: Operator() if is_operator(
-        settings, token) else authenticate(session, settings, token, allow_frozen=True))
+        settings, token) else authenticate(session, settings, token, allow_frozen=True), session)
     if isinstance(principal, Operator):
         return principal
     _warn_if_expiring(response, principal)

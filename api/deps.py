@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.problems import Unavailable
 from api.temporal import TemporalConnection
 from core.settings import Settings
+from store.webhooks import QUEUED_INFO
 
 
 def get_settings(request: Request) -> Settings:
@@ -53,6 +54,8 @@ def get_session(request: Request) -> Iterator[Session]:
             session.rollback()
             raise
         session.commit()
+        # Messages the request queued (webhook events): delivered once it has answered.
+        request.state.queued_messages = session.info.pop(QUEUED_INFO, [])
 
 
 async def get_temporal_client(request: Request) -> Client:

@@ -54,14 +54,23 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def guarded(request: Request, settings: Settings, token: str, check: Callable[[], T]) -> T:
-    """Run the credential `check` unless the caller is throttled; count it if it fails."""
+def guarded(request: Request, settings: Settings, token: str, check: Callable[[], T],
+            session: Session | None = None) -> T:
+    """Run the credential `check` unless the caller is throttled; count it if it fails.
+
+    The counts are read in `session` when given (the request's own: no second connection on
+    the hot path); a failure is recorded in a transaction of its own, committed whatever
+    becomes of the request's.
+    """
     sessions = cast(sessionmaker[Session], request.app.state.session_factory)
     window = timedelta(seconds=settings.auth_failure_window_seconds)
     names = buckets(settings, _client(request), token)
     now = utcnow()
-    with sessions() as session:
+    if session is not None:
         counts = auth_failures.failures(session, names, now, window)
+    else:
+        with sessions() as own:
+            counts = auth_failures.failures(own, names, now, window)
     over = [oldest for count, oldest in counts.values()
             if count >= settings.auth_failure_limit and oldest is not None]
     if over:

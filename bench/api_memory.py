@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import (
+    DEV_ENV,
     dev_server,
     free_port,
     peak_rss_mb,
@@ -113,7 +114,7 @@ async def run(args: argparse.Namespace) -> int:
                 port = free_port()
                 env = dict(os.environ, LIFECYCLE_DATABASE_URL=url,
                            LIFECYCLE_TEMPORAL_ADDRESS=temporal.address, LIFECYCLE_TASK_QUEUE=queue,
-                           LIFECYCLE_LOG_LEVEL="WARNING", **extra)
+                           LIFECYCLE_LOG_LEVEL="WARNING", **{**DEV_ENV, **extra})
                 argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
                 api = await spawn("api", argv, workdir / "api.log", env)

@@ -76,10 +76,10 @@ async def run(port: int) -> None:
         database = f"sqlite:///{data / 'lifecycle.db'}"
         upgrade(database)
         settings = Settings(database_url=database, data_dir=data, console_url=url,
+                            development=True, min_grace_seconds=0,
                             smtp_host=devmail.HOST, smtp_port=sink.port,
                             dev_mailbox_dir=str(sink.directory), teardown_grace_seconds=3600,
-                            task_queue="screenshots", log_level="WARNING",
-                            development=True)  # a throwaway stack, as `lifecycle dev` runs
+                            task_queue="screenshots", log_level="WARNING")
         sessions = make_session_factory(make_engine(database))
         with sessions.begin() as session:
             org = seed_org(session, SHAPE, settings.pepper_bytes, name="Acme Research")

@@ -14,7 +14,12 @@ from collections.abc import Callable, Sequence
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from contracts.outbox import OutboxDeliveryInput, OutboxDeliveryResult, outbox_delivery_workflow_id
+from contracts.outbox import (
+    OutboxDeliveryInput,
+    OutboxDeliveryResult,
+    delivery_input,
+    outbox_delivery_workflow_id,
+)
 from workflows.outbox import OutboxDeliveryWorkflow
 
 START_TIMEOUT_S = 10.0  # how long an activity thread waits for a start to be acknowledged
@@ -33,8 +38,8 @@ async def start_delivery(client: Client, task_queue: str, inp: OutboxDeliveryInp
 
 async def start_deliveries(client: Client, task_queue: str,
                            idempotency_keys: Sequence[str]) -> None:
-    """Start the delivery of each message (the API's mails: invitations, sign-in links)."""
-    await asyncio.gather(*(start_delivery(client, task_queue, OutboxDeliveryInput(key))
+    """Start the delivery of each message (mails, and webhooks with their own backoff)."""
+    await asyncio.gather(*(start_delivery(client, task_queue, delivery_input(key))
                            for key in idempotency_keys))
 
 

@@ -15,6 +15,10 @@ FAILED = "failed"  # the message can never be sent, or used up its attempts: see
 SKIPPED = "skipped"  # another sender (the sweep, an earlier attempt) settled it first
 MISSING = "missing"  # no message with that key in this database
 LEFT_PENDING = "pending"  # not delivered now: the sweep's delivery phase sends it later
+RETRY = "retry"  # not accepted yet: try again after the wait the attempt names
+# Webhook messages (`wh:<event>:<endpoint>`) keep their own waits between attempts: about
+# three days of jittered backoff, which Temporal's retry policy (no jitter) cannot express.
+PACED_PREFIX = "wh:"
 
 
 def outbox_delivery_workflow_id(idempotency_key: str) -> str:
@@ -34,9 +38,29 @@ class OutboxDeliveryInput:
     retry_initial_seconds: float = 1.0
     retry_max_interval_seconds: float = 300.0
     attempt_timeout_seconds: int = 120
+    # Paced: the workflow waits between attempts as each attempt says (webhooks), and the
+    # retry policy only covers an attempt that could not run at all.
+    paced: bool = False
+    # Set by the workflow on its first paced attempt: a wait already recorded on the row
+    # (by the sweep's delivery phase) is kept before the message is tried again.
+    wait_until_due: bool = False
 
 
 @dataclass
 class OutboxDeliveryResult:
     idempotency_key: str
     status: str  # SENT | FAILED | SKIPPED | MISSING | LEFT_PENDING
+
+
+@dataclass
+class OutboxAttemptResult:
+    """One paced attempt: RETRY names the seconds to wait before the next one."""
+
+    idempotency_key: str
+    status: str  # SENT | FAILED | SKIPPED | MISSING | RETRY
+    retry_in_seconds: float | None = None
+
+
+def delivery_input(idempotency_key: str) -> OutboxDeliveryInput:
+    """How a message is delivered: webhooks paced by their own backoff, mail by the policy."""
+    return OutboxDeliveryInput(idempotency_key, paced=idempotency_key.startswith(PACED_PREFIX))

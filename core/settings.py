@@ -7,6 +7,7 @@ with a different pepper than the API.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,9 @@ DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
 # An operator token shorter than this is refused: the token opens every org's finished
 # teardown and the cross-org views, and failed tries are only throttled, not impossible.
 MIN_OPERATOR_TOKEN = 32
+DEV_WEBHOOK_SECRET_KEY = "dev-only-webhook-secret-key-change-me-000"
+# Waits between webhook attempts: about three days in all, as receivers expect of a sender.
+WEBHOOK_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000]
 
 
 def default_data_dir() -> Path:
@@ -136,8 +140,18 @@ class Settings(BaseSettings):
     # `lifecycle dev`, and the console's Mailbox page exists only while it is set.
     dev_mailbox_dir: str = ""
 
+    # Webhook endpoints (Standard Webhooks v1, docs/sweep.md). Signing secrets are sealed at
+    # rest under `webhook_secret_key`; targets must be public https (core/webhook_targets.py)
+    # unless `webhook_allow_http` / `webhook_allowed_networks` say otherwise (development).
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
-    webhook_max_attempts: int = Field(default=5, ge=1, le=50)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_schedule_seconds: list[int] = Field(
+        default_factory=lambda: list(WEBHOOK_RETRY_SCHEDULE_S), min_length=1)
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, le=0.5)
+    webhook_disable_after_failures: int = Field(default=15, ge=1, le=1000)
+    webhook_secret_key: SecretStr = SecretStr(DEV_WEBHOOK_SECRET_KEY)
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
 
     # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow`.
@@ -158,6 +172,14 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("invitation_ttl", mode="before")
+    @classmethod
+    def _seconds_or_duration(cls, value: object) -> object:
+        """Whole seconds as digits (`604800`), or an ISO 8601 duration (`P7D`)."""
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
         return value
 
     @field_validator("worker_metrics_address")
@@ -189,7 +211,24 @@ class Settings(BaseSettings):
             raise ValueError("must be distinct whole days of at least 1")
         return sorted(value, reverse=True)
 
-    @field_validator("key_pepper")
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def _positive_waits(cls, value: list[int]) -> list[int]:
+        if any(seconds < 1 for seconds in value):
+            raise ValueError("must be whole seconds of at least 1")
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @field_validator("key_pepper", "webhook_secret_key")
     @classmethod
     def _pepper_long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 32:

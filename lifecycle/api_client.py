@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, BinaryIO
 
@@ -28,6 +29,9 @@ import httpx
 
 from core.settings import OPERATOR_TOKEN_FILE, Settings
 from core.text import text_problem
+
+# The header the API sets on responses to a key that expires within seven days (api/auth.py).
+EXPIRES_HEADER = "X-Key-Expires-At"
 
 API_KEY_ENV = "LIFECYCLE_API_KEY"
 OPERATOR_TOKEN_ENV = "LIFECYCLE_OPERATOR_TOKEN"
@@ -85,15 +89,41 @@ def problem_line(response: httpx.Response) -> str:
     return " ".join(text.split())  # one line, whatever the server put in it
 
 
+def expiry_warning(expires_at: str, now: datetime) -> str | None:
+    """The line a command prints when the API says its key expires soon (`X-Key-Expires-At`)."""
+    try:
+        at = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    left = at - now
+    days = left.days + (1 if left.seconds or left.microseconds else 0)
+    soon = "today" if left.total_seconds() < 86400 else f"in {days} day{'s' * (days != 1)}"
+    return (f"warning: this key expires {soon}: {at.strftime('%Y-%m-%d %H:%M UTC')}; "
+            "extend it (lifecycle keys extend) or roll it (lifecycle keys roll)")
+
+
 class Api:
-    """A bearer-token HTTP client of the API; use it as a context manager."""
+    """A bearer-token HTTP client of the API; use it as a context manager.
+
+    When a response says the key in use expires soon, the command prints one line about it on
+    stderr (once per command), so scripts and people notice before it stops working.
+    """
 
     def __init__(self, base_url: str, token: str) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
         self._token = token
+        self._warned = False
 
     def __enter__(self) -> Api:
         return self
+
+    def _warn_expiry(self, response: httpx.Response) -> None:
+        stamp = response.headers.get(EXPIRES_HEADER)
+        if stamp and not self._warned:
+            line = expiry_warning(stamp, datetime.now(UTC))
+            if line:
+                print(line, file=sys.stderr)
+                self._warned = True
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -116,6 +146,7 @@ class Api:
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach the API at {self._http.base_url}: "
                            f"{type(exc).__name__}: {exc}") from None
+        self._warn_expiry(response)
         if response.status_code >= 400:
             raise CliError(problem_line(response), status=response.status_code)
         data: dict[str, Any] = response.json()

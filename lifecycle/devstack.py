@@ -108,6 +108,10 @@ class DevPlan:
             "LIFECYCLE_DEVELOPMENT": "true",
             "LIFECYCLE_MIN_GRACE_SECONDS": str(self.min_grace_seconds),
         })
+        # Development reaches webhook receivers on this machine (plain http, loopback),
+        # unless the user said otherwise; production refuses both.
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOW_HTTP", "true")
+        env.setdefault("LIFECYCLE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8", "::1/128"]')
         return env
 
     @property

@@ -1,11 +1,12 @@
-"""`lifecycle keys list|create|extend|delete`: an org's team and project keys from a terminal.
+"""`lifecycle keys list|create|extend|roll|delete`: an org's team and project keys from a terminal.
 
 A thin client of the key routes (`api/routes/keys.py`), so the admin-only rule, the frozen-org
 refusal, the org's maximum key lifetime and the audit trail all apply as they do in the console.
 Team keys belong to the org; `--project` picks a project's keys for `list` and `create`.
 `extend` and `delete` take any key of the org by id.
 
-A secret appears in exactly one output, that of `create`, with a warning that it will not be
+`roll` makes a new key like an old one, whose secret keeps working for `--overlap` (0: stops
+now). A secret appears only in the output of `create` or `roll`, with a warning that it will not be
 shown again; lists carry only the public prefix. The admin key used to call the API is never
 printed (see `lifecycle.api_client.report`).
 """
@@ -59,14 +60,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extend.add_argument("key_id")
     extend.add_argument("--days", type=positive_int, required=True)
 
+    roll = sub.add_parser("roll", help="replace a key by a new one (same name, scope, project); "
+                          "the old secret keeps working for --overlap")
+    roll.add_argument("org_id")
+    roll.add_argument("key_id")
+    roll.add_argument("--overlap", type=_duration, required=True, metavar="DURATION",
+                      help="how long the old secret keeps working: 0, 90s, 30m, 12h or 7d "
+                      "(at most 7 days)")
+
     delete = sub.add_parser("delete", help="delete keys for good (a tombstone remains)")
     delete.add_argument("org_id")
     delete.add_argument("key_ids", nargs="+", metavar="KEY_ID")
     delete.add_argument("--confirm", type=one_line, metavar='"DELETE <n> KEYS"',
                         help="required when deleting more than one key")
 
-    for command in (listing, create, extend, delete):
+    for command in (listing, create, extend, roll, delete):
         add_connection_arguments(command, api_key=True)
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> int:
+    """Seconds of `0`, `90`, `90s`, `30m`, `12h` or `7d`."""
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in UNITS else (text, "s")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 0, 30m, 12h or 7d")
+    return int(number) * UNITS[unit]
 
 
 def _keys_path(org_id: str, project: str | None) -> str:
@@ -110,6 +130,22 @@ def _extend(api: Api, args: argparse.Namespace, out: TextIO) -> None:
               file=out)
 
 
+def _roll(api: Api, args: argparse.Namespace, out: TextIO) -> None:
+    made = api.call("POST", f"/orgs/{args.org_id}/keys/{args.key_id}/roll",
+                    {"overlap_seconds": args.overlap})
+    if args.json:
+        print_json(made, out)
+        print(SHOWN_ONCE, file=sys.stderr)
+        return
+    key, old = made["key"], made["old_key"]
+    print(f"rolled {key['scope']} key {key['name']!r}", file=out)
+    print(fields([("id", key["id"]), ("prefix", key["prefix"]),
+                  ("expires", when(key["expires_at"])), ("secret", made["secret"]),
+                  ("old key", f"{old['id']} ({old['prefix']})"),
+                  ("old works until", when(old["expires_at"]))]), file=out)
+    print(SHOWN_ONCE, file=out)
+
+
 def _delete(api: Api, args: argparse.Namespace, out: TextIO) -> None:
     ids = list(dict.fromkeys(args.key_ids))
     if len(ids) == 1:
@@ -138,7 +174,8 @@ def _check_usage(args: argparse.Namespace) -> None:
         raise CliError("--confirm is only for deleting more than one key", 2)
 
 
-COMMANDS = {"list": _list, "create": _create, "extend": _extend, "delete": _delete}
+COMMANDS = {"list": _list, "create": _create, "extend": _extend, "roll": _roll,
+            "delete": _delete}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

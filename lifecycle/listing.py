@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from lifecycle.api_client import Api, Params, collect
+from lifecycle.api_client import Api, Params, collect, positive_int
 from lifecycle.cli_output import more_hint, print_json, table
 
 
@@ -30,3 +30,11 @@ def print_listing(api: Api, path: str, args: argparse.Namespace, out: TextIO, *,
     hint = more_hint(what, "--cursor", page["next_cursor"])
     if hint:
         print(hint, file=out)
+
+
+def add_listing_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--limit`, `--cursor` and `--all`, as every `list` command takes them."""
+    parser.add_argument("--limit", type=positive_int, default=50,
+                        help=f"{what} per page (default 50, at most 200)")
+    parser.add_argument("--cursor", default="", help="start after this page cursor")
+    parser.add_argument("--all", action="store_true", help="follow every page to the end")

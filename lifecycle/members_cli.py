@@ -24,12 +24,11 @@ from lifecycle.api_client import (
     connect,
     default_api_url,
     one_line,
-    positive_int,
     report,
 )
 from lifecycle.cli_output import fields, print_json, table, when
 from lifecycle.keys_cli import SHOWN_ONCE
-from lifecycle.listing import print_listing
+from lifecycle.listing import add_listing_arguments, print_listing
 
 MEMBER_COLUMNS = ("ID", "EMAIL", "NAME", "ROLE", "STATUS", "JOINED")
 INVITATION_COLUMNS = ("ID", "EMAIL", "ROLE", "STATUS", "SENDS", "EXPIRES")
@@ -38,18 +37,11 @@ WAIT_DEADLINE_S = 300.0
 NO_KEY = "anonymous"  # accept: the token in the body is the credential
 
 
-def _listing_flags(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--limit", type=positive_int, default=50,
-                        help=f"{what} per page (default 50, at most 200)")
-    parser.add_argument("--cursor", default="", help="start after this page cursor")
-    parser.add_argument("--all", action="store_true", help="follow every page to the end")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="members_command", required=True)
     listing = sub.add_parser("list", help="the org's members")
     listing.add_argument("org_id")
-    _listing_flags(listing, "members")
+    add_listing_arguments(listing, "members")
 
     invite = sub.add_parser("invite", help="mail an invitation (a single-use link)")
     invite.add_argument("org_id")
@@ -58,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     invitations = sub.add_parser("invitations", help="the org's invitations")
     invitations.add_argument("org_id")
-    _listing_flags(invitations, "invitations")
+    add_listing_arguments(invitations, "invitations")
 
     resend = sub.add_parser("resend", help="send an invitation again (the old link stops)")
     resend.add_argument("org_id")

@@ -23,12 +23,11 @@ from lifecycle.api_client import (
     connect,
     default_api_url,
     operator_token,
-    positive_int,
     report,
 )
 from lifecycle.cli_output import fields, print_json, when
 from lifecycle.keys_cli import SHOWN_ONCE
-from lifecycle.listing import print_listing
+from lifecycle.listing import add_listing_arguments, print_listing
 
 COLUMNS = ("ID", "NAME", "STATUS", "MEMBERS", "CREATED")
 ANONYMOUS = "anonymous"  # open sign-up: any bearer that is not the operator's is a stranger
@@ -46,10 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="operator: every org, by name and status")
     listing.add_argument("--q", default="", help="part of the name, any case")
     listing.add_argument("--status", choices=("active", "frozen", "deleting"))
-    listing.add_argument("--limit", type=positive_int, default=50,
-                         help="orgs per page (default 50, at most 200)")
-    listing.add_argument("--cursor", default="", help="start after this page cursor")
-    listing.add_argument("--all", action="store_true", help="follow every page to the end")
+    add_listing_arguments(listing, "orgs")
     add_connection_arguments(listing, api_key=False)
 
     show = sub.add_parser("show", help="one org's basic information and admin account")

@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core import keyformat
+from core import webhook_events as events
 from core.problems import Conflict, InvalidInput, NotFound
 from services.guards import active_project, writable_org
 from services.names import check_name
-from store import apikeys, console_auth, projects
-from store.audit import audit_many
+from store import apikeys, console_auth, projects, webhooks
+from store.audit import audit, audit_many
 from store.base import new_id, utcnow
-from store.models import KeyScope
+from store.models import ApiKey, KeyScope
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ def create_keys(session: Session, org_id: str, specs: Sequence[KeySpec], *, pepp
                      expires_at=(now + timedelta(days=spec.lifetime_days)).isoformat())
                 for spec in specs])
     ids = [str(row["id"]) for row in rows]
+    if webhooks.anyone_wants(session, org_id, events.API_KEY_CREATED):
+        for row in rows:
+            key_created(session, stored[str(row["id"])])
     return [apikeys.CreatedKey(row=stored[key_id], secret=key.secret)
             for key_id, key in zip(ids, made, strict=True)]
 
@@ -92,3 +97,67 @@ def refuse_lockout(session: Session, org_id: str, deleting: Sequence[str], *,
     raise LastAdminKey("these are the organization's last keys that can administer it and no "
                        "admin is signed in to the console; repeat with allow_lockout=true to "
                        "delete them anyway", field="allow_lockout")
+
+
+def key_data(key: ApiKey) -> dict[str, Any]:
+    """What a key's events say about it: ids, its public prefix and name, times; no secret."""
+    return {"key_id": key.id, "prefix": key.prefix, "name": key.name,
+            "scope": key.scope.value, "project_id": key.project_id,
+            "created_by": key.created_by, "expires_at": key.expires_at.isoformat()}
+
+
+def key_created(session: Session, key: ApiKey) -> None:
+    webhooks.emit(session, key.org_id, events.API_KEY_CREATED, f"api_key:{key.id}:created",
+                  key_data(key))
+
+
+def key_revoked(session: Session, key: ApiKey, reason: str) -> None:
+    """`api_key.revoked`: the key stopped working (`deleted`, `leaked`, `unused`, ...)."""
+    webhooks.emit(session, key.org_id, events.API_KEY_REVOKED, f"api_key:{key.id}:revoked",
+                  {**key_data(key), "reason": reason})
+
+
+MAX_ROLL_OVERLAP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RolledKey:
+    old: ApiKey
+    new: apikeys.CreatedKey
+
+
+def roll_key(session: Session, org_id: str, key_id: str, *, overlap: timedelta, pepper: bytes,
+             actor: str) -> RolledKey:
+    """A new key like the old one (name, scope, project, creator, lifetime), its secret shown
+    once; the old one keeps working until `overlap` from now (0: stops now), as a deployment
+    switching secrets needs. Both stay listed, the new naming the old (`rolled_from`)."""
+    if not timedelta(0) <= overlap <= MAX_ROLL_OVERLAP:
+        raise InvalidInput("the old secret may keep working 0 to 7 days", field="overlap_seconds")
+    org = writable_org(session, org_id)
+    old = apikeys.get_key(session, org_id, key_id, lock=True)
+    if old is None:
+        raise NotFound(f"key {key_id} does not exist in this organization")
+    now = utcnow()
+    if old.revoked_at is not None or old.expires_at <= now:
+        raise Conflict("only a live key can be rolled: create a new one instead")
+    if old.project_id is not None:
+        project = projects.projects_in(session, org_id, [old.project_id]).get(old.project_id)
+        if project is None:
+            raise NotFound(f"project {old.project_id} does not exist in this organization")
+        active_project(project)
+    lifetime = min(max(old.expires_at - old.created_at, timedelta(days=1)),
+                   timedelta(days=org.max_key_lifetime_days))
+    made = keyformat.generate(old.scope.value, pepper)
+    row = dict(id=new_id(), org_id=org_id, scope=old.scope, project_id=old.project_id,
+               name=old.name, prefix=made.prefix, secret_hash=made.secret_hash,
+               created_by=old.created_by, created_at=now, expires_at=now + lifetime,
+               rolled_from=old.id)
+    stored = apikeys.insert_keys(session, [row])[str(row["id"])]
+    old_expiry = old.expires_at
+    old.expires_at = min(old.expires_at, now + overlap)
+    audit(session, org_id, actor, "api_key.rolled", f"key:{old.prefix}",
+          new_key=f"key:{made.prefix}", old_expires_at=old.expires_at.isoformat(),
+          was_expiring_at=old_expiry.isoformat())
+    webhooks.emit(session, org_id, events.API_KEY_ROLLED, f"api_key:{old.id}:rolled",
+                  {**key_data(old), "new_key_id": stored.id, "new_prefix": stored.prefix})
+    return RolledKey(old, apikeys.CreatedKey(row=stored, secret=made.secret))

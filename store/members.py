@@ -24,6 +24,7 @@ from store.member_models import (
 )
 from store.models import ApiKey, KeyScope, Member, MemberStatus, OutboxMessage, Quota, Role
 from store.paging import keyset_page
+from store.permission_models import ServicePermission
 
 INVITATION_MESSAGE_PREFIX = "invitation:"
 SCRUBBED_BODY = "(invitation link removed: it was used, replaced, revoked or has expired)"
@@ -222,7 +223,11 @@ def end_sign_in(session: Session, org_id: str, member_id: str) -> int:
 
 
 def delete_member(session: Session, org_id: str, member_id: str) -> int:
-    """Delete the member row; their (revoked) keys stay, no longer naming a creator."""
+    """Delete the member row with their service permissions (and any quota set while the
+    offboarding ran); their (revoked) keys stay, no longer naming a creator."""
+    release_quotas(session, org_id, member_id)
+    session.execute(delete(ServicePermission).where(ServicePermission.org_id == org_id,
+                                                    ServicePermission.member_id == member_id))
     session.execute(update(ApiKey).where(ApiKey.org_id == org_id,
                                          ApiKey.created_by == member_id)
                     .values(created_by=None).execution_options(synchronize_session=False))

@@ -137,10 +137,6 @@ class Organization(Base):
     admin_member_id: Mapped[str] = mapped_column(String(32))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     max_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
-    # Optional per-org webhook for reminders; the signing secret is shared with the receiver,
-    # so unlike API key secrets it must be kept to sign with.
-    webhook_url: Mapped[str | None] = mapped_column(String(1000))
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
 
 
@@ -293,6 +289,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expired_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A key made by rolling another: the old key's id (it keeps working until its expiry).
+    rolled_from: Mapped[str | None] = mapped_column(String(32))
 
 
 @org_owned("org_id")
@@ -464,6 +462,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Why the last attempt did not go through (a failed row's reason); ids and codes only.
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # A webhook waiting out its retry backoff: the sweep's backstop leaves it alone until then.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -533,12 +533,13 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The console's, the members', the service permissions' and the failed-authentication tables
-# live in modules of their own; importing them here registers them with every other model
-# (Alembic, the ownership guard and the teardown's verifier read one metadata).
+# The console's, the members', the service permissions', the failed-authentication and the
+# webhooks' tables live in modules of their own; importing them here registers them with every
+# other model (Alembic, the ownership guard and the teardown's verifier read one metadata).
 from store import (  # noqa: E402, F401
     auth_failures,
     console_models,
     member_models,
     permission_models,
+    webhook_models,
 )

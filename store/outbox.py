@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Organization, OutboxMessage
+from store.base import utcnow
+from store.models import OutboxMessage
 
 PENDING = "pending"
 SENT = "sent"
@@ -29,9 +30,11 @@ class PendingRow(NamedTuple):
 
 
 def pending_page(session: Session, after: int, limit: int) -> list[PendingRow]:
-    """The next pending messages after id `after`, in id order (every kind alike)."""
+    """The next pending messages after id `after`, in id order (every kind alike), except
+    webhooks still waiting out their backoff (their own delivery sends them when it ends)."""
+    due = or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
     rows = session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
-        OutboxMessage.status == PENDING, OutboxMessage.id > after)
+        OutboxMessage.status == PENDING, OutboxMessage.id > after, due)
         .order_by(OutboxMessage.id).limit(limit)).all()
     return [PendingRow(row.id, row.idempotency_key) for row in rows]
 
@@ -87,9 +90,3 @@ def pending_in_batch(session: Session, org_id: str, batch: str) -> int:
     return session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.org_id == org_id, OutboxMessage.status == PENDING,
         OutboxMessage.idempotency_key.startswith(batch + ":", autoescape=True))) or 0
-
-
-def webhook_secret(session: Session, org_id: str | None) -> str | None:
-    """The signing secret of the org a webhook message belongs to."""
-    return session.scalar(select(Organization.webhook_secret)
-                          .where(Organization.id == org_id))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from store.models import Member, Quota, Service
+from store.models import Member, MemberStatus, Quota, Service
 
 
 def quotas(session: Session, org_id: str, *, member_id: str | None = None,
@@ -29,9 +29,11 @@ def member_of(session: Session, org_id: str, member_id: str) -> Member | None:
 
 
 def members_of(session: Session, org_id: str, member_ids: Sequence[str]) -> set[str]:
-    """Which of `member_ids` are members of the org."""
-    return set(session.scalars(select(Member.id).where(Member.org_id == org_id,
-                                                       Member.id.in_(set(member_ids)))))
+    """Which of `member_ids` are active members of the org (one being removed gets no quota
+    or permission: the offboarding is releasing theirs)."""
+    return set(session.scalars(select(Member.id).where(
+        Member.org_id == org_id, Member.id.in_(set(member_ids)),
+        Member.status == MemberStatus.ACTIVE)))
 
 
 def upsert_quotas(session: Session, org_id: str,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from store import console_auth
+from store import console_auth, webhooks
 from store.base import rowcount
 from store.member_models import MemberInvitation
 from store.models import (
@@ -51,8 +51,9 @@ def project_page(session: Session, org_id: str, *, after: str, limit: int) -> li
 
 def erase_keys(session: Session, org_id: str) -> dict[str, int]:
     """The org's remaining keys (team keys: project keys go with their projects), with their
-    tombstones and reminder ledger rows."""
-    return {"reminders": _deleted(session, Reminder, org_id),
+    tombstones and reminder ledger rows, and its webhook endpoints, events and delivery log."""
+    return {**webhooks.erase_org(session, org_id),
+            "reminders": _deleted(session, Reminder, org_id),
             "key_tombstones": _deleted(session, KeyTombstone, org_id),
             "api_keys": _deleted(session, ApiKey, org_id)}
 

@@ -13,10 +13,16 @@ counted on the row, ends them (the row is then `failed`). An error no retry can 
 message at its first attempt. When the activity gives up for another reason (the database down
 for longer than the retries), the message stays pending and the sweep's delivery phase, the
 backstop, sends it.
+
+A paced delivery (webhooks) keeps its own waits instead: each attempt answers whether to try
+again and after how long (the endpoint's jittered backoff, about three days in all, recorded in
+its delivery log), and the workflow sleeps that long on a durable timer. Which path a run takes
+is fixed by its input, so histories of either replay unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -25,7 +31,12 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
-    from contracts.outbox import LEFT_PENDING, OutboxDeliveryInput, OutboxDeliveryResult
+    from contracts.outbox import (
+        LEFT_PENDING,
+        RETRY,
+        OutboxDeliveryInput,
+        OutboxDeliveryResult,
+    )
 
 
 @workflow.defn
@@ -35,6 +46,8 @@ class OutboxDeliveryWorkflow:
         retry = RetryPolicy(initial_interval=timedelta(seconds=inp.retry_initial_seconds),
                             backoff_coefficient=2.0,
                             maximum_interval=timedelta(seconds=inp.retry_max_interval_seconds))
+        if inp.paced:
+            return await self._paced(inp, retry)
         try:
             return await workflow.execute_activity_method(
                 DeliveryActivities.deliver_message, inp,
@@ -43,3 +56,21 @@ class OutboxDeliveryWorkflow:
         except ActivityError as err:
             workflow.logger.warning("outbox delivery left to the sweep: %s", err.cause or err)
             return OutboxDeliveryResult(inp.idempotency_key, LEFT_PENDING)
+
+    async def _paced(self, inp: OutboxDeliveryInput, retry: RetryPolicy) -> OutboxDeliveryResult:
+        first = True
+        while True:
+            attempt = dataclasses.replace(inp, wait_until_due=first)
+            first = False
+            try:
+                result = await workflow.execute_activity_method(
+                    DeliveryActivities.deliver_attempt, attempt,
+                    start_to_close_timeout=timedelta(seconds=inp.attempt_timeout_seconds),
+                    retry_policy=retry)
+            except ActivityError as err:
+                workflow.logger.warning("webhook delivery left to the sweep: %s",
+                                        err.cause or err)
+                return OutboxDeliveryResult(inp.idempotency_key, LEFT_PENDING)
+            if result.status != RETRY:
+                return OutboxDeliveryResult(inp.idempotency_key, result.status)
+            await workflow.sleep(timedelta(seconds=max(result.retry_in_seconds or 1.0, 1.0)))

@@ -25,6 +25,7 @@ from api.console import (
     routes_billing,
     routes_danger,
     routes_keys,
+    routes_members,
     routes_projects,
     routes_quotas,
     routes_settings,
@@ -73,8 +74,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     router.add_api_route("", _root, methods=["GET"])
     router.add_api_route("/", _root, methods=["GET"])
-    for module in (routes_auth, routes_settings, routes_keys, routes_projects, routes_quotas,
-                   routes_billing, routes_audit, routes_danger):
+    for module in (routes_auth, routes_settings, routes_keys, routes_members, routes_projects,
+                   routes_quotas, routes_billing, routes_audit, routes_danger):
         router.include_router(module.router)
     if settings.dev_mailbox_dir:  # only `lifecycle dev` sets it
         router.include_router(mailbox.router(Path(settings.dev_mailbox_dir)))

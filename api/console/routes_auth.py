@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from api.console import security
 from api.console.auth import (
@@ -27,9 +28,10 @@ from api.console.render import FieldError, page, see_other
 from api.deps import SessionDep, SettingsDep
 from api.problems import BadRequest, InvalidInput
 from api.routes.orgs import EMAIL_PATTERN
+from core.settings import Settings
 from store import console_auth
 from store.base import utcnow
-from store.models import Member, Organization
+from store.models import Member, MemberStatus, Organization
 
 router = APIRouter()
 
@@ -132,13 +134,21 @@ def use_link(request: Request, form: SignedOutFormDep, session: SessionDep,
     token = str(form.get("token", ""))[:100]
     link = console_auth.consume_link(session, _link_hash(request, token), now)
     member = session.get(Member, link.member_id) if link else None
-    if link is None or member is None or member.org_id != link.org_id:
+    if (link is None or member is None or member.org_id != link.org_id
+            or member.status is not MemberStatus.ACTIVE):
         raise LinkNotValid("the link was already used or has expired: ask for a new one")
+    return start_session(request, session, settings, link.org_id, link.member_id)
+
+
+def start_session(request: Request, session: Session, settings: Settings, org_id: str,
+                  member_id: str) -> Response:
+    """A new session for the member (its id kept only as an HMAC), its cookie set on the
+    redirect to Settings: a used sign-in link or an accepted invitation."""
     secret = security.new_secret()
     lifetime = timedelta(hours=settings.console_session_max_hours)
     console_auth.add_session(
         session, id_hash=security.keyed_hash(settings.pepper_bytes, "console-session", secret),
-        org_id=link.org_id, member_id=link.member_id, now=now, lifetime=lifetime)
+        org_id=org_id, member_id=member_id, now=utcnow(), lifetime=lifetime)
     response = see_other("/console/settings")
     response.set_cookie(security.cookie_name(security.SESSION_COOKIE, is_https(request)), secret,
                         max_age=int(lifetime.total_seconds()), httponly=True, samesite="lax",

@@ -31,6 +31,10 @@ def _keys_page(request: Request, user: ConsoleUser, session: SessionDep, *,
                created: CreatedKeyOut | None = None, dialog: str = "",
                form: dict[str, Any] | None = None) -> HTMLResponse:
     cursor = request.query_params.get("cursor", "")[:64]
+    # A reminder mail links here with `?extend=<key id>`: that key's extend dialog opens.
+    linked = request.query_params.get("extend", "")[:64]
+    if linked and not dialog:
+        dialog, form = f"extend-{linked}", {"days": "30"}
     listing = key_routes.list_keys(user.org_id, user.principal, session, limit=PAGE_SIZE,
                                    cursor=cursor)
     projects = console_auth.project_choices(session, user.org_id)

@@ -61,6 +61,7 @@ class KeyOut(BaseModel):
     expires_at: datetime
     last_used_at: datetime | None
     status: str = Field(description="active | expiring (within 7 days) | expired | revoked")
+    rolled_from: str | None = Field(None, description="the key this one was rolled from")
 
 
 class KeyPage(BaseModel):
@@ -87,6 +88,21 @@ class KeyExtend(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"days": 30}]})
 
     days: int = Field(ge=1, le=3650)
+
+
+class KeyRoll(BaseModel):
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"overlap_seconds": 86400}]})
+
+    overlap_seconds: int = Field(ge=0, le=int(keys.MAX_ROLL_OVERLAP.total_seconds()),
+                                 description="how long the old secret keeps working: 0 stops "
+                                 "it now, at most 7 days")
+
+
+class RolledKeyOut(BaseModel):
+    key: KeyOut = Field(description="the new key (`rolled_from` names the old one)")
+    secret: str = Field(description="the new secret, shown in this response only")
+    old_key: KeyOut = Field(description="the old key, now expiring at the end of the overlap")
 
 
 class TombstoneOut(BaseModel):
@@ -126,7 +142,8 @@ def _out(key: ApiKey, now: datetime) -> KeyOut:
     return KeyOut(id=key.id, name=key.name, prefix=key.prefix, scope=key.scope.value,
                   project_id=key.project_id, created_by=key.created_by,
                   created_at=key.created_at, expires_at=key.expires_at,
-                  last_used_at=key.last_used_at, status=apikeys.key_status(key, now))
+                  last_used_at=key.last_used_at, status=apikeys.key_status(key, now),
+                  rolled_from=key.rolled_from)
 
 
 def _tombstone(key: ApiKey, actor: str, now: datetime) -> TombstoneOut:
@@ -220,6 +237,23 @@ def extend_key(org_id: OrgId, key_id: KeyId, body: KeyExtend, principal: KeyDep,
     return _out(key, now)
 
 
+@router.post("/orgs/{org_id}/keys/{key_id}/roll", response_model=RolledKeyOut,
+             status_code=201,
+             summary="Roll a key: a new secret now, the old one working until the overlap ends",
+             responses=problem_responses(Unauthorized, NotPermitted, NotFound, Conflict,
+                                         InvalidInput))
+def roll_key(org_id: OrgId, key_id: KeyId, body: KeyRoll, principal: KeyDep,
+             session: SessionDep, settings: SettingsDep, response: Response) -> RolledKeyOut:
+    principal.require_admin(org_id)
+    rolled = keys.roll_key(session, org_id, key_id,
+                           overlap=timedelta(seconds=body.overlap_seconds),
+                           pepper=settings.pepper_bytes, actor=principal.actor)
+    response.headers["Cache-Control"] = "no-store"
+    now = utcnow()
+    return RolledKeyOut(key=_out(rolled.new.row, now), secret=rolled.new.secret,
+                        old_key=_out(rolled.old, now))
+
+
 @router.delete("/orgs/{org_id}/keys/{key_id}", response_model=TombstoneOut,
                responses=DELETE_ERRORS,
                summary="Delete a key for good (a tombstone remains)")
@@ -233,6 +267,7 @@ def delete_key(org_id: OrgId, key_id: KeyId, principal: KeyDep, session: Session
     keys.refuse_lockout(session, org_id, [key.id], idle=_idle(settings), allowed=allow_lockout)
     now = utcnow()
     out = _tombstone(key, principal.actor, now)
+    keys.key_revoked(session, key, "deleted")
     apikeys.delete_keys(session, [key], principal.actor, now)
     audit(session, org_id, principal.actor, "api_key.deleted", f"key:{out.prefix}")
     return out
@@ -259,6 +294,8 @@ def bulk_delete(org_id: OrgId, body: BulkDelete, principal: KeyDep, session: Ses
                         allowed=body.allow_lockout)
     now = utcnow()
     outs = [_tombstone(row, principal.actor, now) for row in found]
+    for row in found:
+        keys.key_revoked(session, row, "deleted")
     deleted = apikeys.delete_keys(session, found, principal.actor, now)
     audit(session, org_id, principal.actor, "api_key.bulk_deleted", f"org:{org_id}",
           prefixes=[o.prefix for o in outs])

@@ -152,7 +152,7 @@ def list_orgs(_: OperatorDep, session: SessionDep,
     rows, next_cursor = orgs.list_orgs(session, name_contains=q,
                                        status=OrgStatus(status) if status else None,
                                        limit=limit, after=cursor)
+    counts = orgs.member_counts(session, [org.id for org in rows])
     return OrgDirectoryPage(items=[OrgSummary(
-        id=org.id, name=org.name, status=org.status.value,
-        members=orgs.member_count(session, org.id), created_at=org.created_at)
-        for org in rows], next_cursor=next_cursor)
+        id=org.id, name=org.name, status=org.status.value, members=counts.get(org.id, 0),
+        created_at=org.created_at) for org in rows], next_cursor=next_cursor)

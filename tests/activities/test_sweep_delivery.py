@@ -11,18 +11,22 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
+from core import standard_webhooks
 from core.settings import Settings
 from store.models import OutboxMessage, PaymentMethod, PaymentStatus, Reminder
+from store.webhook_models import WebhookAttempt
 from tests.support.sweep_support import (
     Hooks,
     Inbox,
     add_key,
+    local_webhooks,
     make_org,
     run_sweep,
     smtp_server,
     sweep_worker,
     webhook_receiver,
 )
+from tests.support.teardown_support import eventually
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -31,7 +35,7 @@ DAY = timedelta(days=1)
 @pytest.fixture
 def mail(settings: Settings) -> Iterator[tuple[Inbox, Settings]]:
     with smtp_server() as (inbox, port):
-        yield inbox, settings.model_copy(update={"smtp_port": port, "webhook_max_attempts": 3})
+        yield inbox, local_webhooks(settings, smtp_port=port, webhook_max_attempts=3)
 
 
 class CrashOnce:
@@ -54,7 +58,7 @@ async def test_crash_after_send_neither_loses_nor_duplicates_a_digest(
         time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         mail: tuple[Inbox, Settings]) -> None:
     inbox, settings = mail
-    hooks = Hooks(secret="whsec-" + "s" * 32)
+    hooks = Hooks(secret=standard_webhooks.new_secret())
     crash = CrashOnce()
     with webhook_receiver(hooks) as url:
         org = make_org(session_factory, settings, webhook=(url, hooks.secret))
@@ -69,7 +73,8 @@ async def test_crash_after_send_neither_loses_nor_duplicates_a_digest(
         outbox = session.scalars(select(OutboxMessage)).all()
         statuses = set(session.scalars(select(Reminder.status)))
     assert {m.status for m in outbox} == {"sent"} and statuses == {"sent", "superseded"}
-    assert result.totals.messages_queued == len(outbox) == 3  # two people + the webhook
+    # two people, and one webhook event per key (each window its own event)
+    assert result.totals.messages_queued == len(outbox) == 5
     # the crashed mail went out twice with one Message-ID: a receiver deduping sees it once
     raw, unique = inbox.all(), inbox.unique()
     assert len(raw) == 3 and len(unique) == 2
@@ -77,40 +82,56 @@ async def test_crash_after_send_neither_loses_nor_duplicates_a_digest(
            if m.channel == "email"}
     assert set(unique) == ids
     assert all(m.body.count("- key ") == 3 for m in unique.values())
-    # the webhook likewise: two accepted posts, one delivery id
-    assert len(hooks.delivery_ids) == 2 and len(set(hooks.delivery_ids)) == 1
+    # the crashed webhook likewise: posted twice with one webhook-id
+    assert len(hooks.delivery_ids) == 4 and len(set(hooks.delivery_ids)) == 3
+    assert {e["type"] for e in hooks.unique().values()} == {"api_key.expiring"}
 
 
 async def test_webhook_is_signed_retried_with_backoff_and_delivered_once(
-        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        own_time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         mail: tuple[Inbox, Settings]) -> None:
     inbox, settings = mail
-    hooks = Hooks(secret="whsec-" + "k" * 32, refuse_first=2)
+    hooks = Hooks(secret=standard_webhooks.new_secret(), refuse_first=2)
     with webhook_receiver(hooks) as url:
         org = make_org(session_factory, settings, webhook=(url, hooks.secret))
-        wrong = make_org(session_factory, settings, webhook=(url, "not-the-shared-secret"))
+        wrong = make_org(session_factory, settings,
+                         webhook=(url, standard_webhooks.new_secret()))
         plain = make_org(session_factory, settings)
         keys = {o.id: add_key(session_factory, o, T0 + 3 * DAY, creator=o.admin, project=True)
                 for o in (org, wrong, plain)}
-        client = time_skipping_env.client
+        client = own_time_skipping_env.client
         async with sweep_worker(client, settings, session_factory) as queue:
             result = await run_sweep(client, queue, T0)
             await run_sweep(client, queue, T0 + timedelta(hours=1))
+
+            async def settled() -> dict[str | None, tuple[str, int]]:
+                await own_time_skipping_env.sleep(timedelta(hours=1))  # server time only
+                with session_factory() as session:
+                    return {m.org_id: (m.status, m.attempts) for m in session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.channel == "webhook"))}
+
+            # the sweep's first attempt failed; each message then waits out its own backoff
+            rows = await eventually(settled, lambda r: "pending" not in
+                                    {status for status, _ in r.values()}, timeout=60)
     # org: refused twice (503), then accepted once; wrong secret: refused until attempts ran out
     assert hooks.delivery_ids and len(hooks.delivery_ids) == len(set(hooks.delivery_ids)) == 1
-    (body,) = hooks.accepted
-    assert body["org_id"] == org.id and body["delivery_id"] == hooks.delivery_ids[0]
-    (item,) = body["items"]
-    assert item["id"] == keys[org.id] and item["window"] == "7d" and item["scope"] == "project"
-    assert item["expires_at"] == (T0 + 3 * DAY).isoformat() and item["expired"] is False
+    (event,) = hooks.accepted
+    assert event["org_id"] == org.id and event["id"] == hooks.delivery_ids[0]
+    assert event["type"] == "api_key.expiring"
+    data = event["data"]
+    assert data["key_id"] == keys[org.id] and data["window"] == "7d"
+    assert data["scope"] == "project"
+    assert data["expires_at"] == (T0 + 3 * DAY).isoformat() and data["expired"] is False
     assert hooks.bad_signatures == settings.webhook_max_attempts
-    with session_factory() as session:
-        hooks_rows = {m.org_id: (m.status, m.attempts) for m in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.channel == "webhook"))}
-    assert hooks_rows == {org.id: ("sent", 3), wrong.id: ("failed", 3)}
-    assert result.totals.messages_failed == 1
+    assert rows == {org.id: ("sent", 3), wrong.id: ("failed", 3)}
+    assert result.totals.messages_failed == 0  # webhooks retry in their own deliveries
     # every org's admin got exactly one mail whatever its webhook did
     assert sorted(m.to[0] for m in inbox.all()) == sorted([org.admin, wrong.admin, plain.admin])
+    with session_factory() as session:
+        log = session.scalars(select(WebhookAttempt).where(WebhookAttempt.org_id == org.id)
+                              .order_by(WebhookAttempt.id)).all()
+    assert [(a.attempt, a.status_code) for a in log] == [(1, 503), (2, 503), (3, 200)]
+    assert all(a.next_retry_at is not None for a in log[:2]) and log[2].next_retry_at is None
 
 
 async def test_card_expiry_reminds_the_admin_then_marks_the_card_unavailable(
@@ -154,7 +175,7 @@ async def test_poison_messages_fail_with_a_reason_and_the_good_ones_still_arrive
         time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         mail: tuple[Inbox, Settings]) -> None:
     inbox, settings = mail
-    hooks = Hooks(secret="whsec-" + "p" * 32, refuse_first=10**6, refuse_status=400)
+    hooks = Hooks(secret=standard_webhooks.new_secret(), refuse_first=10**6, refuse_status=400)
     with webhook_receiver(hooks) as url:
         good = [make_org(session_factory, settings, name=f"Good {i}") for i in range(2)]
         # an org name with CR/LF (written before names were checked) would add a header

@@ -238,7 +238,8 @@ async def test_removal_refuses_keys_at_once_then_offboards_with_exact_counts(
     assert member_id not in [m["id"] for m in members.json()["items"]]
     problem(again, 404)
     assert member_rows(session_factory, member_id) == {
-        "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0}
+        "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0,
+        "service_permissions": 0}
     with session_factory() as session:
         actors = set(session.scalars(select(AuditEvent.actor).where(
             AuditEvent.target == f"member:{member_id}", AuditEvent.actor != SEED_ACTOR)))
@@ -253,3 +254,58 @@ async def _removal(api: httpx.AsyncClient, path: str, key: str) -> dict[str, Any
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def test_auth_matrix_of_the_routes_that_act_on_one_member_or_invitation(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        settings: Settings) -> None:
+    """Admin team key, member team key, project key, operator, another org's key and a
+    frozen org, over resend, revoke, remove, accept, sign-up and the org directory."""
+    org = seed_with_keys(session_factory, settings)
+    other = seed_with_keys(session_factory, settings)
+    frozen = seed_with_keys(session_factory, settings)
+    org_id = org.org.org_id
+    async with api_client(api_settings(settings), time_skipping_env.client) as api:
+        invited = [await _invite(api, org_id, org.admin, f"m{i}@example.com") for i in range(2)]
+        frozen_inv = await _invite(api, frozen.org.org_id, frozen.admin, "f@example.com")
+        frozen_token = mailed_token(session_factory, frozen_inv["id"])
+        set_status(session_factory, frozen.org.org_id, OrgStatus.FROZEN)
+        routes = {
+            "resend": ("POST", f"/orgs/{org_id}/invitations/{invited[0]['id']}/resend"),
+            "revoke": ("DELETE", f"/orgs/{org_id}/invitations/{invited[1]['id']}"),
+            "remove": ("DELETE", f"/orgs/{org_id}/members/{org.member_id}"),
+        }
+        keys = {"member": org.member, "project": org.project, "operator": OPERATOR_TOKEN,
+                "other_org": other.admin}
+        before = fingerprint(session_factory)
+        refused = {(route, who): await api.request(method, path, headers=bearer(key))
+                   for route, (method, path) in routes.items() for who, key in keys.items()}
+        frozen_calls = [
+            await api.post(f"/orgs/{frozen.org.org_id}/invitations/{frozen_inv['id']}/resend",
+                           headers=bearer(frozen.admin)),
+            await api.post(f"/orgs/{frozen.org.org_id}/invitations/accept",
+                           json={"token": frozen_token})]
+        # refused: only the keys' last use and the failed attempts the auth throttle counts
+        assert set(changed(before, fingerprint(session_factory))) <= {"api_keys",
+                                                                      "auth_failures"}
+        allowed = {route: await api.request(method, path, headers=bearer(org.admin))
+                   for route, (method, path) in routes.items()}
+        late_quota = await api.put(  # the member is being removed: no new quota
+            f"/orgs/{org_id}/members/{org.member_id}/quotas/container_compute",
+            headers=bearer(org.admin), json={"limit": 3})
+        sign_up = {who: await api.post("/orgs", json={**NEW_ORG, "name": f"by-{who}"},
+                                       headers=bearer(key)) for who, key in
+                   {"admin": org.admin, **keys}.items()}
+        directory = {who: await api.get("/ops/orgs", headers=bearer(key)) for who, key in
+                     {"admin": org.admin, **keys}.items()}
+    for (_route, who), response in refused.items():
+        problem(response, 401 if who == "operator" else 403)
+    for response in frozen_calls:
+        problem(response, 403, "org-frozen")
+    assert {r: a.status_code for r, a in allowed.items()} == {
+        "resend": 200, "revoke": 200, "remove": 202}
+    problem(late_quota, 404)
+    assert {w: r.status_code for w, r in sign_up.items()} == {
+        "admin": 401, "member": 401, "project": 401, "operator": 201, "other_org": 401}
+    assert {w: r.status_code for w, r in directory.items()} == {
+        "admin": 401, "member": 401, "project": 401, "operator": 200, "other_org": 401}

@@ -80,7 +80,8 @@ async def test_worker_sigkilled_mid_offboardings_then_replaced(
     with pg_sessions() as session:
         for member_id, request_id in requests.items():
             assert member_rows(pg_sessions, member_id) == {
-                "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0}
+                "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0,
+        "service_permissions": 0}
             steps = list(session.scalars(select(AuditEvent.action).where(
                 AuditEvent.target == f"member:{member_id}",
                 AuditEvent.action.like("member.offboarding.%"))))

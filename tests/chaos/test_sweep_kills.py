@@ -8,7 +8,10 @@ seeded into known windows), not from the product's own window logic.
 
 The one duplicate the design allows is a resend with the same Message-ID (a kill after the SMTP
 server accepted a message and before it was marked sent: docs/sweep.md, "Delivery guarantee"),
-so mail is counted in distinct Message-IDs per (recipient, key): exactly one each.
+so mail is counted in distinct Message-IDs per (recipient, key): exactly one each. Webhook
+events likewise: every org has an endpoint on a real receiver that verifies each delivery with
+the reference `standardwebhooks` package, and it must end with exactly one `webhook-id` per
+(key, window) owed, and nothing for the frozen org.
 """
 
 from __future__ import annotations
@@ -29,11 +32,18 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.sweep import SweepInput, SweepResult
+from core import standard_webhooks
 from core.settings import Settings
 from store.models import ApiKey, OutboxMessage, Reminder
 from tests.chaos.support import SCALE, WorkerProcess
 from tests.chaos.sweep_oracle import EXPIRED, WINDOWS_DAYS, SeededKey, announcements, seed
-from tests.support.sweep_support import Inbox, smtp_server
+from tests.support.sweep_support import (
+    Hooks,
+    Inbox,
+    add_endpoint,
+    smtp_server,
+    webhook_receiver,
+)
 from tests.support.teardown_support import eventually
 from workflows.sweep import KeyExpirySweepWorkflow
 
@@ -144,6 +154,16 @@ def _assert_owed_exactly(sessions: sessionmaker[Session], inbox: Inbox,
     assert len(inbox.unique()) == sum(1 for channel, _ in outbox if channel == "email")
 
 
+def _assert_events_exactly_once(hooks: Hooks, active: list[SeededKey]) -> None:
+    """One event per (key, window) owed, by distinct `webhook-id`; resends share the id."""
+    assert hooks.bad_signatures == 0
+    events = [(e["data"]["key_id"], e["data"]["window"], e["type"])
+              for e in hooks.unique().values()]
+    owed = sorted((k.id, k.window, "api_key.expired" if k.window == EXPIRED
+                   else "api_key.expiring") for k in active if k.window)
+    assert sorted(events) == owed, "webhook events differ from the reminders owed"
+
+
 async def _sweep(client: Client, queue: str, now: datetime) -> WorkflowHandle[Any, SweepResult]:
     return await client.start_workflow(
         KeyExpirySweepWorkflow.run, SweepInput(now=now, windows_days=WINDOWS_DAYS, **PAGES),
@@ -160,11 +180,16 @@ async def test_sweep_worker_sigkilled_at_random_points(
     active, frozen = seed(session_factory, settings, rng, T0, orgs, keys_per_org=12)
     print(f"sweep chaos seed={seed_value} orgs={orgs} keys={len(active)} kills={kills}")
     client = local_temporal.client
-    with smtp_server() as (inbox, port):
+    hooks = Hooks(secret=standard_webhooks.new_secret())
+    with smtp_server() as (inbox, port), webhook_receiver(hooks) as url:
+        for org_id in sorted({k.org_id for k in active + frozen}):
+            add_endpoint(session_factory, settings, org_id, url, hooks.secret)
         worker = WorkerProcess(db_url, client.service_client.config.target_host,
                                f"chaos-sweep-{uuid.uuid4().hex[:8]}", tmp_path,
                                env={"LIFECYCLE_SMTP_PORT": str(port),
-                                    "LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false"})
+                                    "LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false",
+                                    "LIFECYCLE_WEBHOOK_ALLOW_HTTP": "true",
+                                    "LIFECYCLE_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'})
         worker.start()
         try:
             handle = await _sweep(client, worker.task_queue, T0)
@@ -179,9 +204,12 @@ async def test_sweep_worker_sigkilled_at_random_points(
             worker.stop()
     assert phases, "the sweep finished before any worker was killed"
     _assert_owed_exactly(session_factory, inbox, active, frozen)
+    _assert_events_exactly_once(hooks, active)
     assert (second.totals.reminders_queued, second.totals.messages_queued) == (0, 0)
     assert len(inbox.all()) == received and _ledger(session_factory) == ledger
     print(f"sweep chaos seed={seed_value}: {len(phases)} SIGKILLs in phases {phases}; "
           f"{first.runs} runs; {first.totals.reminders_queued} reminders in "
           f"{len(inbox.unique())} mails, {received - len(inbox.unique())} resent with the "
-          "same Message-ID; second sweep sent nothing")
+          f"same Message-ID; {len(hooks.unique())} events, "
+          f"{len(hooks.delivery_ids) - len(hooks.unique())} resent with the same webhook-id; "
+          "second sweep sent nothing")

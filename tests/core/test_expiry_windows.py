@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.channels import message_id, sign
+from activities.channels import message_id
 from activities.delivery import batch_of
-from activities.digest_text import Item, email_subject, webhook_body
+from activities.digest_text import Item, email_body, email_subject, item_event
 from activities.digests import batch_key
 from core.expiry_windows import (
     Decision,
@@ -77,16 +74,28 @@ def test_a_card_is_expired_from_the_first_instant_after_its_expiry_month() -> No
     assert not card_expired(2027, 12, datetime(2027, 12, 31, tzinfo=UTC))
 
 
-def test_signature_message_id_and_batch_keys() -> None:
-    body = webhook_body("kx:a:b:c:webhook", "org1", "sweep", NOW, [Item(
-        "api_key", "k1", "7d", NOW + timedelta(days=5), "ci", "olt_x, team key",
-        {"prefix": "olt_x"})])
-    assert json.loads(body)["items"][0] == {"subject": "api_key", "id": "k1", "window": "7d",
-                                            "expires_at": "2027-03-06T12:00:00+00:00",
-                                            "expired": False, "prefix": "olt_x"}
-    expected = hmac.new(b"secret", b"1700000000." + body.encode(), hashlib.sha256).hexdigest()
-    assert sign("secret", "1700000000", body) == f"sha256={expected}"
-    assert sign("other", "1700000000", body) != sign("secret", "1700000000", body)
+def test_reminder_events_message_id_and_batch_keys() -> None:
+    item = Item("api_key", "k1", "7d", NOW + timedelta(days=5), "ci", "olt_x, team key",
+                {"prefix": "olt_x"})
+    event_type, occurrence, data = item_event(item, NOW)
+    assert event_type == "api_key.expiring"
+    assert occurrence == "api_key:k1:7d:2027-03-06T12:00:00+00:00"
+    assert data == {"key_id": "k1", "window": "7d", "expires_at": "2027-03-06T12:00:00+00:00",
+                    "expired": False, "prefix": "olt_x"}
+    assert item_event(Item("card", "c1", "expired", NOW, "visa ending 4242", "", {}), NOW
+                      )[0] == "payment_method.unavailable"
+
+
+def test_each_reminder_links_to_its_fix_in_the_console() -> None:
+    key = Item("api_key", "k1", "7d", NOW + timedelta(days=5), "ci", "olt_x, team key", {})
+    card = Item("card", "c1", "30d", NOW + timedelta(days=20), "visa ending 4242", "", {})
+    body = email_body("Acme", [key, card], NOW, None, "UTC", "https://console.example.com")
+    assert "  extend it: https://console.example.com/console/keys?extend=k1\n" in body
+    assert "  change it: https://console.example.com/console/settings#payment\n" in body
+    assert "http" not in email_body("Acme", [key], NOW, None, "UTC")  # no address: no link
+
+
+def test_message_ids_and_batch_keys() -> None:
     assert message_id("kx:ab:org:cd:email:ef", "reminders@example.com") == (
         "<kx.ab.org.cd.email.ef@example.com>")
     key = batch_key("sweep-1/run", "org1", [3, 1, 2])

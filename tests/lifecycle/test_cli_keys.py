@@ -202,3 +202,46 @@ async def test_errors_are_one_line_with_a_nonzero_exit(
         main(["keys", "extend", org_id, some_key, "--days", "0"])
     assert exited.value.code == 2
     assert "--days: must be at least 1" in capsys.readouterr().err
+
+
+async def test_roll_makes_a_new_key_and_keeps_the_old_one_working_for_the_overlap(
+        stack: Stack, org: OrgKeys, capsys: pytest.CaptureFixture[str]) -> None:
+    org_id, url = org.org.org_id, ("--api-url", stack.url)
+    code, out, err = await cli(capsys, "keys", "create", org_id, *url, "--name", "deploy",
+                               "--json")
+    assert code == 0, err
+    old_id, old_secret = json.loads(out)["key"]["id"], json.loads(out)["secret"]
+    code, out, err = await cli(capsys, "keys", "roll", org_id, old_id, *url, "--overlap", "2h")
+    assert code == 0 and SHOWN_ONCE in out, err
+    new_secret = next(line.split()[-1] for line in out.splitlines()
+                      if line.startswith("secret"))
+    assert new_secret.startswith("olt_") and new_secret != old_secret
+    # both secrets work during the overlap: each lists the org's keys, the two linked
+    for secret in (old_secret, new_secret):
+        listing = await cli(capsys, "keys", "list", org_id, *url, "--all", "--json",
+                            "--api-key", secret)
+        assert old_id in _listed_ids(listing)
+    items = json.loads(listing[1])["items"]
+    new = next(k for k in items if k["prefix"] == new_secret[:12])
+    old = next(k for k in items if k["id"] == old_id)
+    assert new["rolled_from"] == old_id and new["name"] == old["name"] == "deploy"
+    overlap = _at(old["expires_at"]) - _at(new["created_at"])
+    assert timedelta(hours=2) - timedelta(minutes=1) < overlap <= timedelta(hours=2)
+    code, _, err = await cli(capsys, "keys", "roll", org_id, old_id, *url, "--overlap", "8d")
+    assert code != 0 and ("7 days" in err or "604800" in err)
+
+
+async def test_a_command_run_with_a_key_expiring_soon_warns_once_on_stderr(
+        stack: Stack, org: OrgKeys, capsys: pytest.CaptureFixture[str]) -> None:
+    org_id, url = org.org.org_id, ("--api-url", stack.url)
+    code, out, err = await cli(capsys, "keys", "create", org_id, *url, "--name", "short",
+                               "--days", "3", "--json")
+    assert code == 0, err
+    short = json.loads(out)["secret"]
+    code, out, err = await cli(capsys, "keys", "list", org_id, *url, "--all", "--json",
+                               "--api-key", short)
+    assert code == 0 and json.loads(out)["items"], err  # stdout stays the JSON document
+    (line,) = err.splitlines()
+    assert line.startswith("warning: this key expires in 3 days: ") and "keys roll" in line
+    code, _, err = await cli(capsys, "keys", "list", org_id, *url)  # a long-lived key: silent
+    assert code == 0 and err == ""

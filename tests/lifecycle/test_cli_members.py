@@ -4,6 +4,7 @@ PostgreSQL + Temporal + a real worker, from an org created by the CLI to a membe
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -28,7 +29,8 @@ async def test_an_org_from_creation_to_a_removed_member(
         capsys: pytest.CaptureFixture[str]) -> None:
     url = ("--api-url", stack.url)
     monkeypatch.setenv("LIFECYCLE_OPERATOR_TOKEN", OPERATOR_TOKEN)
-    code, out, err = await cli(capsys, "orgs", "create", "--name", "Cli Works",
+    name = f"Cli Works {uuid.uuid4().hex[:8]}"  # the module's database outlives one test
+    code, out, err = await cli(capsys, "orgs", "create", "--name", name,
                                "--admin-email", "boss@cli.example", *url)
     assert code == 0, err
     assert SHOWN_ONCE in out
@@ -36,7 +38,7 @@ async def test_an_org_from_creation_to_a_removed_member(
     org_id = next(line.split()[-1] for line in out.splitlines() if line.startswith("id"))
     monkeypatch.setenv("LIFECYCLE_API_KEY", secret)
 
-    code, out, err = await cli(capsys, "orgs", "list", "--q", "cli wo", "--json", *url)
+    code, out, err = await cli(capsys, "orgs", "list", "--q", name.lower(), "--json", *url)
     assert code == 0, err
     assert [o["id"] for o in json.loads(out)["items"]] == [org_id]
 

@@ -22,7 +22,8 @@ from worker import run_worker
 
 
 def _dev_pepper_settings(settings: Settings, **changes: object) -> Settings:
-    return settings.model_copy(update={"key_pepper": SecretStr(DEV_PEPPER), **changes})
+    return settings.model_copy(update={"key_pepper": SecretStr(DEV_PEPPER),
+                                       "development": False, **changes})
 
 
 def test_the_api_refuses_to_start_with_the_development_pepper(settings: Settings) -> None:

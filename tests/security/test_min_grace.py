@@ -5,14 +5,18 @@ Why: with a window of 0 one click (or one stolen admin key) deleted an org at on
 
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.grace import expedite_refusal, grace_window
 from core.problems import InvalidInput
 from core.settings import Settings
+from lifecycle.devstack import DevPlan, dev_warnings
 from services.seeding import OrgShape
 from tests.support.api_support import (
     api_client,
@@ -85,3 +89,18 @@ async def test_expedite_is_refused_until_the_minimum_has_passed(
         await env.sleep(timedelta(seconds=DAY + 60))
         done = await client.post(f"/orgs/{org_id}/teardown/expedite", headers=admin)
         assert done.status_code == 200 and done.json()["accepted"], done.text
+
+
+def test_lifecycle_dev_drops_the_minimum_only_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = argparse.Namespace(api_host=None, api_port=None, temporal_port=None, ui_port=None)
+    monkeypatch.delenv("LIFECYCLE_MIN_GRACE_SECONDS", raising=False)
+    plan = DevPlan.resolve(Settings(data_dir=tmp_path), args)
+    env = plan.child_env()
+    assert env["LIFECYCLE_MIN_GRACE_SECONDS"] == "0" and env["LIFECYCLE_DEVELOPMENT"] == "true"
+    assert any("minimum grace 0s" in w for w in dev_warnings(plan))
+    # set explicitly, the minimum holds in development too, and nothing is said about it
+    monkeypatch.setenv("LIFECYCLE_MIN_GRACE_SECONDS", str(DAY))
+    plan = DevPlan.resolve(Settings(data_dir=tmp_path), args)
+    assert plan.child_env()["LIFECYCLE_MIN_GRACE_SECONDS"] == str(DAY)
+    assert not any("minimum grace" in w for w in dev_warnings(plan))

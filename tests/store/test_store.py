@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
-from store import console_auth, members
+from store import console_auth, members, webhooks
 from store.auth_failures import record_failure
 from store.base import Base, utcnow
 from store.ledger import record
@@ -87,6 +87,14 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
                                now=now, expires_at=now + timedelta(days=7))
         members.add_removal(session, org_id=seeded.org_id, member_id="d" * 32,
                             requested_by="key:olt_x", workflow_id="wf", now=now)
+        webhooks.add_endpoint(session, org_id=seeded.org_id, url="https://hooks.example.com/",
+                              description="", event_types=["api_key.expiring"],
+                              sealed="v1:sealed", endpoint_id="d" * 32, created_by="key:x")
+        webhooks.emit(session, seeded.org_id, "api_key.expiring", "api_key:k:7d:t", {"k": 1})
+        webhooks.log_attempt(session, org_id=seeded.org_id, endpoint_id="d" * 32,
+                             event="evt_x", event_type="api_key.expiring", attempt=1,
+                             status_code=500, latency_ms=3, error="webhook answered 500",
+                             next_retry_at=now)
     written: dict[type, list[dict[str, object]]] = {}
     with session_factory() as session:
         for mapper in Base.registry.mappers:
@@ -96,7 +104,7 @@ def test_every_model_round_trips(session_factory: sessionmaker[Session],
     for cls, rows in written.items():
         assert rows, f"{cls.__tablename__} has no rows"
         if cls.__tablename__ in seeded.counts and not cls.__tablename__.startswith(
-                ("console_", "member_")):
+                ("console_", "member_", "webhook_")):
             assert len(rows) == seeded.counts[cls.__tablename__], cls.__tablename__
     # a fresh session reads identical values (types survive the round trip: enums, UTC, bytes)
     with session_factory() as session:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.members import request_removal
 from store.console_models import ConsoleSession
 from store.models import ApiKey, KeyScope, Member, OutboxMessage, Quota
+from store.permission_models import ServicePermission
 
 TOKEN = re.compile(r"token=([A-Za-z0-9_\-]+)")
 ACTOR = "key:olt_remover"
@@ -35,7 +36,8 @@ def remove(sessions: sessionmaker[Session], org_id: str, member_id: str,
 
 
 def member_rows(sessions: sessionmaker[Session], member_id: str) -> dict[str, int]:
-    """What still stands of the member: the row, unrevoked team keys, quotas, sessions."""
+    """What still stands of the member: the row, unrevoked team keys, quotas, sessions,
+    service permissions."""
     with sessions() as session:
         def count(query: object) -> int:
             return int(session.execute(query).scalar_one())  # type: ignore[call-overload]
@@ -49,4 +51,6 @@ def member_rows(sessions: sessionmaker[Session], member_id: str) -> dict[str, in
                             .where(Quota.member_id == member_id)),
             "console_sessions": count(select(func.count()).select_from(ConsoleSession)
                                       .where(ConsoleSession.member_id == member_id)),
+            "service_permissions": count(select(func.count()).select_from(ServicePermission)
+                                         .where(ServicePermission.member_id == member_id)),
         }

@@ -1,42 +1,46 @@
 """Helpers for sweep tests: a real SMTP server, a real webhook receiver, a sweep worker, seeds.
 
 The receivers are the real thing on free local ports: `aiosmtpd` speaking SMTP, and
-`http.server` checking the HMAC signature the way a customer's endpoint would.
+`http.server` verifying every delivery with the reference `standardwebhooks` package, the way a
+customer's endpoint would.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import hashlib
-import hmac
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.delivery import AfterSend, DeliveryActivities
 from activities.digests import DigestActivities
 from activities.sweep import SweepClaimActivities
+from clients.outbox import blocking_starter
 from contracts.sweep import SweepInput, SweepResult
-from core import keyformat
+from core import keyformat, secretbox, standard_webhooks
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
+from store import webhooks
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
 from tests.support.ports import free_port
+from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.sweep import KeyExpirySweepWorkflow
 
 # -- SMTP ------------------------------------------------------------------------------------
@@ -104,23 +108,32 @@ def smtp_server(port: int | None = None, inbox: Inbox | None = None
 
 @dataclass
 class Hooks:
-    """A customer's endpoint: verifies every request, optionally refuses the first few
-    correctly signed ones (503) as an endpoint that is briefly down would."""
+    """A customer's endpoint: every request is verified by the reference `standardwebhooks`
+    package (never by our code) under `secret`; optionally the first few correctly signed
+    ones are refused (`refuse_status`), as an endpoint that is briefly down would."""
 
     secret: str
     refuse_first: int = 0
     refuse_status: int = 503  # what a refused, correctly signed call is answered
     accepted: list[dict[str, Any]] = field(default_factory=list)
     delivery_ids: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # of every request
+    bodies: list[bytes] = field(default_factory=list)  # of every request, as received
     bad_signatures: int = 0
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def verify(self, headers: Any, body: bytes) -> bool:
-        timestamp = headers.get("X-Lifecycle-Timestamp", "")
-        expected = "sha256=" + hmac.new(self.secret.encode(), timestamp.encode() + b"." + body,
-                                        hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, headers.get("X-Lifecycle-Signature", ""))
+    def verify(self, headers: dict[str, str], body: bytes) -> bool:
+        try:
+            Webhook(self.secret).verify(body, headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
+
+    def unique(self) -> dict[str, dict[str, Any]]:
+        """What a receiver deduping on `webhook-id` keeps."""
+        with self.lock:
+            return dict(zip(self.delivery_ids, self.accepted, strict=True))
 
 
 @contextmanager
@@ -128,16 +141,19 @@ def webhook_receiver(hooks: Hooks) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            headers = {k.lower(): v for k, v in self.headers.items()}
             with hooks.lock:
                 hooks.requests += 1
-                if not hooks.verify(self.headers, body):
+                hooks.headers.append(headers)
+                hooks.bodies.append(body)
+                if not hooks.verify(headers, body):
                     hooks.bad_signatures += 1
                     status = 401
                 elif hooks.refuse_first > 0:  # a correctly signed call, refused while "down"
                     hooks.refuse_first -= 1
                     status = hooks.refuse_status
                 else:
-                    hooks.delivery_ids.append(self.headers["X-Lifecycle-Delivery"])
+                    hooks.delivery_ids.append(headers["webhook-id"])
                     hooks.accepted.append(json.loads(body))
                     status = 200
             self.send_response(status)
@@ -158,17 +174,40 @@ def webhook_receiver(hooks: Hooks) -> Iterator[str]:
         thread.join()
 
 
+def local_webhooks(settings: Settings, **changes: Any) -> Settings:
+    """Settings that let webhooks reach this machine's receivers (plain http on loopback),
+    as development does; production refuses both."""
+    return settings.model_copy(update={"webhook_allow_http": True,
+                                       "webhook_allowed_networks": ["127.0.0.0/8"], **changes})
+
+
+def add_endpoint(sessions: sessionmaker[Session], settings: Settings, org_id: str, url: str,
+                 secret: str | None = None, event_types: Sequence[str] = ()) -> str:
+    """An endpoint of the org signing with `secret` (a fresh one by default); its id."""
+    endpoint_id = new_id()
+    sealed = secretbox.seal(settings.webhook_secret_key.get_secret_value(),
+                            secret or standard_webhooks.new_secret(), endpoint_id)
+    with sessions.begin() as session:
+        webhooks.add_endpoint(session, org_id=org_id, url=url, description="",
+                              event_types=list(event_types), sealed=sealed,
+                              endpoint_id=endpoint_id, created_by="test")
+    return endpoint_id
+
+
 # -- worker and sweeps -----------------------------------------------------------------------
 
 @asynccontextmanager
 async def sweep_worker(client: Client, settings: Settings, sessions: sessionmaker[Session],
                        after_send: AfterSend | None = None) -> AsyncIterator[str]:
-    """The real sweep workflow and activities on a fresh task queue; yields the queue."""
+    """The real sweep workflow and activities on a fresh task queue, with the at-once
+    delivery workflow (webhooks wait out their backoff there); yields the queue."""
     queue = f"sweep-test-{uuid.uuid4().hex[:8]}"
+    start = blocking_starter(client, queue)
     acts = [*SweepClaimActivities(sessions).all(), *DigestActivities(sessions).all(),
-            *DeliveryActivities(sessions, settings, after_send).all()]
+            *DeliveryActivities(sessions, settings, after_send, start).all()]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        async with Worker(client, task_queue=queue, workflows=[KeyExpirySweepWorkflow],
+        async with Worker(client, task_queue=queue,
+                          workflows=[KeyExpirySweepWorkflow, OutboxDeliveryWorkflow],
                           activities=acts, activity_executor=pool,
                           max_concurrent_activities=8):
             yield queue
@@ -203,16 +242,16 @@ class Org:
 
 def make_org(sessions: sessionmaker[Session], settings: Settings, *,
              webhook: tuple[str, str] | None = None, name: str | None = None) -> Org:
+    """A bare org; `webhook` is (url, secret) of an endpoint taking every event."""
     with sessions.begin() as session:
         seeded = seed_org(session, BARE_ORG, settings.pepper_bytes, name=name)
-        if webhook:
-            session.execute(update(Organization).where(Organization.id == seeded.org_id)
-                            .values(webhook_url=webhook[0], webhook_secret=webhook[1]))
         ids = dict(session.execute(select(Member.email, Member.id)
                                    .where(Member.org_id == seeded.org_id)).all())
         # the first non-admin reads mail in Taipei: the digest must show +08:00 for them
         session.execute(update(Member).where(Member.id == ids[seeded.emails[1]])
                         .values(timezone="Asia/Taipei"))
+    if webhook:
+        add_endpoint(sessions, settings, seeded.org_id, webhook[0], webhook[1])
     return Org(seeded, ids)
 
 
@@ -236,3 +275,30 @@ def set_org_status(sessions: sessionmaker[Session], org: Org, status: OrgStatus)
     with sessions.begin() as session:
         session.execute(update(Organization).where(Organization.id == org.id)
                         .values(status=status))
+
+
+@asynccontextmanager
+async def delivery_worker(client: Client, settings: Settings,
+                          sessions: sessionmaker[Session]) -> AsyncIterator[None]:
+    """The at-once delivery workflow and its activities on `settings.task_queue`, where the
+    API starts deliveries (give each test a queue of its own)."""
+    start = blocking_starter(client, settings.task_queue)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        async with Worker(client, task_queue=settings.task_queue,
+                          workflows=[OutboxDeliveryWorkflow],
+                          activities=DeliveryActivities(sessions, settings,
+                                                        start_delivery=start).all(),
+                          activity_executor=pool, max_concurrent_activities=4):
+            yield
+
+
+async def skip_until_done(env: WorkflowEnvironment, workflow_id: str,
+                          step: timedelta = timedelta(hours=1), steps: int = 200) -> Any:
+    """The result of a workflow that waits on timers (a webhook's backoff): the time-skipping
+    server's clock is moved on `step` at a time until the workflow has ended."""
+    handle = env.client.get_workflow_handle(workflow_id)
+    for _ in range(steps):
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return await handle.result()
+        await env.sleep(step)
+    raise AssertionError(f"{workflow_id} still running after {steps * step} of server time")

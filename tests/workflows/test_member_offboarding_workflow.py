@@ -28,7 +28,8 @@ from tests.support.member_support import ACTOR, member_rows, remove
 from tests.support.teardown_support import teardown_worker
 from workflows.member_offboarding import MemberOffboardingWorkflow
 
-SHAPE = OrgShape(members=3, projects=1, datasets_per_project=1, records_per_dataset=2)
+SHAPE = OrgShape(members=3, projects=1, datasets_per_project=1, records_per_dataset=2,
+                 permissions_off=2)
 
 
 def _seed(sessions: sessionmaker[Session], settings: Settings) -> tuple[SeededOrg, list[str]]:
@@ -62,8 +63,11 @@ async def test_offboarding_removes_the_member_and_only_them(
     after = _counts(session_factory, org.org_id)
     assert after["members"] == before["members"] - 1
     assert after["quotas"] == before["quotas"] - 2
-    assert member_rows(session_factory, leaving)["members"] == 0
-    assert member_rows(session_factory, staying)["members"] == 1
+    assert after["service_permissions"] == before["service_permissions"] - 1
+    assert member_rows(session_factory, leaving) == {
+        "members": 0, "live_team_keys": 0, "quotas": 0, "console_sessions": 0,
+        "service_permissions": 0}
+    assert member_rows(session_factory, staying)["service_permissions"] == 1
     with session_factory() as session:
         row = members.removal_for(session, request_id, org.org_id, leaving)
         assert row is not None and row.status == REMOVAL_COMPLETED

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,14 +22,17 @@ from contracts.outbox import (
     outbox_delivery_workflow_id,
 )
 from contracts.teardown import IN_GRACE, CancelRequest
+from core import standard_webhooks
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
 from services.teardown import recorded_input
-from store.models import Organization, OutboxMessage
+from store.models import OutboxMessage
 from tests.support.ports import free_port
 from tests.support.sweep_support import (
     Hooks,
     Inbox,
+    add_endpoint,
+    local_webhooks,
     run_sweep,
     smtp_server,
     sweep_worker,
@@ -45,7 +48,7 @@ REQUESTED = "Your organization is scheduled for deletion"
 @pytest.fixture
 def mail(settings: Settings) -> Iterator[tuple[Inbox, Settings]]:
     with smtp_server() as (inbox, port):
-        yield inbox, settings.model_copy(update={"smtp_port": port})
+        yield inbox, local_webhooks(settings, smtp_port=port)
 
 
 def _org(sessions: sessionmaker[Session], settings: Settings) -> SeededOrg:
@@ -149,20 +152,18 @@ async def test_poison_messages_fail_at_once_beside_good_ones(
         time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         mail: tuple[Inbox, Settings]) -> None:
     inbox, settings = mail
-    hooks = Hooks(secret="whsec-" + "q" * 32, refuse_first=10**6, refuse_status=410)
+    hooks = Hooks(secret=standard_webhooks.new_secret(), refuse_first=10**6, refuse_status=410)
     inbox.refuse.add("gone@example.com")
     org = _org(session_factory, settings)
     with webhook_receiver(hooks) as url:
-        with session_factory.begin() as session:
-            session.execute(update(Organization).where(Organization.id == org.org_id)
-                            .values(webhook_secret=hooks.secret))
+        endpoint = add_endpoint(session_factory, settings, org.org_id, url, hooks.secret)
         keys = {
             "good": "t:good", "also-good": "t:also-good",
             "injected": "t:injected", "refused": "t:refused", "webhook": "t:webhook"}
         _queue(session_factory, keys["good"], "alice@example.com")
         _queue(session_factory, keys["injected"], "bob@example.com\r\nBcc: spy@example.com")
         _queue(session_factory, keys["refused"], "gone@example.com")
-        _queue(session_factory, keys["webhook"], url, channel="webhook", org_id=org.org_id)
+        _queue(session_factory, keys["webhook"], endpoint, channel="webhook", org_id=org.org_id)
         _queue(session_factory, keys["also-good"], "carol@example.com")
         client = time_skipping_env.client
         async with teardown_worker(client, settings, session_factory) as queue:

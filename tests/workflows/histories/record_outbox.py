@@ -1,7 +1,8 @@
 """Record the outbox delivery's replay fixture: `python -m tests.workflows.histories.record_outbox`.
 
-One history: a teardown notice queued in the outbox and delivered at once to a real SMTP server.
-Re-record it in place when the workflow changes (nothing is released yet).
+Two histories: a teardown notice queued in the outbox and delivered at once to a real SMTP
+server; and a webhook event paced by its own backoff, refused twice (500) by a real receiver
+then accepted. Re-record it in place when the workflow changes (nothing is released yet).
 """
 
 from __future__ import annotations
@@ -10,16 +11,26 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from clients.outbox import start_delivery
-from contracts.outbox import SENT, OutboxDeliveryInput
+from contracts.outbox import SENT, OutboxDeliveryInput, delivery_input
+from core import standard_webhooks
 from core.binaries import temporal_test_server
 from core.settings import Settings
+from services.seeding import BARE_ORG, seed_org
+from store import webhooks
 from store.db import make_engine, make_session_factory
 from store.migrate import upgrade
 from store.models import OutboxMessage
-from tests.support.sweep_support import smtp_server
+from tests.support.sweep_support import (
+    Hooks,
+    add_endpoint,
+    local_webhooks,
+    smtp_server,
+    webhook_receiver,
+)
 from tests.support.teardown_support import teardown_worker
 
 HERE = Path(__file__).parent
@@ -30,7 +41,8 @@ async def record() -> None:
     with tempfile.TemporaryDirectory() as tmp, smtp_server() as (inbox, port):
         url = f"sqlite:///{tmp}/record.db"
         upgrade(url)
-        settings = Settings(database_url=url, data_dir=Path(tmp), smtp_port=port)
+        settings = local_webhooks(Settings(database_url=url, data_dir=Path(tmp),
+                                           smtp_port=port))
         sessions = make_session_factory(make_engine(url))
         with sessions.begin() as session:
             session.add(OutboxMessage(idempotency_key=KEY, channel="email",
@@ -44,6 +56,24 @@ async def record() -> None:
             result = await handle.result()
             assert result.status == SENT and len(inbox.all()) == 1, (result, inbox.all())
             (HERE / "outbox_delivery.json").write_text((await handle.fetch_history()).to_json())
+            await _record_paced(env, settings, sessions, queue)
+
+
+async def _record_paced(env: WorkflowEnvironment, settings: Settings,
+                        sessions: sessionmaker[Session], queue: str) -> None:
+    hooks = Hooks(secret=standard_webhooks.new_secret(), refuse_first=2, refuse_status=500)
+    with webhook_receiver(hooks) as url:
+        with sessions.begin() as session:
+            org = seed_org(session, BARE_ORG, settings.pepper_bytes)
+        add_endpoint(sessions, settings, org.org_id, url, hooks.secret)
+        with sessions.begin() as session:
+            (key,) = webhooks.emit(session, org.org_id, "webhook.test", "recorded",
+                                   {}).message_keys
+        handle = await start_delivery(env.client, queue, delivery_input(key))
+        result = await handle.result()
+        assert result.status == SENT and hooks.requests == 3, (result, hooks.requests)
+        (HERE / "outbox_webhook_paced.json").write_text(
+            (await handle.fetch_history()).to_json())
 
 
 if __name__ == "__main__":
