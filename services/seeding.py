@@ -135,6 +135,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     counts["members"] = len(members)
     counts["console_sessions"] = counts["console_sign_in_links"] = 0  # nobody signed in yet
     counts["member_invitations"] = 0  # everyone is a member already
+    counts["org_contacts"] = 0  # essential contacts are added by the admin
     for table in ("webhook_endpoints", "webhook_events", "webhook_attempts"):
         counts[table] = 0  # no endpoint until an admin adds one
 
