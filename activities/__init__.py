@@ -19,6 +19,7 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     passes `clients.outbox.blocking_starter`); without it they wait for the sweep.
     """
     from activities.billing import DatabaseBillingGateway
+    from activities.certificates import Issuer
     from activities.delivery import DeliveryActivities
     from activities.digests import DigestActivities
     from activities.member_offboarding import MemberOffboardingActivities
@@ -28,13 +29,15 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     from activities.sweep import SweepClaimActivities
     from activities.teardown import TeardownActivities
 
-    teardown = TeardownActivities(session_factory, DatabaseBillingGateway(), start_delivery)
+    issuer = Issuer(settings.certificate_signer, settings.erasure_ledger_path)
+    teardown = TeardownActivities(session_factory, DatabaseBillingGateway(), start_delivery,
+                                  issuer)
     purge = PurgeActivities(session_factory)
     subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),
              *DigestActivities(session_factory, settings.effective_console_url).all(),
              *DeliveryActivities(session_factory, settings, start_delivery=start_delivery).all()]
-    deletion = ProjectDeletionActivities(session_factory)
+    deletion = ProjectDeletionActivities(session_factory, issuer)
     offboarding = MemberOffboardingActivities(session_factory, start_delivery)
     return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep,
             *offboarding.all()]

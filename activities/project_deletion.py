@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities import requests
+from activities.certificates import Issuer, project_payload
 from activities.errors import ORG_NOT_FOUND, final, refuse_leftovers
 from activities.requests import RequestRef
-from activities.teardown import name_hash
 from contracts.project_deletion import (
     DELETION_NOT_REQUESTED,
     PROJECT_NOT_FROZEN,
@@ -33,6 +33,7 @@ from contracts.project_deletion import (
     ProjectFreezeResult,
 )
 from contracts.subscriptions import ORG_NOT_ACTIVE
+from core.name_hash import name_hash
 from store import ledger, orgs, project_deletions, projects
 from store.audit import audit
 from store.models import (
@@ -57,8 +58,9 @@ def snapshot_prefix(request_id: str) -> str:
 
 
 class ProjectDeletionActivities:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], issuer: Issuer | None = None) -> None:
         self.sessions = sessions
+        self.issuer = issuer or Issuer()
 
     def _held(self, session: Session, step: DeletionStep) -> ProjectDeletionRequest:
         """The request, locked, when this run holds it; a final refusal otherwise."""
@@ -159,11 +161,13 @@ class ProjectDeletionActivities:
             if existing is not None:
                 return existing.id
             row = self._held(session, step)
-            cert_id = project_deletions.add_certificate(session, ProjectDeletionCertificate(
+            issued = ProjectDeletionCertificate(
                 request_id=row.id, org_id=step.org_id, project_id=step.project_id,
                 project_name_hash=cert.project_name_hash, requested_by=row.requested_by,
                 workflow_id=step.workflow_id, run_id=step.run_id, steps=cert.steps,
-                counts=cert.counts, verification=cert.verification))
+                counts=cert.counts, verification=cert.verification)
+            cert_id = project_deletions.add_certificate(session, issued)
+            issued.signed = self.issuer.sign(project_payload(issued))
             project_deletions.finish(row, ProjectDeletionStatus.COMPLETED)
             audit(session, step.org_id, row.requested_by, "project.deleted",
                   f"project:{step.project_id}", request_id=row.id, certificate_id=cert_id,

@@ -8,7 +8,6 @@ delete from a live org, whatever happened to the workflow.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from temporalio import activity
 
 from activities import requests
 from activities.billing import BillingGateway
+from activities.certificates import Issuer, org_payload
 from activities.delivery import StartDelivery
 from activities.errors import (
     ORG_NOT_FOUND,
@@ -40,18 +40,20 @@ from contracts.teardown import (
 )
 from core import webhook_events as events
 from core.idempotency import idempotency_key, idempotency_prefix
-from store import ledger, orgs, outbox, subscriptions, webhooks
+from core.name_hash import name_hash
+from store import contacts, ledger, orgs, outbox, subscriptions, webhooks
 from store import requests as request_rows
 from store import teardown as teardown_store
 from store.audit import audit
 from store.base import utcnow
+from store.contact_models import NOTIFIED_KINDS
 from store.models import (
     Organization,
     OrgStatus,
     RequestStatus,
     TeardownRequest,
 )
-from store.plan import find_blockers, owned_counts
+from store.plan import find_blockers, owned_counts, stored_counts
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +87,6 @@ def request_ref(step: OrgStep) -> RequestRef:
                       TEARDOWN_NOT_REQUESTED, "teardown request")
 
 
-def name_hash(name: str) -> str:
-    """SHA-256 of the org name: lets an auditor check a claimed name without storing it."""
-    return hashlib.sha256(name.encode()).hexdigest()
-
-
 class TeardownActivities:
     """Activities bound to a session factory, a billing gateway and, in the worker, the
     starter of at-once notice delivery (registered as methods).
@@ -98,10 +95,12 @@ class TeardownActivities:
     """
 
     def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway,
-                 start_delivery: StartDelivery | None = None) -> None:
+                 start_delivery: StartDelivery | None = None,
+                 issuer: Issuer | None = None) -> None:
         self.sessions = sessions
         self.billing = billing
         self.start_delivery = start_delivery
+        self.issuer = issuer or Issuer()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -171,7 +170,7 @@ class TeardownActivities:
             snapshot = {key.split(":", 1)[1]: n for key, n in ledger.entries(
                 session, step.org_id, "snapshot:").items()}
             if not snapshot:
-                snapshot = owned_counts(session, step.org_id)
+                snapshot = stored_counts(session, step.org_id)
                 for table, n in snapshot.items():
                     ledger.record(session, step.org_id, f"snapshot:{table}", n)
             return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
@@ -269,7 +268,8 @@ class TeardownActivities:
 
     @activity.defn
     def write_certificate(self, cert: CertificateInput) -> str:
-        """Keep the proof: ids, a name hash, per-step times and counts; no personal data."""
+        """Keep the proof, signed: ids, a name hash, per-step times and counts; no personal
+        data. The signed document is written in the same transaction as the row."""
         with self.sessions.begin() as session:
             existing = teardown_store.certificate_of(session, cert.org_id)
             if existing is not None:
@@ -283,6 +283,10 @@ class TeardownActivities:
                 requested_by=request.requested_by, workflow_id=cert.workflow_id,
                 run_id=cert.run_id, steps=cert.steps, counts=cert.counts,
                 verification=cert.verification)
+            payload = org_payload(row)
+            row.signed = self.issuer.sign(payload)
+            # in the ledger before the commit: no certificate exists without its entry
+            self.issuer.keep(cert.org_id, row.signed, payload)
             audit(session, cert.org_id, f"workflow:{cert.workflow_id}", "teardown.completed",
                   f"certificate:{row.id}")
             return row.id
@@ -299,50 +303,62 @@ class TeardownActivities:
 
     @activity.defn
     def notify_admin(self, notice: Notice) -> None:
-        """Queue a message to the org admin in the outbox, then start its delivery at once.
+        """Queue a message to the org admin and to the org's technical and security contacts
+        in the outbox, then start their delivery at once.
 
-        The admin's address is read here, never passed through the workflow; once the admin's
-        member row is gone, the address recorded with the first notice of this teardown is used.
+        The addresses are read here, never passed through the workflow; once the member and
+        contact rows are gone, the addresses earlier notices of this teardown went to are used.
         The key includes the teardown's first run id: a teardown started again after a cancel
         sends its own notices. The delivery starts after the commit; if the start fails, this
         activity fails and its retry finds the message queued and starts the delivery again.
         """
         key = idempotency_key(notice.workflow_id, notice.teardown_id, notice.kind)
         with self.sessions.begin() as session:
-            queued = self._queue_notice(session, notice, key)
+            pending = self._queue_notice(session, notice, key)
             hooks = session.info.pop(webhooks.QUEUED_INFO, [])
-        if self.start_delivery is not None and (queued or hooks):
-            self.start_delivery(([key] if queued else []) + hooks)
+        if self.start_delivery is not None and (pending or hooks):
+            self.start_delivery(pending + hooks)
 
-    def _queue_notice(self, session: Session, notice: Notice, key: str) -> bool:
-        """Write the notice once; True when it is (still) waiting to be delivered."""
-        existing = outbox.find(session, key)
-        if existing is not None:
-            return existing.status == outbox.PENDING
+    def _recipients(self, session: Session, notice: Notice) -> list[str]:
+        """The admin, then the technical and security contacts; once the org's rows are
+        gone, everyone an earlier notice of this teardown went to."""
+        admin = orgs.admin_email(session, notice.org_id)
+        if admin is None:
+            return outbox.recipients(session, idempotency_prefix(notice.workflow_id))
+        others = contacts.addresses(session, notice.org_id, NOTIFIED_KINDS)
+        return [admin, *(a for a in others if a != admin)]
+
+    def _queue_notice(self, session: Session, notice: Notice, key: str) -> list[str]:
+        """Write the notice once per recipient (the admin's under `key`, each contact's under
+        a key derived from it, all in one transaction); the keys still waiting delivery."""
+        if outbox.find(session, key) is not None:
+            return outbox.pending_keys(session, key)
         request = request_rows.request_for(session, TeardownRequest, notice.request_id,
                                        notice.org_id)
         if (request is None or request.workflow_id != notice.workflow_id
                 or request.run_id != notice.teardown_id):
             log.warning("teardown %s: no claimed request, no %s notice", notice.workflow_id,
                         notice.kind)
-            return False
+            return []
         _emit_notice_event(session, notice)
         if notice.kind == "failed":
             audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
                   "teardown.failed", f"workflow:{notice.workflow_id}",
                   reason=notice.detail)
-        recipient = orgs.admin_email(session, notice.org_id)
-        if recipient is None:
-            recipient = outbox.first_recipient(session, idempotency_prefix(notice.workflow_id))
-        if recipient is None:
+        recipients = self._recipients(session, notice)
+        if not recipients:
             log.warning("teardown %s: no recipient for %s notice", notice.workflow_id,
                         notice.kind)
-            return False
+            return []
         body = (f"Organization {notice.org_id}: {NOTICE_SUBJECTS[notice.kind].lower()}."
                 + (f"\n\n{notice.detail}" if notice.detail else ""))
-        outbox.queue(session, idempotency_key=key, org_id=notice.org_id, channel="email",
-                     recipient=recipient, subject=NOTICE_SUBJECTS[notice.kind], body=body)
-        return True
+        keys = [key, *(idempotency_key(key, "contact", str(n))
+                       for n in range(1, len(recipients)))]
+        for message_key, recipient in zip(keys, recipients, strict=True):
+            outbox.queue(session, idempotency_key=message_key, org_id=notice.org_id,
+                         channel="email", recipient=recipient,
+                         subject=NOTICE_SUBJECTS[notice.kind], body=body)
+        return keys
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.freeze_org, self.unfreeze_org, self.begin_destruction,

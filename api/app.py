@@ -19,6 +19,7 @@ from api.routes import (
     audit,
     billing,
     certificates,
+    contacts,
     datasets,
     keys,
     members,
@@ -81,8 +82,8 @@ def create_app(settings: Settings | None = None,
     problems.install(app)
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
-                   quotas, permissions, subscriptions, billing, audit, teardown, certificates,
-                   ops, ops_sweep, webhooks, secret_scanning):
+                   quotas, permissions, contacts, subscriptions, billing, audit, teardown,
+                   certificates, ops, ops_sweep, webhooks, secret_scanning):
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})

@@ -11,6 +11,11 @@ exception is `TeardownKeyDep`, used only by the teardown routes: starting a tear
 the org, and its admin must still be able to watch, cancel or expedite it, so there an admin
 team key of a frozen or deleting org is accepted.
 
+All of it is one indexed query (`store.apikeys.key_check`: the key by its unique prefix, its
+org, creator and project joined by primary key), read fresh in the request's transaction, so a
+revoke, a freeze or a member removal is refused by the next request on every replica, with no
+cache to invalidate.
+
 The presented key is never logged or echoed: problems name the key only by its prefix, and
 only once the prefix is known to be ours.
 """
@@ -30,7 +35,7 @@ from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
 from api.throttle import guarded
 from core import keyformat
 from core.settings import Settings
-from store import apikeys, orgs, projects
+from store import apikeys
 from store.base import utcnow
 from store.models import KeyScope, OrgStatus, ProjectStatus, Role
 
@@ -117,9 +122,10 @@ def authenticate(session: Session, settings: Settings, token: str, *,
     now = now or utcnow()
     if keyformat.scope_of(token) is None:
         raise Unauthorized("the API key is malformed")
-    row = apikeys.key_by_prefix(session, token[:keyformat.PREFIX_LEN])
+    check = apikeys.key_check(session, token[:keyformat.PREFIX_LEN])
+    row = check.key if check else None
     good = keyformat.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
-    if row is None or not good:
+    if check is None or row is None or not good:
         raise Unauthorized("the API key is not valid")
     if row.revoked_at is not None:
         raise Unauthorized("the API key was revoked", key_prefix=row.prefix)
@@ -127,19 +133,19 @@ def authenticate(session: Session, settings: Settings, token: str, *,
         raise Unauthorized("the API key has expired", key_prefix=row.prefix,
                            expired_at=row.expires_at.isoformat())
     try:
-        role = apikeys.creator_role(session, row)
+        role = apikeys.creator_role(check)
     except apikeys.CreatorGone:
         raise Unauthorized("the member who created this API key was removed from the "
                            "organization", key_prefix=row.prefix) from None
     principal = Principal(org_id=row.org_id, key_id=row.id, prefix=row.prefix, scope=row.scope,
                           project_id=row.project_id, member_id=row.created_by, role=role,
                           expires_at=row.expires_at)
-    status = orgs.org_status(session, row.org_id)  # the key's org: a foreign key
+    status = check.org_status
     if status is not OrgStatus.ACTIVE and not (allow_frozen and principal.is_admin):
         raise OrgFrozen(f"the organization is {status.value}: its keys are refused while a "
                         "teardown is under way", org_status=status.value)
     if row.project_id is not None:  # a project key is refused while its project is deleted
-        project_status = projects.status_of(session, row.project_id)
+        project_status = check.project_status
         if project_status is not ProjectStatus.ACTIVE:
             raise ProjectFrozen("the project is being deleted: its keys are refused",
                                 project_status=project_status.value if project_status

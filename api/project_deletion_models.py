@@ -8,8 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.teardown_models import MAX_GRACE_SECONDS, StepOut
+from api.teardown_models import StepOut
 from contracts.project_deletion import DeletionProgress
+from core.grace import GRACE_CEILING
 from core.text import OneLine
 from store.models import ProjectDeletionCertificate, ProjectDeletionRequest
 
@@ -19,7 +20,7 @@ class DeletionIn(BaseModel):
         {"confirm_name": "genomics", "grace_seconds": 3600}]})
 
     confirm_name: OneLine = Field(max_length=200, description="the project's exact name")
-    grace_seconds: int | None = Field(None, ge=0, le=MAX_GRACE_SECONDS,
+    grace_seconds: int | None = Field(None, ge=0, le=GRACE_CEILING,
                                       description="grace window; default from settings")
 
 
@@ -47,6 +48,12 @@ class ProjectCertificateOut(BaseModel):
     counts: dict[str, int]
     verification: dict[str, int]
     created_at: datetime
+    signed: str | None = Field(
+        None, description="the certificate as signed with the server's Ed25519 key: save "
+                          "this string as a file, byte for byte, and check it offline with "
+                          "`lifecycle certificate verify FILE` against the keys at "
+                          "`/.well-known/lifecycle-certificate-keys`; null when the server "
+                          "has no signing key")
 
 
 class DeletionStatus(BaseModel):
@@ -87,7 +94,7 @@ def certificate_out(cert: ProjectDeletionCertificate) -> ProjectCertificateOut:
         project_name_hash=cert.project_name_hash, requested_by=cert.requested_by,
         workflow_id=cert.workflow_id, run_id=cert.run_id,
         steps=[StepOut(**s) for s in cert.steps], counts=cert.counts,
-        verification=cert.verification, created_at=cert.created_at)
+        verification=cert.verification, created_at=cert.created_at, signed=cert.signed)
 
 
 def from_progress(row: ProjectDeletionRequest, progress: DeletionProgress, run_id: str | None,

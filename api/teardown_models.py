@@ -13,11 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.teardown import Progress
+from core.grace import GRACE_CEILING, GraceWindow
 from core.text import FreeText, OneLine
 from store.models import DeletionCertificate
 from store.plan import TeardownPlan
-
-MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
 class BlockerOut(BaseModel):
@@ -35,7 +34,10 @@ class PlanOut(BaseModel):
         "org_id": "3f1c...", "status": "active", "counts": {"projects": 2, "api_keys": 3},
         "blockers": [{"code": "active_job_plans", "reason": "2 job plan subscription(s) will "
                       "be cancelled", "blocking": False, "detail": {"count": 2}}],
-        "blocked": False, "confirmation_phrase": "Acme Research"}]})
+        "blocked": False, "confirmation_phrase": "Acme Research", "grace_seconds": 604800,
+        "min_grace_seconds": 86400, "max_grace_seconds": 2592000,
+        "deletion_at": "2026-01-08T00:00:00+00:00",
+        "earliest_deletion_at": "2026-01-02T00:00:00+00:00"}]})
 
     org_id: str
     status: str
@@ -43,6 +45,16 @@ class PlanOut(BaseModel):
     blockers: list[BlockerOut]
     blocked: bool = Field(description="a blocking item must be settled before a start")
     confirmation_phrase: str = Field(description="type exactly this as `confirm_name`")
+    grace_seconds: int = Field(description="the grace window of a start without "
+                                           "`grace_seconds` (the default, within the bounds)")
+    min_grace_seconds: int = Field(description="no window is shorter, and `expedite` waits "
+                                               "this long")
+    max_grace_seconds: int = Field(description="no window is longer")
+    deletion_at: datetime = Field(description="started now with the default window: when "
+                                              "the deletion begins")
+    earliest_deletion_at: datetime = Field(
+        description="started now: the soonest the deletion can begin, the window ended early "
+                    "with `expedite` (never before the minimum)")
 
 
 class TeardownStart(BaseModel):
@@ -50,7 +62,7 @@ class TeardownStart(BaseModel):
         {"confirm_name": "Acme Research", "grace_seconds": 604800}]})
 
     confirm_name: OneLine = Field(max_length=200, description="the org's exact name")
-    grace_seconds: int | None = Field(None, ge=0, le=MAX_GRACE_SECONDS,
+    grace_seconds: int | None = Field(None, ge=0, le=GRACE_CEILING,
                                       description="grace window; default from settings")
 
 
@@ -86,6 +98,12 @@ class CertificateOut(BaseModel):
     counts: dict[str, int]
     verification: dict[str, int]
     created_at: datetime
+    signed: str | None = Field(
+        None, description="the certificate as signed with the server's Ed25519 key: save "
+                          "this string as a file, byte for byte, and check it offline with "
+                          "`lifecycle certificate verify FILE` against the keys at "
+                          "`/.well-known/lifecycle-certificate-keys`; null when the server "
+                          "has no signing key")
 
 
 class TeardownStatus(BaseModel):
@@ -121,10 +139,13 @@ class DecisionOut(BaseModel):
     detail: str
 
 
-def plan_out(plan: TeardownPlan) -> PlanOut:
+def plan_out(plan: TeardownPlan, window: GraceWindow) -> PlanOut:
     return PlanOut(org_id=plan.org_id, status=plan.status, counts=plan.counts,
                    blockers=[BlockerOut(**asdict(b)) for b in plan.blockers],
-                   blocked=plan.blocked, confirmation_phrase=plan.confirmation_phrase)
+                   blocked=plan.blocked, confirmation_phrase=plan.confirmation_phrase,
+                   grace_seconds=window.seconds, min_grace_seconds=window.minimum,
+                   max_grace_seconds=window.maximum, deletion_at=window.times.scheduled,
+                   earliest_deletion_at=window.times.earliest)
 
 
 def certificate_out(cert: DeletionCertificate) -> CertificateOut:
@@ -132,7 +153,7 @@ def certificate_out(cert: DeletionCertificate) -> CertificateOut:
                           requested_by=cert.requested_by, workflow_id=cert.workflow_id,
                           run_id=cert.run_id, steps=[StepOut(**s) for s in cert.steps],
                           counts=cert.counts, verification=cert.verification,
-                          created_at=cert.created_at)
+                          created_at=cert.created_at, signed=cert.signed)
 
 
 def status_from_progress(progress: Progress, workflow_id: str, run_id: str | None,

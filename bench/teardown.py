@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import raw
@@ -45,7 +45,9 @@ from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
 from services.teardown import recorded_input
+from store import purge
 from store.db import make_engine, make_session_factory
+from store.models import Dataset
 from store.plan import owned_counts
 
 PROJECTS = 20
@@ -125,6 +127,26 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
             "runs": float(len(sizes)), "history": "/".join(str(n) for n in sizes)}
 
 
+def explain_purge(engine: Engine, org_id: str, batch: int) -> list[str]:
+    """PostgreSQL's plans for the purge's two batch statements on the biggest dataset, as the
+    engine builds them: both must walk the `(dataset_id, id)` index, never scan the table."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        dataset_id = conn.execute(select(Dataset.id).where(Dataset.org_id == org_id)
+                                  .order_by(Dataset.record_count.desc()).limit(1)).scalar_one()
+        upper = purge.next_upper(Session(bind=conn), dataset_id, 0, batch) or 0
+        lines: list[str] = []
+        for name, statement in (("batch end", purge.batch_end_query(dataset_id, 0, batch)),
+                                ("batch delete", purge.range_delete(dataset_id, 0, upper))):
+            sql = str(statement.compile(dialect=engine.dialect,
+                                        compile_kwargs={"literal_binds": True}))
+            plan = conn.execute(text(f"EXPLAIN {sql}")).scalars().all()
+            lines += [f"EXPLAIN {name:<12} | {row}" for row in plan]
+        conn.rollback()
+    return lines
+
+
 async def run(args: argparse.Namespace) -> int:
     shape = org_shape(args.records)
     with tempfile.TemporaryDirectory(prefix="bench-teardown-") as tmp, \
@@ -136,6 +158,7 @@ async def run(args: argparse.Namespace) -> int:
         try:
             org = seed(engine, sessions, shape, settings)
             records = org.counts["dataset_records"]
+            plans = explain_purge(engine, org.org_id, args.batch_size)
             say("engine phase: dev server + worker process")
             eng = await engine_phase(url, org, settings, workdir, args.batch_size,
                                      args.concurrency, args.profile)
@@ -165,6 +188,8 @@ async def run(args: argparse.Namespace) -> int:
           f"{eng['server_cpu']:.2f}, whole machine {eng['busy_cpu']:.2f}; raw: whole machine "
           f"{raw_busy:.2f}")
     print(f"parent history     {eng['history']} events in {int(eng['runs'])} run(s)")
+    for line in plans:
+        print(line)
     print(result_line("teardown", ratio, records=records, db=db, engine_s=engine_s,
                       raw_s=raw_s, engine_rps=round(records / engine_s),
                       raw_rps=round(records / raw_s), worker_peak_rss_mb=eng["peak_rss"],

@@ -128,3 +128,11 @@ class InvitationNotValid(BadRequest):
 
     slug = "invitation-not-valid"
     title = "This invitation is not valid"
+
+
+class NameQuarantined(Conflict):
+    """The name was an org's that was deleted recently: it is held for a while so nobody can
+    pass for the deleted org (its users, its mail, its links still name it)."""
+
+    slug = "name-quarantined"
+    title = "This name belonged to a recently deleted organization"

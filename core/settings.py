@@ -17,10 +17,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from core.grace import GRACE_CEILING
 from core.secret_scanning import load_public_key
+from core.signing import PublicKey, Signer, SigningKeyError, key_set
 
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
 OPERATOR_TOKEN_FILE = "operator-token"
+# Where `lifecycle dev` keeps the certificate signing key it generates when none is set.
+DEV_SIGNING_KEY_FILE = "certificate-signing-key"
 DEV_PEPPER = "dev-only-pepper-change-me-in-production-0000"
 # An operator token shorter than this is refused: the token opens every org's finished
 # teardown and the cross-org views, and failed tries are only throttled, not impossible.
@@ -104,9 +108,20 @@ class Settings(BaseSettings):
     development: bool = False
 
     teardown_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # Deletion certificates are signed with this Ed25519 private key (base64 of its 32-byte
+    # seed; `lifecycle dev` generates one); empty: certificates are issued unsigned. The
+    # public keys of earlier signing keys stay trusted for verification after a rotation.
+    certificate_signing_key: SecretStr = SecretStr("")
+    certificate_public_keys: list[str] = Field(default_factory=list)
+    # The erasure ledger: a directory, on storage the database backups do not restore, where
+    # every org deletion certificate is also written; empty: none (`lifecycle dev` keeps one in
+    # its data directory). `lifecycle erasures reapply` deletes again what a restore brought back.
+    erasure_ledger_dir: str = ""
     # No teardown or project deletion window is shorter than this, whether asked for with
     # `grace_seconds` or cut short by `expedite`: one click never deletes at once.
     min_grace_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
+    # ... and none longer than this: a deletion asked for happens within the promised time.
+    max_grace_seconds: int = Field(default=30 * 24 * 3600, ge=0, le=GRACE_CEILING)
     purge_batch_size: int = Field(default=10_000, ge=1, le=100_000)
     purge_concurrency: int = Field(default=4, ge=1, le=64)
 
@@ -116,6 +131,9 @@ class Settings(BaseSettings):
     # (seconds, or an ISO 8601 duration such as P7D).
     org_signup: Literal["operator", "open"] = "operator"
     org_signup_per_hour: int = Field(default=5, ge=1, le=10_000)
+    # A deleted org's name cannot be taken by a new org for this many days (0: at once); the
+    # check compares name hashes, so the name itself is never kept.
+    org_name_quarantine_days: int = Field(default=90, ge=0, le=3650)
     invitation_ttl: timedelta = Field(default=timedelta(days=7), ge=timedelta(minutes=1),
                                       le=timedelta(days=90))
 
@@ -251,6 +269,33 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("certificate_signing_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            try:
+                Signer.parse(value.get_secret_value())
+            except SigningKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("certificate_public_keys")
+    @classmethod
+    def _public_keys(cls, value: list[str]) -> list[str]:
+        try:
+            for key in value:
+                PublicKey.parse(key)
+        except SigningKeyError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _grace_bounds(self) -> Settings:
+        if self.max_grace_seconds < self.min_grace_seconds:
+            raise ValueError("LIFECYCLE_MAX_GRACE_SECONDS must not be below "
+                             "LIFECYCLE_MIN_GRACE_SECONDS")
+        return self
+
     @model_validator(mode="after")
     def _cert_with_key(self) -> Settings:
         if bool(self.temporal_tls_cert_file) != bool(self.temporal_tls_key_file):
@@ -294,6 +339,23 @@ class Settings(BaseSettings):
             return self.console_url
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def erasure_ledger_path(self) -> Path | None:
+        return Path(self.erasure_ledger_dir) if self.erasure_ledger_dir else None
+
+    @property
+    def certificate_signer(self) -> Signer | None:
+        key = self.certificate_signing_key.get_secret_value()
+        return Signer.parse(key) if key else None
+
+    @property
+    def certificate_keys(self) -> dict[str, PublicKey]:
+        """Every public key a certificate may be signed with: the signing key's and the
+        earlier ones, by key id."""
+        signer = self.certificate_signer
+        return key_set([*([signer.public] if signer else []),
+                        *(PublicKey.parse(k) for k in self.certificate_public_keys)])
 
     @property
     def pepper_bytes(self) -> bytes:

@@ -74,3 +74,13 @@ FreeText = Annotated[str, FREE_TEXT_GUARD]
 """Multi-line text (descriptions, reasons): no NUL, no card number."""
 OneLine = Annotated[str, ONE_LINE_GUARD]
 """A name, address or confirmation: one line, no control characters, no card number."""
+
+
+def duration(seconds: float) -> str:
+    """A span for people: `6d 23h 59m`, `2h 5m`, `4m 10s`."""
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {int(seconds) % 60}s"

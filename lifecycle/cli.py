@@ -28,7 +28,9 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
     """The groups that follow the `add_arguments` + `run` convention; a new one is one line."""
     from lifecycle import (
         audit_cli,
+        certificate_cli,
         datasets_cli,
+        erasures_cli,
         keys_cli,
         members_cli,
         orgs_cli,
@@ -49,6 +51,10 @@ def _groups() -> list[tuple[str, str, CommandGroup]]:
         ("datasets", "list, create or delete datasets; append and read records", datasets_cli),
         ("keys", "list, create, extend or delete an org's API keys", keys_cli),
         ("audit", "list or export an org's audit log", audit_cli),
+        ("certificate", "verify a signed deletion certificate offline; make a signing key",
+         certificate_cli),
+        ("erasures", "after a database restore: delete again the orgs the erasure ledger "
+                     "says were deleted", erasures_cli),
         ("workflows", "operator view: list workflows, show one, read its history",
          workflows_cli),
     ]

@@ -91,6 +91,16 @@ class DevPlan:
     def operator_token_file(self) -> Path:
         return self.data_dir / OPERATOR_TOKEN_FILE
 
+    def signing_env(self) -> dict[str, str]:
+        """The certificate signing key for the children: the configured one, or the one this
+        data directory keeps (generated on first start)."""
+        if self.settings.certificate_signing_key.get_secret_value():
+            return {}
+        from lifecycle.certificate_cli import dev_signing_key
+
+        return {"LIFECYCLE_CERTIFICATE_SIGNING_KEY": dev_signing_key(self.data_dir,
+                                                                      create=True)}
+
     def child_env(self, operator_token: str = "") -> dict[str, str]:
         """Our environment plus the resolved values, so every child agrees with this plan."""
         env = dict(os.environ)
@@ -107,6 +117,8 @@ class DevPlan:
             "PYTHONUNBUFFERED": "1",
             "LIFECYCLE_DEVELOPMENT": "true",
             "LIFECYCLE_MIN_GRACE_SECONDS": str(self.min_grace_seconds),
+            "LIFECYCLE_ERASURE_LEDGER_DIR": (self.settings.erasure_ledger_dir
+                                             or str(self.data_dir / "erasures")),
         })
         # Development reaches webhook receivers on this machine (plain http, loopback),
         # unless the user said otherwise; production refuses both.
@@ -280,7 +292,7 @@ async def _start_all(plan: DevPlan, children: list[processes.Child],
                      mail_env: dict[str, str]) -> None:
     """Start everything; the API starts alongside Temporal (it connects lazily), the worker
     only once Temporal serves the namespace."""
-    env = {**plan.child_env(operator_token), **mail_env}
+    env = {**plan.child_env(operator_token), **mail_env, **plan.signing_env()}
     started = time.monotonic()
     if plan.start_dev_server:
         _say(f"starting the Temporal dev server on {plan.temporal_address}")

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, TextIO
 
 from core.settings import Settings
+from core.text import duration
 from lifecycle.api_client import (
     API_KEY_ENV,
     Api,
@@ -122,15 +123,6 @@ def _seconds_left(status: dict[str, Any]) -> float | None:
     return max((deadline - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _duration(seconds: float) -> str:
-    minutes, _ = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    return f"{hours}h {minutes}m" if hours else f"{minutes}m {int(seconds) % 60}s"
-
-
 def live_line(status: dict[str, Any]) -> str:
     """The one line a terminal shows and rewrites: a bar, the step, and time left in grace."""
     percent = float(status.get("percent", 0.0))
@@ -140,7 +132,7 @@ def live_line(status: dict[str, Any]) -> str:
              f"records_purged={status.get('records_purged', 0)}"]
     left = _seconds_left(status)
     if left is not None:
-        parts.append(f"grace ends in {_duration(left)} (cancel or expedite now)")
+        parts.append(f"grace ends in {duration(left)} (cancel or expedite now)")
     return " ".join(parts)
 
 

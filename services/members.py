@@ -19,7 +19,7 @@ finally deletes the member row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -199,14 +199,10 @@ def accept(session: Session, org_id: str, token: str, *, name: str, pepper: byte
     if row is None:
         raise InvitationNotValid("the invitation is not valid for this organization: it was "
                                  "used, revoked, replaced or has expired")
-    if members.member_by_email(session, org_id, row.email) is not None:
-        raise AlreadyMember("this address is already a member of the organization")
-    member = members.add_member(session, org_id=org_id, email=row.email, name=name,
-                                role=Role(row.role), now=now)
+    [member] = join(session, org_id, [NewMember(row.email, name, Role(row.role))],
+                    actor=f"invitation:{row.id}", now=now)
     row.member_id = member.id
     members.scrub_invitation_mail(session, row.id)
-    actor = f"invitation:{row.id}"
-    audit(session, org_id, actor, "member.joined", f"member:{member.id}", role=member.role.value)
     key = None
     if with_key:
         org = org_or_404(session, org_id)
@@ -214,6 +210,32 @@ def accept(session: Session, org_id: str, token: str, *, name: str, pepper: byte
             name=key_name, lifetime_days=min(FIRST_KEY_DAYS, org.max_key_lifetime_days),
             created_by=member.id), pepper=pepper, actor=f"member:{member.id}")
     return Joined(member, key)
+
+
+@dataclass(frozen=True)
+class NewMember:
+    email: str
+    name: str
+    role: Role
+    timezone: str = "UTC"
+
+
+def join(session: Session, org_id: str, people: list[NewMember], *, actor: str,
+         now: datetime | None = None) -> list[Member]:
+    """Make active members of the org, each audited as joined: how an accepted invitation
+    makes its member, and how `lifecycle seed` makes an org's members (without mail)."""
+    now = now or utcnow()
+    made = []
+    for person in people:
+        if members.member_by_email(session, org_id, person.email) is not None:
+            raise AlreadyMember("this address is already a member of the organization")
+        member = members.add_member(session, org_id=org_id, email=person.email,
+                                    name=person.name, role=person.role, now=now,
+                                    timezone=person.timezone)
+        audit(session, org_id, actor, "member.joined", f"member:{member.id}",
+              role=member.role.value)
+        made.append(member)
+    return made
 
 
 def change_role(session: Session, org_id: str, member_id: str, role: str, *,

@@ -1,16 +1,22 @@
 """Build whole orgs of realistic shape in bulk: for demos (`lifecycle seed`), tests and benchmarks.
 
-Projects, datasets, API keys, records, quotas and service permissions go in through the same
-domain operations the API uses (`services.projects`, `services.datasets`, `services.keys`,
-`services.quotas`, `services.service_permissions`), each taking a list, so seeded data
-cannot drift from API-made data (the same checks, stored counts and audit events, the seed as
-actor) while a large org still costs a few round trips per table, not one per row. Dataset
+Everything an API route can make goes in through the same domain operations the API uses, so
+seeded data cannot drift from API-made data (the same checks, stored shapes and audit events,
+the seed as actor): the org and its admin (`services.orgs.open_org`, what POST /orgs runs, less
+the first key), members (`services.members.join`, what accepting an invitation runs; no mail),
+the card (`services.orgs.set_payment_method`, the payment-method route's write), projects,
+datasets, API keys, records, quotas and service permissions (`services.projects`,
+`services.datasets`, `services.keys`, `services.quotas`, `services.service_permissions`, each
+taking a list, so a large org costs a few round trips per table, not one per row).
+Subscriptions are recorded by `store.subscriptions.add_subscription`, what the billing
+gateway's subscribe records. Usage and invoices have no write route: `store.billing` writes
+them, the one place that does. Dataset
 records are the bulk (a million per org in benchmarks): `services.datasets.load_records`
 streams them with COPY on PostgreSQL, which skips statement processing and takes about half the
 time of batched executemany (1M records in ~12 s on these machines, most of it the server's
 index and foreign-key work); SQLite has no COPY and no network, and chunked executemany there
-does ~125k records/s. The org, its members, card, subscriptions, usage and invoices are
-inserted directly (Core executemany): no domain operation makes those yet. Every seeded org
+does ~125k records/s. Key tombstones and sent reminders (the history of keys deleted and
+reminded earlier) are inserted directly: no request makes a past. Every seeded org
 returns its exact per-table counts, which tests compare with what a teardown certificate
 reports.
 """
@@ -26,23 +32,21 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from services import datasets, keys, projects, service_permissions
+from services import members as member_service
+from services import orgs as org_service
 from services import quotas as quota_service
+from store import billing, orgs, subscriptions
 from store.base import new_id, utcnow
 from store.models import (
-    Invoice,
     InvoiceStatus,
     KeyScope,
     KeyTombstone,
-    Member,
-    Organization,
-    PaymentMethod,
     Reminder,
     Role,
     Service,
-    Subscription,
     SubscriptionKind,
-    UsageRecord,
 )
+from store.orgs import CardFacts
 
 SEED_ACTOR = "seed"  # the audit actor of everything the seed creates through the services
 PAYLOAD_BYTES = 200
@@ -109,57 +113,52 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
     """
     rng = rng or random.Random()
     now = utcnow()
-    org_id, admin_id = new_id(), new_id()
-    tag = org_id[:8]
-    org_name = name or f"Org {tag}"
-    session.execute(insert(Organization), [dict(
-        id=org_id, name=org_name, description="Seeded demo organization",
-        contact_email=f"billing-{tag}@example.com", website=f"https://{tag}.example.com",
-        timezone="Europe/Berlin", admin_member_id=admin_id, created_at=now)])
+    tag = new_id()[:8]
+    org, admin = org_service.open_org(
+        session, name=name or f"Org {tag}", admin_email=f"admin-{tag}@example.com",
+        admin_name=f"Admin {tag}", timezone="Europe/Berlin", actor=SEED_ACTOR)
+    org_id, admin_id = org.id, admin.id
+    orgs.update_org(org, {"description": "Seeded demo organization",
+                          "contact_email": f"billing-{tag}@example.com",
+                          "website": f"https://{tag}.example.com"})
+    joined = member_service.join(session, org_id, [member_service.NewMember(
+        email=f"member{i}-{tag}@example.com", name=f"Member {i} {tag}", role=Role.MEMBER,
+        timezone=rng.choice(["UTC", "Asia/Taipei", "America/New_York"]))
+        for i in range(1, shape.members)], actor=SEED_ACTOR, now=now)
+    members = [admin, *joined]
 
-    members = [dict(id=admin_id, org_id=org_id, email=f"admin-{tag}@example.com",
-                    name=f"Admin {tag}", role=Role.ADMIN, timezone="Europe/Berlin",
-                    created_at=now)]
-    for i in range(1, shape.members):
-        members.append(dict(id=new_id(), org_id=org_id, email=f"member{i}-{tag}@example.com",
-                            name=f"Member {i} {tag}", role=Role.MEMBER,
-                            timezone=rng.choice(["UTC", "Asia/Taipei", "America/New_York"]),
-                            created_at=now))
-    session.execute(insert(Member), members)
-
-    seeded = SeededOrg(org_id=org_id, name=org_name, admin_member_id=admin_id,
-                       admin_email=str(members[0]["email"]), admin_key="",
-                       emails=[str(m["email"]) for m in members])
+    seeded = SeededOrg(org_id=org_id, name=org.name, admin_member_id=admin_id,
+                       admin_email=admin.email, admin_key="",
+                       emails=[m.email for m in members])
     counts = seeded.counts
     counts["organizations"] = 1
     counts["members"] = len(members)
     counts["console_sessions"] = counts["console_sign_in_links"] = 0  # nobody signed in yet
     counts["member_invitations"] = 0  # everyone is a member already
+    counts["org_contacts"] = 0  # essential contacts are added by the admin
     for table in ("webhook_endpoints", "webhook_events", "webhook_attempts"):
         counts[table] = 0  # no endpoint until an admin adds one
 
     if shape.card:
-        session.execute(insert(PaymentMethod), [dict(
-            id=new_id(), org_id=org_id, provider_token=f"tok_{new_id()}", brand="visa",
-            last4=f"{rng.randrange(10_000):04d}", exp_month=rng.randint(1, 12),
-            exp_year=now.year + 2, created_at=now, updated_at=now)])
+        org_service.set_payment_method(session, org_id, CardFacts(
+            token=f"tok_{new_id()}", brand="visa", last4=f"{rng.randrange(10_000):04d}",
+            exp_month=rng.randint(1, 12), exp_year=now.year + 2), actor=SEED_ACTOR)
     counts["payment_methods"] = int(shape.card)
 
-    subs = [dict(id=new_id(), org_id=org_id, kind=SubscriptionKind.JOB_PLAN,
-                 plan=f"job-plan-{i}", created_at=now) for i in range(shape.job_plans)]
+    plans = [(SubscriptionKind.JOB_PLAN, f"job-plan-{i}") for i in range(shape.job_plans)]
     if shape.workspace_capacity:
-        subs.append(dict(id=new_id(), org_id=org_id, kind=SubscriptionKind.WORKSPACE_CAPACITY,
-                         plan="workspace-capacity-standard", created_at=now))
-    if subs:
-        session.execute(insert(Subscription), subs)
-    counts["subscriptions"] = len(subs)
+        plans.append((SubscriptionKind.WORKSPACE_CAPACITY, "workspace-capacity-standard"))
+    for i, (kind, plan) in enumerate(plans):
+        subscriptions.add_subscription(session, org_id, kind, plan,
+                                       create_key=f"{SEED_ACTOR}-{i}", now=now)
+    counts["subscriptions"] = len(plans)
 
-    quota_service.set_quotas(session, org_id, [(str(m["id"]), service, rng.randint(10, 100))
+    quota_service.set_quotas(session, org_id, [(m.id, service, rng.randint(10, 100))
                                                for m in members for service in Service],
                              actor=SEED_ACTOR)
     counts["quotas"] = len(members) * len(Service)
     # the last members may not use the last service (the admin may always use every one)
-    off = [(str(m["id"]), list(Service)[-1], False)
+    off = [(m.id, list(Service)[-1], False)
            for m in members[1:][::-1][:shape.permissions_off]]
     if off:
         service_permissions.set_permissions(session, org_id, off, actor=SEED_ACTOR)
@@ -181,7 +180,7 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
         actor=SEED_ACTOR, on_records=on_records) if shape.records_per_dataset else 0
 
     specs = [keys.KeySpec(name=f"team-key-{i}", lifetime_days=rng.randint(1, 365),
-                          created_by=admin_id if i == 0 else str(members[i % len(members)]["id"]))
+                          created_by=admin_id if i == 0 else members[i % len(members)].id)
              for i in range(shape.team_keys)]
     specs += [keys.KeySpec(name=f"project-key-{i}", lifetime_days=rng.randint(1, 365),
                            created_by=admin_id, project_id=pid)
@@ -191,25 +190,20 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
         seeded.admin_key = made[0].secret
     counts["api_keys"] = len(made)
 
-    invoices = [dict(id=new_id(), org_id=org_id, period=f"{now.year}-{(i % 12) + 1:02d}",
-                     amount_cents=rng.randint(1_000, 100_000), currency="USD",
-                     status=InvoiceStatus.UNPAID if i < shape.unpaid_invoices
-                     else InvoiceStatus.PAID, issued_at=now)
-                for i in range(shape.invoices)]
-    if invoices:
-        session.execute(insert(Invoice), invoices)
-    counts["invoices"] = len(invoices)
+    invoice_ids = billing.add_invoices(session, org_id, [billing.NewInvoice(
+        period=f"{now.year}-{(i % 12) + 1:02d}", amount_cents=rng.randint(1_000, 100_000),
+        status=InvoiceStatus.UNPAID if i < shape.unpaid_invoices else InvoiceStatus.PAID,
+        issued_at=now) for i in range(shape.invoices)])
+    counts["invoices"] = len(invoice_ids)
 
     # Usage is billed by the last invoice; without one it is outstanding, like the extra rows.
-    billed_by = invoices[-1]["id"] if invoices else None
-    usage = [dict(org_id=org_id, project_id=rng.choice(project_ids) if project_ids else None,
-                  member_id=rng.choice(members)["id"], service=rng.choice(list(Service)),
-                  quantity=rng.randint(1, 1000), recorded_at=now,
-                  invoice_id=billed_by if i < shape.usage_records else None)
-             for i in range(shape.usage_records + shape.outstanding_usage)]
-    if usage:
-        session.execute(insert(UsageRecord), usage)
-    counts["usage_records"] = len(usage)
+    billed_by = invoice_ids[-1] if invoice_ids else None
+    counts["usage_records"] = billing.add_usage(session, org_id, [billing.NewUsage(
+        project_id=rng.choice(project_ids) if project_ids else None,
+        member_id=rng.choice(members).id, service=rng.choice(list(Service)),
+        quantity=rng.randint(1, 1000), recorded_at=now,
+        invoice_id=billed_by if i < shape.usage_records else None)
+        for i in range(shape.usage_records + shape.outstanding_usage)])
 
     tombstones = [dict(org_id=org_id, key_id=new_id(), prefix=f"olt_old{i:05d}",
                        name=f"retired-key-{i}", scope=KeyScope.TEAM, project_id=None,

@@ -4,6 +4,10 @@ A period is a calendar month in UTC, written `YYYY-MM` as on invoices. Usage of 
 the records whose `recorded_at` falls in that month, read through the `(org_id, recorded_at)`
 index. Usage not yet billed by an invoice is outstanding: like an unpaid invoice, it has to be
 settled before the org can be deleted (`store.plan`).
+
+Usage and invoices have no write route (a metering pipeline and the billing provider make
+them); `add_invoices` and `add_usage` are the one place rows of either are written, for the
+seed and for tests, so they have one shape.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
+from store.base import new_id
 from store.models import Invoice, InvoiceStatus, Service, UsageRecord
 from store.paging import keyset_page
 
@@ -88,3 +93,43 @@ def owed(session: Session, org_id: str) -> Owed:
                 unpaid_cents={str(c): int(a) for c, _, a in unpaid},
                 outstanding_usage=sum(int(n) for _, n, _ in usage),
                 outstanding_quantity={Service(s).value: int(q) for s, _, q in usage})
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    period: str  # YYYY-MM
+    amount_cents: int
+    status: InvoiceStatus
+    issued_at: datetime
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class NewUsage:
+    service: Service
+    quantity: int
+    recorded_at: datetime
+    project_id: str | None = None
+    member_id: str | None = None
+    invoice_id: str | None = None  # None: outstanding, not billed yet
+
+
+def add_invoices(session: Session, org_id: str, invoices: list[NewInvoice]) -> list[str]:
+    """Insert the org's invoices in one statement; their ids, in order."""
+    ids = [new_id() for _ in invoices]
+    if invoices:
+        session.execute(insert(Invoice), [
+            dict(id=i, org_id=org_id, period=v.period, amount_cents=v.amount_cents,
+                 currency=v.currency, status=v.status, issued_at=v.issued_at)
+            for i, v in zip(ids, invoices, strict=True)])
+    return ids
+
+
+def add_usage(session: Session, org_id: str, usage: list[NewUsage]) -> int:
+    """Insert the org's usage records in one statement; how many."""
+    if usage:
+        session.execute(insert(UsageRecord), [
+            dict(org_id=org_id, project_id=u.project_id, member_id=u.member_id,
+                 service=u.service, quantity=u.quantity, recorded_at=u.recorded_at,
+                 invoice_id=u.invoice_id) for u in usage])
+    return len(usage)

@@ -51,9 +51,9 @@ def member_by_email(session: Session, org_id: str, email: str) -> Member | None:
 
 
 def add_member(session: Session, *, org_id: str, email: str, name: str, role: Role,
-               now: datetime, member_id: str | None = None) -> Member:
+               now: datetime, member_id: str | None = None, timezone: str = "UTC") -> Member:
     row = Member(id=member_id or new_id(), org_id=org_id, email=email, name=name, role=role,
-                 status=MemberStatus.ACTIVE, created_at=now)
+                 status=MemberStatus.ACTIVE, timezone=timezone, created_at=now)
     session.add(row)
     session.flush()
     return row

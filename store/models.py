@@ -364,7 +364,7 @@ class DeletionCertificate(Base):
 
     id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(String(32), unique=True)
-    org_name_hash: Mapped[str] = mapped_column(String(64))
+    org_name_hash: Mapped[str] = mapped_column(String(64), index=True)
     requested_by: Mapped[str] = mapped_column(String(100))
     workflow_id: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[str] = mapped_column(String(100))
@@ -372,6 +372,8 @@ class DeletionCertificate(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     verification: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_column()
+    # The signed document as issued (core.signing); None when no signing key was configured.
+    signed: Mapped[str | None] = mapped_column(Text)
 
 
 class ClaimedRequest:
@@ -440,6 +442,8 @@ class ProjectDeletionCertificate(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     verification: Mapped[dict[str, int]] = mapped_column(JSON)
     created_at: Mapped[datetime] = created_column()
+    # The signed document as issued (core.signing); None when no signing key was configured.
+    signed: Mapped[str | None] = mapped_column(Text)
 
 
 @retained("messages must still be delivered after the org is gone (the completion notice)")
@@ -539,6 +543,7 @@ class Reminder(Base):
 from store import (  # noqa: E402, F401
     auth_failures,
     console_models,
+    contact_models,
     member_models,
     permission_models,
     webhook_models,

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from core.idempotency import idempotency_prefix
 from store.base import utcnow
 from store.models import OutboxMessage
 
@@ -55,11 +56,23 @@ def queue(session: Session, *, idempotency_key: str, org_id: str | None, channel
     return msg
 
 
-def first_recipient(session: Session, key_prefix: str) -> str | None:
-    """The recipient of the oldest message whose key starts with `key_prefix`."""
-    return session.scalars(select(OutboxMessage.recipient).where(
-        OutboxMessage.idempotency_key.startswith(key_prefix, autoescape=True))
-        .order_by(OutboxMessage.id).limit(1)).first()
+def recipients(session: Session, key_prefix: str) -> list[str]:
+    """The distinct recipients of the messages whose key starts with `key_prefix`, in the
+    order they were first written to."""
+    seen: dict[str, None] = {}
+    for recipient in session.scalars(select(OutboxMessage.recipient).where(
+            OutboxMessage.idempotency_key.startswith(key_prefix, autoescape=True))
+            .order_by(OutboxMessage.id)):
+        seen.setdefault(recipient, None)
+    return list(seen)
+
+
+def pending_keys(session: Session, key: str) -> list[str]:
+    """`key` and the keys derived from it (`key:...`) whose messages still wait delivery."""
+    return list(session.scalars(select(OutboxMessage.idempotency_key).where(
+        (OutboxMessage.idempotency_key == key)
+        | OutboxMessage.idempotency_key.startswith(idempotency_prefix(key), autoescape=True),
+        OutboxMessage.status == PENDING).order_by(OutboxMessage.id)))
 
 
 def claim(session: Session, message_id: int) -> OutboxMessage | None:

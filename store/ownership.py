@@ -82,10 +82,12 @@ def _count_query(table: Table, chain: tuple[str, ...], org_id: str) -> Select[An
     return select(func.coalesce(func.sum(below), 0)).select_from(current).where(owner)
 
 
-def leftover_counts(session: Session, org_id: str, tables: dict[str, Table]) -> dict[str, int]:
-    """Rows still held for `org_id` in every registered table, zero counts included."""
+def leftover_counts(session: Session, org_id: str, tables: dict[str, Table], *,
+                    skip: tuple[str, ...] = ()) -> dict[str, int]:
+    """Rows still held for `org_id` in every registered table but `skip`, zero counts
+    included."""
     counts: dict[str, int] = {}
-    for name in sorted(OWNED):
+    for name in sorted(set(OWNED) - set(skip)):
         ownership = OWNED[name]
         counts[name] = int(session.execute(_count_query(tables[name], ownership.chain, org_id))
                            .scalar_one())

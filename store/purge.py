@@ -7,10 +7,11 @@ then delete the range up to it. Both statements use the index on SQLite and Post
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Delete, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from store.base import rowcount
+from store.datasets import add_record_counts
 from store.models import ApiKey, Dataset, DatasetRecord, Project
 
 
@@ -20,11 +21,22 @@ def dataset_ids(session: Session, project_id: str, *, starting_at: str = "") -> 
         Dataset.project_id == project_id, Dataset.id >= starting_at).order_by(Dataset.id)))
 
 
+def batch_end_query(dataset_id: str, after: int, batch: int) -> Select[int]:
+    """The id `batch` rows past `after` in `dataset_id`: where the next batch ends."""
+    return (select(DatasetRecord.id)
+            .where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)
+            .order_by(DatasetRecord.id).offset(batch - 1).limit(1))
+
+
+def range_delete(dataset_id: str, after: int, upper: int) -> Delete:
+    """The batch itself: the records of `dataset_id` with `after < id <= upper`."""
+    return delete(DatasetRecord).where(DatasetRecord.dataset_id == dataset_id,
+                                       DatasetRecord.id > after, DatasetRecord.id <= upper)
+
+
 def next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int | None:
     """The highest id of the next batch of `dataset_id` after `after`, or None when empty."""
-    base = select(DatasetRecord.id).where(DatasetRecord.dataset_id == dataset_id,
-                                          DatasetRecord.id > after)
-    upper = session.scalars(base.order_by(DatasetRecord.id).offset(batch - 1).limit(1)).first()
+    upper = session.scalars(batch_end_query(dataset_id, after, batch)).first()
     if upper is not None:
         return upper
     return session.scalars(select(func.max(DatasetRecord.id)).where(
@@ -32,10 +44,15 @@ def next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int
 
 
 def delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
-    """Delete the records of `dataset_id` with `after < id <= upper`; how many went."""
-    return rowcount(session.execute(delete(DatasetRecord).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after,
-        DatasetRecord.id <= upper)))
+    """Delete the records of `dataset_id` with `after < id <= upper`; how many went.
+
+    The dataset's stored count drops by as many in the same transaction, so it stays exact
+    while a purge runs: the plan and a freeze read it instead of counting the rows.
+    """
+    deleted = rowcount(session.execute(range_delete(dataset_id, after, upper)))
+    if deleted:
+        add_record_counts(session, {dataset_id: -deleted})
+    return deleted
 
 
 def erase_project(session: Session, project_id: str) -> dict[str, int]:

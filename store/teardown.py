@@ -7,16 +7,19 @@ in that same transaction, so a retry after a commit finds the counts instead of 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from store import console_auth, webhooks
+from store import console_auth, orgs, purge, webhooks
 from store.base import rowcount
+from store.contact_models import OrgContact
 from store.member_models import MemberInvitation
 from store.models import (
     ApiKey,
+    DatasetRecord,
     DeletionCertificate,
     Invoice,
     KeyTombstone,
@@ -59,9 +62,10 @@ def erase_keys(session: Session, org_id: str) -> dict[str, int]:
 
 
 def erase_members(session: Session, org_id: str) -> dict[str, int]:
-    """Members go with their quotas, service permissions, invitations and console sign-in links
-    and sessions."""
+    """Members go with their quotas, service permissions, invitations, console sign-in links
+    and sessions; the org's essential contacts with them (addresses, like the members')."""
     return {**console_auth.purge_org(session, org_id),
+            "org_contacts": _deleted(session, OrgContact, org_id),
             "member_invitations": _deleted(session, MemberInvitation, org_id),
             "quotas": _deleted(session, Quota, org_id),
             "service_permissions": _deleted(session, ServicePermission, org_id),
@@ -85,6 +89,12 @@ def certificate_of(session: Session, org_id: str) -> DeletionCertificate | None:
         DeletionCertificate.org_id == org_id)).one_or_none()
 
 
+def last_deleted_with_name(session: Session, org_name_hash: str) -> datetime | None:
+    """When the latest org of this name hash was deleted (its certificate), if ever."""
+    return session.scalars(select(func.max(DeletionCertificate.created_at)).where(
+        DeletionCertificate.org_name_hash == org_name_hash)).one()
+
+
 def add_certificate(session: Session, *, org_id: str, org_name_hash: str, requested_by: str,
                     workflow_id: str, run_id: str, steps: list[dict[str, Any]],
                     counts: dict[str, int], verification: dict[str, int]
@@ -96,3 +106,26 @@ def add_certificate(session: Session, *, org_id: str, org_name_hash: str, reques
     session.add(row)
     session.flush()
     return row
+
+
+def purge_again(session: Session, org_id: str) -> dict[str, int]:
+    """Delete everything of an org a restored backup brought back, in this transaction: the
+    teardown's steps in its order, without grace (the deletion was decided and certified)."""
+    counts: dict[str, int] = {}
+
+    def add(detail: dict[str, int]) -> None:
+        for table, n in detail.items():
+            counts[table] = counts.get(table, 0) + n
+
+    for project_id in list(session.scalars(select(Project.id).where(Project.org_id == org_id))):
+        add({"dataset_records": sum(
+            rowcount(session.execute(delete(DatasetRecord).where(
+                DatasetRecord.dataset_id == dataset_id)))
+            for dataset_id in purge.dataset_ids(session, project_id))})
+        add(purge.erase_project(session, project_id))
+    add(erase_keys(session, org_id))
+    add(erase_members(session, org_id))
+    add({"payment_methods": orgs.delete_payment_method(session, org_id)})
+    add(erase_usage_and_billing(session, org_id))
+    add(erase_org(session, org_id))
+    return {table: n for table, n in sorted(counts.items()) if n}

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from api.console.auth import ConsoleUser, SignInRequired
 from api.problems import InvalidInput, Problem
+from core.text import duration
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -30,6 +31,7 @@ def _when(value: datetime | None) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["duration"] = duration
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ TABLE_LABELS = {
     "quotas": "quotas", "subscriptions": "subscriptions", "payment_methods": "credit card",
     "usage_records": "usage records", "invoices": "invoices",
     "console_sessions": "console sessions", "console_sign_in_links": "sign-in links",
-    "member_invitations": "invitations",
+    "member_invitations": "invitations", "org_contacts": "essential contacts",
 }
 
 
@@ -69,8 +69,9 @@ def _plan_page(request: Request, user: Any, session: SessionDep, *, status: int 
     if plan is None:
         raise NotFound("the organization does not exist")
     counts = sorted((TABLE_LABELS.get(t, t), n) for t, n in plan.counts.items() if n)
+    window = teardown_routes.teardown_window(request.app.state.settings)
     return page(request, "danger.html", user, status=status, plan=plan, counts=counts,
-                errors=errors or {}, typed=typed)
+                errors=errors or {}, typed=typed, window=window)
 
 
 @router.get("/danger", response_class=HTMLResponse)
@@ -150,6 +151,9 @@ async def certificate_json(request: Request, receipt: str, session: SessionDep,
     status = await _status(request, session, org_id)
     if status.certificate is None:
         raise NotFound("the deletion has not finished: there is no certificate yet")
-    body = json.dumps(status.certificate.model_dump(mode="json"), indent=2)
+    # The signed document, byte for byte, is what `lifecycle certificate verify` checks; an
+    # unsigned certificate (no signing key configured) is downloaded as the plain record.
+    body = status.certificate.signed or json.dumps(
+        status.certificate.model_dump(mode="json"), indent=2)
     return Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="deletion-certificate-{org_id}.json"'})

@@ -23,7 +23,7 @@ from api.problems import InvalidInput, Unauthorized, problem_responses
 from api.routes.keys import CreatedKeyOut
 from api.routes.keys import _out as key_out
 from api.routes.orgs import EMAIL_PATTERN, OrgOut, _org_out
-from core.problems import TooManyRequests
+from core.problems import NameQuarantined, TooManyRequests
 from core.text import OneLine
 from core.tokens import keyed_hash
 from services import orgs as org_service
@@ -125,14 +125,16 @@ def member_out(member: Member, admin_member_id: str) -> MemberOut:
 
 @router.post("/orgs", status_code=201, response_model=CreatedOrgOut,
              summary="Create an org with its admin and the admin's first team key",
-             responses=problem_responses(Unauthorized, InvalidInput, TooManyRequests))
+             responses=problem_responses(Unauthorized, InvalidInput, NameQuarantined,
+                                         TooManyRequests))
 def create_org(body: OrgCreate, request: Request, response: Response, session: SessionDep,
                settings: SettingsDep) -> CreatedOrgOut:
     actor = _signup_actor(request, session, settings)
     made = org_service.create_org(session, name=body.name, admin_email=body.admin_email,
                                   admin_name=body.admin_name, timezone=body.timezone,
                                   key_name=body.key_name, pepper=settings.pepper_bytes,
-                                  actor=actor)
+                                  actor=actor,
+                                  name_quarantine_days=settings.org_name_quarantine_days)
     response.headers["Cache-Control"] = "no-store"
     return CreatedOrgOut(org=_org_out(session, made.org),
                          admin=member_out(made.admin, made.org.admin_member_id),

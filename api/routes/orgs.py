@@ -27,9 +27,9 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
-from core.expiry_windows import card_expired
 from core.problems import AdminImmutable
 from core.text import FreeText, OneLine
+from services import orgs as org_service
 from store import orgs
 from store.audit import audit
 from store.base import utcnow
@@ -192,12 +192,7 @@ def get_payment_method(org_id: OrgId, principal: KeyDep, session: SessionDep) ->
 def put_payment_method(org_id: OrgId, body: PaymentIn, principal: KeyDep,
                        session: SessionDep) -> PaymentOut:
     principal.require_admin(org_id)
-    writable_org(session, org_id)
     facts = orgs.CardFacts(token=body.token, brand=body.brand, last4=body.last4,
                            exp_month=body.exp_month, exp_year=body.exp_year)
-    if card_expired(body.exp_year, body.exp_month, utcnow()):
-        raise InvalidInput("the card has expired", field="exp_year")
-    card = orgs.put_payment_method(session, org_id, facts)
-    audit(session, org_id, principal.actor, "payment_method.replaced", f"org:{org_id}",
-          brand=card.brand, last4=card.last4)
-    return _payment_out(card)
+    return _payment_out(org_service.set_payment_method(session, org_id, facts,
+                                                       actor=principal.actor))

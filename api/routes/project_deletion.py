@@ -74,7 +74,7 @@ class NotCancellable(Conflict):
 def _request(session: Session, settings: Settings, principal: Principal, org_id: str,
              project_id: str, body: DeletionIn) -> service.Requested:
     grace = grace_window(body.grace_seconds, settings.project_deletion_grace_seconds,
-                         settings.min_grace_seconds)
+                         settings.min_grace_seconds, settings.max_grace_seconds)
     requested = service.request_deletion(session, org_id, project_id,
                                          confirm_name=body.confirm_name, grace_seconds=grace,
                                          actor=principal.actor,

@@ -59,13 +59,15 @@ from clients.teardown import (
     teardown_input,
 )
 from contracts.teardown import CancelRequest, ExpediteRequest, teardown_workflow_id
-from core.grace import grace_window
+from core.grace import GraceWindow, grace_window
 from core.receipts import make_receipt
+from core.settings import Settings
 from core.temporal import is_transient
 from services import teardown as teardown_service
 from store import orgs
 from store import teardown as teardown_store
 from store.audit import audit
+from store.base import utcnow
 from store.models import OrgStatus
 from store.plan import compute_plan
 
@@ -97,14 +99,22 @@ def _requested_by(principal: Principal) -> str:
 
 
 @router.get("/orgs/{org_id}/teardown/plan", response_model=PlanOut,
-            summary="Dry run: what a teardown would delete, blockers, confirmation phrase",
+            summary="Dry run: what a teardown would delete, blockers, confirmation phrase, "
+                    "the grace bounds and the earliest deletion time",
             responses=problem_responses(*BASE_ERRORS))
-def get_plan(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep) -> PlanOut:
+def get_plan(org_id: OrgId, principal: TeardownKeyDep, session: SessionDep,
+             settings: SettingsDep) -> PlanOut:
     principal.require_admin(org_id)
     plan = compute_plan(session, org_id)
     if plan is None:
         raise NotFound(f"organization {org_id} does not exist")
-    return plan_out(plan)
+    return plan_out(plan, teardown_window(settings))
+
+
+def teardown_window(settings: Settings) -> GraceWindow:
+    """The window a start without `grace_seconds` gets, and when it would delete, from now."""
+    return GraceWindow.of(utcnow(), settings.teardown_grace_seconds,
+                          settings.min_grace_seconds, settings.max_grace_seconds)
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,7 @@ async def start(org_id: OrgId, body: TeardownStart, principal: TeardownKeyDep,
                 client: TemporalClientDep) -> TeardownStarted:
     principal.require_admin(org_id)
     grace = grace_window(body.grace_seconds, settings.teardown_grace_seconds,
-                         settings.min_grace_seconds)
+                         settings.min_grace_seconds, settings.max_grace_seconds)
     checked = await run_in_threadpool(_preflight, session, org_id, body.confirm_name, grace,
                                       settings.min_grace_seconds, _requested_by(principal))
     workflow_id = teardown_workflow_id(org_id)

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.billing import DatabaseBillingGateway
+from activities.certificates import Issuer
 from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
 from contracts.teardown import (
@@ -24,10 +25,12 @@ from contracts.teardown import (
     teardown_workflow_id,
 )
 from core.settings import Settings
+from core.signing import Signer, generate_private_key, key_set, verify
 from services.seeding import OrgShape, seed_org
 from services.teardown import record_request
 from store.models import DatasetRecord, Organization, OrgStatus, OutboxMessage, Subscription
 from store.plan import owned_counts
+from store.teardown import certificate_of
 from store.webhook_models import WebhookEvent
 from tests.support.sweep_support import add_endpoint
 
@@ -91,6 +94,35 @@ def test_every_step_twice_gives_the_same_counts(session_factory: sessionmaker[Se
                             [], org.counts, {}, claim_run_id=step.run_id)
     assert env.run(teardown.write_certificate, cert) == env.run(teardown.write_certificate,
                                                                 cert)
+
+
+def test_the_certificate_is_signed_and_verifies(session_factory: sessionmaker[Session],
+                                                settings: Settings) -> None:
+    signer = Signer.parse(generate_private_key())
+    teardown = TeardownActivities(session_factory, DatabaseBillingGateway(),
+                                  issuer=Issuer(signer))
+    steps = [{"name": "freeze", "status": "done", "done": 1, "total": 1,
+              "started_at": "2026-01-01T00:00:00+00:00",
+              "finished_at": "2026-01-01T00:00:01+00:00"}]
+    with session_factory.begin() as session:
+        org = seed_org(session, OrgShape(projects=0), settings.pepper_bytes)
+    step = _claimable(session_factory, org.org_id)
+    env = ActivityEnvironment()
+    env.run(teardown.freeze_org, step)
+    cert = CertificateInput(org.org_id, step.workflow_id, "run-2", "ab" * 32, step.request_id,
+                            steps, {"api_keys": 3}, {"api_keys": 0}, claim_run_id=step.run_id)
+    cert_id = env.run(teardown.write_certificate, cert)
+    assert env.run(teardown.write_certificate, cert) == cert_id
+    with session_factory() as session:
+        row = certificate_of(session, org.org_id)
+    assert row is not None and row.signed is not None
+    body, kid = verify(row.signed.encode(), key_set([signer.public]))
+    assert kid == signer.public.key_id
+    assert (body["certificate_id"], body["org_id"], body["run_id"]) == (cert_id, org.org_id,
+                                                                         "run-2")
+    assert body["requested_by"] == "member:x"
+    assert body["steps"] == steps and body["counts"] == {"api_keys": 3}
+    assert body["verification"] == {"passed": True, "leftover_rows": {"api_keys": 0}}
 
 
 def test_purge_resumes_from_heartbeat_with_exact_count(session_factory: sessionmaker[Session],

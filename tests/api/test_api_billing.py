@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from services.seeding import OrgShape
-from store.models import Service, UsageRecord
+from store import billing
+from store.models import Service
 from tests.support.api_support import api_client, api_settings, bearer, problem, seed_with_keys
 from tests.support.deletion_support import request
 
@@ -21,15 +21,14 @@ SHAPE = OrgShape(projects=2, usage_records=4, outstanding_usage=3, invoices=3,
 
 def _usage(sessions: sessionmaker[Session], org_id: str) -> None:
     """Six billed usage records over two months and both services."""
-    rows = [dict(org_id=org_id, service=service, quantity=quantity, recorded_at=at,
-                 invoice_id=None)
+    rows = [billing.NewUsage(service=service, quantity=quantity, recorded_at=at)
             for at in (datetime(2026, 3, 31, 23, 59, tzinfo=UTC),
                        datetime(2026, 4, 1, 0, 0, tzinfo=UTC),
                        datetime(2026, 4, 30, 12, 0, tzinfo=UTC))
             for service, quantity in ((Service.CONTAINER_COMPUTE, 10),
                                       (Service.VIRTUAL_COMPUTE, 7))]
     with sessions.begin() as session:
-        session.execute(insert(UsageRecord), rows)
+        billing.add_usage(session, org_id, rows)
 
 
 async def test_usage_by_period_and_service_with_totals(

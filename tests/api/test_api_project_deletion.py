@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from core.signing import verify
 from services.seeding import OrgShape
 from store.models import ProjectStatus
 from tests.support.api_support import api_client, api_settings, bearer, problem, seed_with_keys
@@ -79,6 +80,9 @@ async def test_request_watch_cancel_then_delete(
     assert done["certificate"]["counts"] == expected
     assert done["records_purged"] == expected["dataset_records"]
     assert done["certificate"]["requested_by"] == f"key:{org.admin[:12]}"
+    signed, kid = verify(done["certificate"]["signed"].encode(), settings.certificate_keys)
+    assert (signed["kind"], signed["project_id"]) == ("project-deletion", project)
+    assert signed["counts"] == expected and kid in settings.certificate_keys
     problem(too_late, 409, "project-deletion-not-cancellable")
     problem(gone, 404, "not-found")
     problem(key_gone, 401)  # the project's key went with it

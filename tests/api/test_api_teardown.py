@@ -5,8 +5,9 @@ and the real worker on a private task queue.
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
@@ -14,8 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.purge import PurgeActivities
 from contracts.teardown import ProjectPurgeResult, ProjectStep
 from core.settings import Settings
+from core.signing import parse_key_set, verify
 from services.seeding import OrgShape
-from store.models import AuditEvent, Organization, OrgStatus
+from store.base import utcnow
+from store.models import AuditEvent, DeletionCertificate, Organization, OrgStatus
 from store.plan import owned_counts
 from tests.support.api_support import (
     OPERATOR_TOKEN,
@@ -48,10 +51,20 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
         plan = (await client.get(f"/orgs/{org_id}/teardown/plan", headers=admin)).json()
         assert plan["confirmation_phrase"] == org.org.name and not plan["blocked"]
         assert plan["counts"]["dataset_records"] == 2 * 2 * 7
+        # the bounds, and when a start now would delete: by default, and at the soonest
+        assert (plan["grace_seconds"], plan["min_grace_seconds"], plan["max_grace_seconds"]) \
+            == (3600, settings.min_grace_seconds, settings.max_grace_seconds)
+        deletion_at = datetime.fromisoformat(plan["deletion_at"])
+        earliest = datetime.fromisoformat(plan["earliest_deletion_at"])
+        assert deletion_at - earliest == timedelta(seconds=3600 - settings.min_grace_seconds)
+        assert abs(deletion_at - utcnow() - timedelta(seconds=3600)) < timedelta(minutes=5)
 
         wrong = await client.post(f"/orgs/{org_id}/teardown", headers=admin,
                                   json={"confirm_name": org.org.name + "x"})
         problem(wrong, 422, "invalid-input")
+        too_long = await client.post(f"/orgs/{org_id}/teardown", headers=admin, json={
+            "confirm_name": org.org.name, "grace_seconds": settings.max_grace_seconds + 1})
+        assert problem(too_long, 422, "invalid-input")["maximum"] == settings.max_grace_seconds
         started = await client.post(f"/orgs/{org_id}/teardown", headers=admin,
                                     json={"confirm_name": org.org.name, "grace_seconds": 86400})
         assert started.status_code == 202, started.text
@@ -98,7 +111,31 @@ async def test_the_whole_journey_plan_start_progress_done_certificate(
         second = await client.get(
             f"/ops/workflows/{body['workflow_id']}/history", headers=OPERATOR,
             params={"page_size": 10, "next_page_token": history.json()["next_page_token"]})
+        published = (await client.get("/.well-known/lifecycle-certificate-keys")).json()
+        # the deleted org's name is held: a new org cannot take it, another name is fine ...
+        new_org = {"name": org.org.name, "admin_email": "new@example.com", "admin_name": "N",
+                   "timezone": "UTC"}
+        quarantined = await client.post("/orgs", headers=OPERATOR, json=new_org)
+        other_name = await client.post("/orgs", headers=OPERATOR,
+                                       json={**new_org, "name": org.org.name + " 2"})
+        # ... until the quarantine is over (the certificate dated back past it)
+        with session_factory.begin() as session:
+            session.execute(update(DeletionCertificate).where(
+                DeletionCertificate.org_id == org_id).values(
+                created_at=utcnow() - timedelta(days=settings.org_name_quarantine_days,
+                                                minutes=1)))
+        after_quarantine = await client.post("/orgs", headers=OPERATOR, json=new_org)
+    refusal = problem(quarantined, 409, "name-quarantined")
+    assert refusal["field"] == "name" and "90 days" in refusal["detail"]
+    assert org.org.name not in str(refusal)
+    assert other_name.status_code == 201 and after_quarantine.status_code == 201
     cert = done["certificate"]
+    # the signed form verifies with the published keys alone, and says what the JSON says
+    signed, kid = verify(cert["signed"].encode(), parse_key_set(published))
+    assert kid == published["keys"][0]["key_id"] == signed["signing_key_id"]
+    assert (signed["certificate_id"], signed["run_id"], signed["counts"]) == (
+        cert["id"], cert["run_id"], cert["counts"])
+    assert signed["verification"]["passed"] and signed["org_name_hash"] == cert["org_name_hash"]
     assert cert is not None and done["percent"] == 100.0
     assert by_receipt.status_code == 200, by_receipt.text
     assert by_receipt.json()["certificate"]["id"] == cert["id"]

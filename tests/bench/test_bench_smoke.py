@@ -26,6 +26,7 @@ CASES = [
     ("teardown", ["--records", "2000", "--sqlite"]),
     ("orchestration", ["--orgs", "3"]),
     ("history", ["--projects", "3,5"]),
+    ("api", ["--seconds", "1", "--orgs", "2"]),
     ("sweep", ["--keys", "2000", "--orgs", "5", "--page-size", "300", "--pages-per-run", "3"]),
     ("soak", ["--minutes", "0.33", "--clients", "3"]),  # a 20-second soak
 ]

@@ -27,6 +27,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from core.signing import Signer
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -241,11 +242,18 @@ def test_ready_means_the_worker_polls_and_links_use_the_ui_port(dev_run: DevRun)
                             headers={"Authorization": f"Bearer {shown}"})
         refused = client.get(f"{dev_run.api_url}/ops/workflows",
                              headers={"Authorization": "Bearer not-the-token"})
+        published = client.get(f"{dev_run.api_url}/.well-known/lifecycle-certificate-keys")
     assert listed.status_code == 200, listed.text
     assert refused.status_code == 401
+    # no signing key was configured: one was generated in the data directory, and served
+    key_file = dev_run.data_dir / "certificate-signing-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    [key] = published.json()["keys"]
+    assert key["key_id"] == Signer.parse(key_file.read_text().strip()).public.key_id
     dev_run.process.send_signal(signal.SIGINT)
     assert dev_run.wait_exit() == 0, dev_run.output()
     assert not token_file.exists()
+    assert key_file.exists()  # kept: what it signed must stay checkable
 
 
 def test_dev_stops_the_rest_and_fails_when_a_child_dies(dev_run: DevRun) -> None:

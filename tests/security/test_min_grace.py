@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -38,16 +39,27 @@ def test_the_minimum_is_the_default_setting() -> None:
 
 
 def test_grace_window_refuses_below_the_minimum_and_raises_the_default() -> None:
-    assert grace_window(None, 3600, DAY) == DAY
-    assert grace_window(2 * DAY, 3600, DAY) == 2 * DAY
+    assert grace_window(None, 3600, DAY, 30 * DAY) == DAY
+    assert grace_window(2 * DAY, 3600, DAY, 30 * DAY) == 2 * DAY
     try:
-        grace_window(0, 3600, DAY)
+        grace_window(0, 3600, DAY, 30 * DAY)
     except InvalidInput as exc:
         assert exc.extensions["field"] == "grace_seconds"
     else:
         raise AssertionError("a window of 0 was accepted")
     assert expedite_refusal(DAY - 1, DAY) is not None
     assert expedite_refusal(DAY, DAY) is None
+
+
+def test_grace_window_refuses_above_the_maximum_and_caps_the_default() -> None:
+    assert grace_window(None, 60 * DAY, DAY, 30 * DAY) == 30 * DAY
+    assert grace_window(30 * DAY, 3600, DAY, 30 * DAY) == 30 * DAY
+    with pytest.raises(InvalidInput) as refused:
+        grace_window(30 * DAY + 1, 3600, DAY, 30 * DAY)
+    assert refused.value.extensions == {"field": "grace_seconds", "maximum": 30 * DAY}
+    assert Settings.model_fields["max_grace_seconds"].default == 30 * DAY
+    with pytest.raises(ValidationError, match="LIFECYCLE_MAX_GRACE_SECONDS"):
+        Settings(min_grace_seconds=2 * DAY, max_grace_seconds=DAY)
 
 
 async def test_a_teardown_or_project_deletion_below_the_minimum_is_a_422(

@@ -36,7 +36,8 @@ def test_a_seeded_org_looks_like_one_made_through_the_api(
             AuditEvent.org_id == org.org_id, AuditEvent.actor == SEED_ACTOR)))
         payload = session.scalars(select(DatasetRecord.payload).limit(1)).one()
     assert stored == real and set(stored.values()) == {SHAPE.records_per_dataset}
-    assert actions == {"project.created": 3, "dataset.created": 6,
+    assert actions == {"org.created": 1, "member.joined": 2, "payment_method.replaced": 1,
+                       "project.created": 3, "dataset.created": 6,
                        "dataset.records_appended": 6, "api_key.created": 5,
                        "quota.set": 6, "service_permission.set": 1}
     assert isinstance(decode_record(payload), dict)  # records are JSON objects, as uploaded

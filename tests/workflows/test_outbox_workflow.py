@@ -26,6 +26,7 @@ from core import standard_webhooks
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
 from services.teardown import recorded_input
+from store import contacts
 from store.models import OutboxMessage
 from tests.support.ports import free_port
 from tests.support.sweep_support import (
@@ -209,3 +210,35 @@ async def test_a_second_start_and_a_concurrent_sweep_send_a_message_once(
         f"reader{i}@example.com" for i in range(6))  # raw count: nobody got one twice
     with session_factory() as session:
         assert set(session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+async def test_the_technical_and_security_contacts_hear_of_the_teardown(
+        own_time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    """Requested, a day before the grace window ends, completed: to the admin and to the
+    technical and security contacts, the last one after their rows are gone; billing hears
+    nothing of it."""
+    inbox, settings = mail
+    org = _org(session_factory, settings)
+    with session_factory.begin() as session:
+        for kind, address in (("technical", "ops@acme.example"),
+                              ("security", "security@acme.example"),
+                              ("billing", "billing@acme.example"),
+                              ("security", org.admin_email)):  # the admin hears it once
+            contacts.add_contact(session, org_id=org.org_id, kind=kind, email=address,
+                                 added_by="key:olt_x")
+    client = own_time_skipping_env.client
+    async with teardown_worker(client, settings, session_factory,
+                               deliver_at_once=True) as queue:
+        handle = await start_teardown(client, settings, recorded_input(
+            settings, org.org_id, f"member:{org.admin_member_id}", 2 * 86400), queue)
+        await handle.result()
+        await _subjects(inbox, 9)
+    kinds = [REQUESTED, "Your organization will be deleted in less than a day",
+             "Your organization has been deleted"]
+    for address in (org.admin_email, "ops@acme.example", "security@acme.example"):
+        assert sorted(m.subject for m in inbox.to(address)) == sorted(kinds), address
+    assert inbox.to("billing@acme.example") == []
+    assert len(inbox.unique()) == 9
+    with session_factory() as session:
+        assert contacts.list_contacts(session, org.org_id) == []

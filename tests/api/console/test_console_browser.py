@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from temporalio.testing import WorkflowEnvironment
 
 from core.cards import CARD_NUMBER_MESSAGE
+from core.signing import verify
 from store.console_models import SignInLink
 from store.models import (
     ApiKey,
@@ -242,6 +243,11 @@ async def test_delete_the_organization_cancel_then_for_good(stack: Stack, page: 
     await expect(page.locator("#plan-counts")).to_contain_text("dataset records")
     await expect(page.locator("#blockers [data-code=active_job_plans]")).to_contain_text(
         "will be cancelled")
+    # when it would happen, started now: the default window, and the soonest with expedite
+    await expect(page.locator("#deletion-at")).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d "
+                                                                      r"\d\d:\d\d UTC$"))
+    await expect(page.locator("#earliest-deletion-at")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
 
     await page.fill("#confirm_name", org.name + " (no)")
     await page.click("#confirm-delete")
@@ -279,7 +285,9 @@ async def test_delete_the_organization_cancel_then_for_good(stack: Stack, page: 
     assert all(n == 0 for n in shown["verification"].values())
     download = await page.request.get(f"{watch}/certificate.json")
     assert download.ok and "attachment" in download.headers["content-disposition"]
-    assert json.loads(await download.text()) == shown
+    # the download is the signed document: it verifies offline and says what the page says
+    signed, _ = verify(await download.body(), stack.settings.certificate_keys)
+    assert (signed["certificate_id"], signed["counts"]) == (shown["id"], shown["counts"])
 
     # the teardown removed the admin with the org: the session is over, the link still works
     await page.goto(f"{stack.url}/console/settings")
