@@ -143,6 +143,8 @@ async def _pages(url: str, admin: str, sink: devmail.MailSink) -> None:
         await _shoot(page, "13-subscriptions")
         await page.goto(f"{url}/console/billing")
         await _shoot(page, "14-usage-and-billing")
+        await page.goto(f"{url}/console/members")
+        await _shoot(page, "15-members")
         await page.goto(f"{url}/console/quotas?service=virtual_compute")
         await _shoot(page, "16-quotas")
         await page.goto(f"{url}/console/audit")

@@ -35,7 +35,7 @@ from services.keys import KeySpec, create_key
 from services.names import check_email, check_name
 from store import console_auth, ledger, members, outbox
 from store.apikeys import CreatedKey
-from store.audit import audit
+from store.audit import audit, audit_many
 from store.base import utcnow
 from store.member_models import MemberInvitation, MemberRemovalRequest
 from store.models import Member, MemberStatus, Organization, Role
@@ -224,17 +224,13 @@ def join(session: Session, org_id: str, people: list[NewMember], *, actor: str,
          now: datetime | None = None) -> list[Member]:
     """Make active members of the org, each audited as joined: how an accepted invitation
     makes its member, and how `lifecycle seed` makes an org's members (without mail)."""
-    now = now or utcnow()
-    made = []
-    for person in people:
-        if members.member_by_email(session, org_id, person.email) is not None:
-            raise AlreadyMember("this address is already a member of the organization")
-        member = members.add_member(session, org_id=org_id, email=person.email,
-                                    name=person.name, role=person.role, now=now,
-                                    timezone=person.timezone)
-        audit(session, org_id, actor, "member.joined", f"member:{member.id}",
-              role=member.role.value)
-        made.append(member)
+    emails = [person.email.strip().lower() for person in people]
+    if len(set(emails)) < len(emails) or members.taken_emails(session, org_id, emails):
+        raise AlreadyMember("this address is already a member of the organization")
+    made = members.add_members(session, org_id, [(p.email, p.name, p.role, p.timezone)
+                                                 for p in people], now=now or utcnow())
+    audit_many(session, actor, "member.joined", [(org_id, f"member:{m.id}") for m in made],
+               [{"role": m.role.value} for m in made])
     return made
 
 

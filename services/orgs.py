@@ -5,9 +5,8 @@ the admin member joins it, and the first team key is made by the same key servic
 key goes through, so it is hashed, audited and bounded by the org's maximum lifetime alike.
 Who may call it, and how often, is the caller's decision (`LIFECYCLE_ORG_SIGNUP`). The name of
 an org deleted recently is held (`LIFECYCLE_ORG_NAME_QUARANTINE_DAYS`), so a newcomer cannot
-pass for it. `open_org`
-is the same creation without the key, for `lifecycle seed`, which makes an org's keys itself
-(as many as asked, or none) through the same key service.
+pass for it. `open_org` is the same creation without the key, for `lifecycle seed`, which
+makes an org's keys itself (as many as asked, or none) through the same key service.
 
 The card on file is set here too, for the API's payment-method route and the seed alike.
 """

@@ -179,7 +179,8 @@ async def test_poison_messages_fail_with_a_reason_and_the_good_ones_still_arrive
     with webhook_receiver(hooks) as url:
         good = [make_org(session_factory, settings, name=f"Good {i}") for i in range(2)]
         # an org name with CR/LF (written before names were checked) would add a header
-        evil = make_org(session_factory, settings, name="Evil\r\nBcc: spy@example.com")
+        evil = make_org(session_factory, settings,
+                        stored_name="Evil\r\nBcc: spy@example.com")
         # an endpoint that answers 400 to our (correctly signed) call: no retry can help
         rejecting = make_org(session_factory, settings, webhook=(url, hooks.secret))
         refused = make_org(session_factory, settings)
