@@ -25,7 +25,8 @@ from contracts.member_offboarding import (
     OffboardingStep,
     offboarding_ledger_prefix,
 )
-from store import ledger, members, orgs, outbox
+from core import webhook_events as events
+from store import ledger, members, orgs, outbox, webhooks
 from store.audit import audit
 from store.base import utcnow
 from store.member_models import (
@@ -159,9 +160,18 @@ class MemberOffboardingActivities:
 
     @activity.defn
     def delete_member_row(self, step: OffboardingStep) -> int:
-        """Delete the member and close the request as completed, in one transaction."""
+        """Delete the member, close the request as completed and emit `member.removed`, in
+        one transaction (the event's id comes from the request: a retry emits nothing new),
+        then start the event's delivery; messages a crash leaves queued go with the sweep."""
+        queued: list[str] = []
+
         def work(session: Session, row: MemberRemovalRequest) -> int:
             deleted = members.delete_member(session, step.org_id, step.member_id)
+            now = utcnow()
+            queued.extend(webhooks.emit(
+                session, step.org_id, events.MEMBER_REMOVED, f"member_removal:{row.id}",
+                {"member_id": step.member_id, "request_id": row.id,
+                 "removed_at": now.isoformat()}, now=now).message_keys)
             counts = {key.removeprefix(offboarding_ledger_prefix(row.id)): n for key, n in
                       ledger.entries(session, step.org_id,
                                      offboarding_ledger_prefix(row.id)).items()}
@@ -171,6 +181,8 @@ class MemberOffboardingActivities:
                   **{**counts, "remove_member": deleted})
             return deleted
         count = self._once(step, "remove_member", work)
+        if queued and self.start_delivery is not None:
+            self.start_delivery(queued)
         log.info("member %s offboarded (request %s)", step.member_id, step.request_id)
         return count
 

@@ -38,9 +38,10 @@ from contracts.teardown import (
     SubscriptionStep,
     TeardownFailure,
 )
+from core import webhook_events as events
 from core.idempotency import idempotency_key, idempotency_prefix
 from core.name_hash import name_hash
-from store import contacts, ledger, orgs, outbox, subscriptions
+from store import contacts, ledger, orgs, outbox, subscriptions, webhooks
 from store import requests as request_rows
 from store import teardown as teardown_store
 from store.audit import audit
@@ -55,6 +56,12 @@ from store.models import (
 from store.plan import find_blockers, owned_counts, stored_counts
 
 log = logging.getLogger(__name__)
+
+# The notices that are also webhook events. `completed` is not: the org's endpoints are
+# erased with the org, so nobody of the org is left to receive it (the mail and the
+# certificate tell the admin).
+NOTICE_EVENTS = {"requested": events.TEARDOWN_REQUESTED,
+                 "cancelled": events.TEARDOWN_CANCELLED, "failed": events.TEARDOWN_FAILED}
 
 NOTICE_SUBJECTS = {
     "requested": "Your organization is scheduled for deletion",
@@ -308,8 +315,9 @@ class TeardownActivities:
         key = idempotency_key(notice.workflow_id, notice.teardown_id, notice.kind)
         with self.sessions.begin() as session:
             pending = self._queue_notice(session, notice, key)
-        if pending and self.start_delivery is not None:
-            self.start_delivery(pending)
+            hooks = session.info.pop(webhooks.QUEUED_INFO, [])
+        if self.start_delivery is not None and (pending or hooks):
+            self.start_delivery(pending + hooks)
 
     def _recipients(self, session: Session, notice: Notice) -> list[str]:
         """The admin, then the technical and security contacts; once the org's rows are
@@ -332,6 +340,7 @@ class TeardownActivities:
             log.warning("teardown %s: no claimed request, no %s notice", notice.workflow_id,
                         notice.kind)
             return []
+        _emit_notice_event(session, notice)
         if notice.kind == "failed":
             audit(session, notice.org_id, f"workflow:{notice.workflow_id}",
                   "teardown.failed", f"workflow:{notice.workflow_id}",
@@ -357,3 +366,16 @@ class TeardownActivities:
                 self.revoke_api_keys, self.remove_members, self.delete_payment_method,
                 self.erase_usage_and_billing, self.delete_org, self.verify_nothing_left,
                 self.write_certificate, self.fail_teardown_request, self.notify_admin]
+
+
+def _emit_notice_event(session: Session, notice: Notice) -> None:
+    """The notice's webhook event, once per teardown (its first run id) and kind."""
+    event_type = NOTICE_EVENTS.get(notice.kind)
+    if event_type is None:
+        return
+    data = {"teardown_id": notice.teardown_id, "request_id": notice.request_id,
+            "workflow_id": notice.workflow_id}
+    if notice.kind == "failed":
+        data["reason"] = notice.detail[:500]
+    webhooks.emit(session, notice.org_id, event_type,
+                  f"teardown:{notice.teardown_id}:{notice.kind}", data)

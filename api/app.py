@@ -31,6 +31,7 @@ from api.routes import (
     project_deletion,
     projects,
     quotas,
+    secret_scanning,
     subscriptions,
     teardown,
     webhooks,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(health.router)
     for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
                    quotas, permissions, contacts, subscriptions, billing, audit, teardown,
-                   certificates, ops, ops_sweep, webhooks):
+                   certificates, ops, ops_sweep, webhooks, secret_scanning):
         app.include_router(module.router)
     console.install(app, settings)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from core.grace import GRACE_CEILING
+from core.secret_scanning import load_public_key
 from core.signing import PublicKey, Signer, SigningKeyError, key_set
 
 # Where `lifecycle dev` keeps the operator token it generates, inside the data directory.
@@ -173,6 +174,10 @@ class Settings(BaseSettings):
     webhook_allowed_networks: list[str] = Field(default_factory=list)
     mail_max_attempts: int = Field(default=10, ge=1, le=100)
 
+    # Secret scanning (docs/security.md): the scanners' ECDSA P-256 public keys, PEM by key
+    # id, that sign their reports of leaked keys; empty: every report is refused (401).
+    secret_scanning_public_keys: dict[str, str] = Field(default_factory=dict)
+
     # Key-expiry sweep: a Temporal Schedule starts `KeyExpirySweepWorkflow`.
     sweep_schedule_enabled: bool = True
     sweep_interval_seconds: int = Field(default=3600, ge=60)
@@ -245,6 +250,16 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
                 raise ValueError(f"{network!r} is not a network (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @field_validator("secret_scanning_public_keys")
+    @classmethod
+    def _scanner_keys_load(cls, value: dict[str, str]) -> dict[str, str]:
+        for key_id, pem in value.items():
+            try:
+                load_public_key(pem)
+            except ValueError as exc:
+                raise ValueError(f"key {key_id!r}: {exc}") from None
         return value
 
     @field_validator("key_pepper", "webhook_secret_key")

@@ -4,6 +4,7 @@ and the same counts. Run directly in Temporal's ActivityEnvironment on both data
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -17,6 +18,7 @@ from activities.purge import PurgeActivities
 from activities.teardown import TeardownActivities
 from contracts.teardown import (
     CertificateInput,
+    Notice,
     OrgStep,
     ProjectStep,
     SubscriptionStep,
@@ -26,9 +28,11 @@ from core.settings import Settings
 from core.signing import Signer, generate_private_key, key_set, verify
 from services.seeding import OrgShape, seed_org
 from services.teardown import record_request
-from store.models import DatasetRecord, Organization, OrgStatus, Subscription
+from store.models import DatasetRecord, Organization, OrgStatus, OutboxMessage, Subscription
 from store.plan import owned_counts
 from store.teardown import certificate_of
+from store.webhook_models import WebhookEvent
+from tests.support.sweep_support import add_endpoint
 
 SHAPE = OrgShape(projects=2, datasets_per_project=2, records_per_dataset=11)
 
@@ -184,3 +188,26 @@ def test_verifier_names_leftovers(session_factory: sessionmaker[Session],
     with session_factory() as session:
         org_row = session.get(Organization, org.org_id)
         assert org_row is not None and org_row.status is OrgStatus.ACTIVE
+
+
+def test_failed_notice_emits_one_event_and_completed_none(
+        session_factory: sessionmaker[Session], settings: Settings) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, SHAPE, settings.pepper_bytes)
+    endpoint = add_endpoint(session_factory, settings, org.org_id, "https://hooks.example/x")
+    teardown, _ = _acts(session_factory)
+    env = ActivityEnvironment()
+    step = _claimable(session_factory, org.org_id)
+    env.run(teardown.freeze_org, step)
+    for kind in ("failed", "failed", "completed"):
+        env.run(teardown.notify_admin, Notice(org.org_id, step.workflow_id, kind,
+                                              "purge_project: boom", step.run_id,
+                                              step.request_id))
+    with session_factory() as session:
+        events = session.scalars(select(WebhookEvent).where(
+            WebhookEvent.org_id == org.org_id)).all()
+        queued = session.scalars(select(OutboxMessage.recipient).where(
+            OutboxMessage.channel == "webhook", OutboxMessage.org_id == org.org_id)).all()
+    assert [e.type for e in events] == ["org.teardown.failed"]
+    assert json.loads(events[0].body)["data"]["reason"] == "purge_project: boom"
+    assert list(queued) == [endpoint]
