@@ -24,6 +24,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
+from core.text import OneLine
 from services import contacts as service
 from services.names import EMAIL_MAX
 from store.contact_models import OrgContact
@@ -44,7 +45,7 @@ class ContactIn(BaseModel):
 
     kind: Literal["technical", "billing", "security"] = Field(
         description="technical and security contacts receive the teardown's notices")
-    email: str = Field(max_length=EMAIL_MAX, description="no account needed")
+    email: OneLine = Field(max_length=EMAIL_MAX, description="no account needed")
 
 
 class ContactOut(BaseModel):
