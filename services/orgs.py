@@ -71,7 +71,8 @@ def open_org(session: Session, *, name: str, admin_email: str, admin_name: str,
     session.add(org)
     session.flush()
     admin = members.add_member(session, org_id=org_id, email=email, name=admin_name,
-                               role=Role.ADMIN, now=now, member_id=admin_id)
+                               role=Role.ADMIN, now=now, member_id=admin_id,
+                               timezone=timezone)  # the admin reads mail in the org's zone
     audit(session, org_id, actor, "org.created", f"org:{org_id}", admin_member_id=admin_id)
     return org, admin
 
