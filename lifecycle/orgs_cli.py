@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any, TextIO
-from urllib.parse import urlencode
 
 from core.settings import Settings
 from lifecycle.api_client import (
@@ -76,8 +75,8 @@ def _row(org: dict[str, Any]) -> tuple[Any, ...]:
 
 def _list(api: Api, args: argparse.Namespace, out: TextIO) -> None:
     params = {k: v for k, v in (("q", args.q), ("status", args.status)) if v}
-    path = "/ops/orgs" + ("?" + urlencode(params) if params else "")
-    print_listing(api, path, args, out, what="orgs", columns=COLUMNS, row=_row)
+    print_listing(api, "/ops/orgs", args, out, what="orgs", columns=COLUMNS, row=_row,
+                  filters=params)
 
 
 def _show(api: Api, args: argparse.Namespace, out: TextIO) -> None:

@@ -179,9 +179,12 @@ def seed_org(session: Session, shape: OrgShape, pepper: bytes, *, name: str | No
         session, org_id, dataset_ids, shape.records_per_dataset, _payloads(rng),
         actor=SEED_ACTOR, on_records=on_records) if shape.records_per_dataset else 0
 
-    specs = [keys.KeySpec(name=f"team-key-{i}", lifetime_days=rng.randint(1, 365),
+    # the first team key is the admin's working key (handed back as `admin_key`): it lives the
+    # longest, so whoever drives the seeded org is not warned of its expiry; the rest spread
+    lifetimes = [rng.randint(1, 365) for _ in range(shape.team_keys)]
+    specs = [keys.KeySpec(name=f"team-key-{i}", lifetime_days=365 if i == 0 else days,
                           created_by=admin_id if i == 0 else members[i % len(members)].id)
-             for i in range(shape.team_keys)]
+             for i, days in enumerate(lifetimes)]
     specs += [keys.KeySpec(name=f"project-key-{i}", lifetime_days=rng.randint(1, 365),
                            created_by=admin_id, project_id=pid)
               for pid in project_ids for i in range(shape.project_keys_per_project)]
