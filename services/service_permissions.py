@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from core.problems import Conflict, NotFound, NotPermitted
+from core.problems import AdminImmutable, NotFound, NotPermitted
 from services.guards import org_or_404, writable_org
 from store import quotas
 from store import service_permissions as repo
@@ -26,11 +26,6 @@ from store.quotas import member_of
 class ServiceNotPermitted(NotPermitted):
     slug = "service-not-permitted"
     title = "Service not permitted"
-
-
-class AdminAlwaysPermitted(Conflict):
-    slug = "admin-immutable"
-    title = "The admin account cannot be changed"
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ def set_permissions(session: Session, org_id: str,
     if unknown:
         raise NotFound(f"member {sorted(unknown)[0]} is not in this organization")
     if org.admin_member_id in members:
-        raise AdminAlwaysPermitted("the admin account may always use every service",
+        raise AdminImmutable("the admin account may always use every service",
                                    field="enabled")
     previous = repo.upsert_switches(session, org_id, switches)
     changed = [(m, s, on) for m, s, on in switches if previous[(m, s.value)] != on]
