@@ -107,6 +107,7 @@ class TeardownInput:
     heartbeat_timeout_seconds: int = 30
     step_timeout_seconds: int = 300  # a single-transaction step; a lost worker is retried after it
     carried: TeardownState | None = None
+    target_page_size: int = 1000  # units per page of a deletion target (a DeleteObjects call)
 
 
 @dataclass

@@ -13,6 +13,7 @@ waits out a long outage of the purge.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,6 +102,8 @@ class ObjectStore:
     def __init__(self, config: ObjectStoreConfig) -> None:
         self.config = config
         self.bucket = config.bucket
+        self._bucket_seen = False
+        self._bucket_lock = threading.Lock()
         self.client: Any = boto3.client(
             "s3", endpoint_url=config.endpoint, region_name=config.region,
             aws_access_key_id=config.access_key_id or "lifecycle",
@@ -127,10 +130,16 @@ class ObjectStore:
             raise
 
     def ensure_bucket(self) -> None:
-        try:
-            self._call("head_bucket", Bucket=self.bucket)
-        except (ObjectMissing, BucketMissing):
-            self._call("create_bucket", Bucket=self.bucket)
+        with self._bucket_lock:
+            try:
+                self._call("head_bucket", Bucket=self.bucket)
+            except (ObjectMissing, BucketMissing):
+                try:
+                    self._call("create_bucket", Bucket=self.bucket)
+                except ClientError as exc:  # made by another process meanwhile
+                    if exc.response.get("Error", {}).get("Code") not in (
+                            "BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
 
     def exists(self, key: str) -> bool:
         try:
@@ -140,15 +149,11 @@ class ObjectStore:
         return True
 
     def put(self, key: str, body: IO[bytes], size: int, content_type: str) -> None:
-        start = body.tell()
-        try:
-            self._call("put_object", Bucket=self.bucket, Key=key, Body=body,
-                       ContentLength=size, ContentType=content_type)
-        except BucketMissing:
+        if not self._bucket_seen:  # the first upload of this process makes sure it exists
             self.ensure_bucket()
-            body.seek(start)
-            self._call("put_object", Bucket=self.bucket, Key=key, Body=body,
-                       ContentLength=size, ContentType=content_type)
+            self._bucket_seen = True
+        self._call("put_object", Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
+                   ContentType=content_type)
 
     def get(self, key: str) -> Download:
         try:

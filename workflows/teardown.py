@@ -251,7 +251,8 @@ class OrgTeardownWorkflow:
         return await workflow.execute_activity_method(
             TargetActivities.purge_target,
             TargetStep(target, ProjectStep(self.inp.org_id, project_id, self.inp.batch_size,
-                                           teardown_request_id=self.inp.request_id)),
+                                           teardown_request_id=self.inp.request_id),
+                       self.inp.target_page_size),
             start_to_close_timeout=LONG, retry_policy=RETRY,
             heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
 

@@ -127,7 +127,11 @@ def list_files(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
     return FilePage(items=[_out(i) for i in items], next_cursor=next_cursor)
 
 
-@router.get(BASE + "/{file_name}", response_class=StreamingResponse, responses=READ_ERRORS,
+@router.get(BASE + "/{file_name}", response_class=StreamingResponse,
+            responses={200: {"description": "the file's bytes, with its content type",
+                             "content": {"*/*": {"schema": {"type": "string",
+                                                            "format": "binary"}}}},
+                       **READ_ERRORS},
             summary="Download a dataset file, streamed, with its Content-Type "
                     "(team key or the project's key)")
 def download_file(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,

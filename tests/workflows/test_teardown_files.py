@@ -16,9 +16,10 @@ from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import OrgShape, seed_org
 from services.teardown import recorded_input
-from store.models import DeletionCertificate
+from store.models import DeletionCertificate, ProjectDeletionCertificate
 from store.objects import ObjectStore
 from store.plan import owned_counts
+from tests.support.deletion_support import project_counts, request, start
 from tests.support.files_support import objects_of, put_files
 from tests.support.teardown_support import teardown_worker
 
@@ -68,3 +69,28 @@ async def test_teardown_purges_files_across_projects_and_certifies_exact_counts(
     assert scheduled.count("purge_target") == scheduled.count("purge_project") == 3
 
 
+
+
+async def test_project_deletion_purges_its_files_and_only_its_files(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        files_settings: Settings, object_store: ObjectStore) -> None:
+    with session_factory.begin() as session:
+        org = seed_org(session, SHAPE, files_settings.pepper_bytes)
+    project_id, other = org.project_ids[0], org.project_ids[1]
+    files = put_files(object_store, session_factory, org.org_id, 30, project_id=project_id)
+    kept = put_files(object_store, session_factory, org.org_id, 3, project_id=other)
+    request_id = request(session_factory, org, project_id)
+    client = time_skipping_env.client
+    async with teardown_worker(client, files_settings, session_factory) as queue:
+        handle = await start(client, files_settings, queue, org.org_id, project_id, request_id)
+        result = await handle.result()
+
+    assert result.status == COMPLETED
+    assert objects_of(object_store, org.org_id, project_id) == []
+    assert len(objects_of(object_store, org.org_id, other)) == kept.objects == 6
+    with session_factory() as session:
+        cert = session.scalars(select(ProjectDeletionCertificate).where(
+            ProjectDeletionCertificate.project_id == project_id)).one()
+    assert cert.counts == {**project_counts(SHAPE), **files.counts()}
+    assert result.snapshot == cert.counts
+    assert cert.verification["object_storage.objects"] == 0
