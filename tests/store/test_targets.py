@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.settings import Settings
+from services.seeding import OrgShape, seed_org
 from store.target_set import registered
 from store.targets import (
     REQUIRED,
@@ -73,3 +76,26 @@ def test_counts_are_named_by_target_the_database_keeps_table_names() -> None:
     assert reported("object_storage", {"objects": 3, "bytes": 9}) == {
         "object_storage.objects": 3, "object_storage.bytes": 9}
     assert reported("relational", {"projects": 1}) == {"projects": 1}
+
+
+def test_the_relational_target_pages_counts_deletes_and_verifies_projects(
+        session_factory: sessionmaker[Session], settings: Settings) -> None:
+    shape = OrgShape(projects=3, datasets_per_project=2, records_per_dataset=7,
+                     project_keys_per_project=1)
+    with session_factory.begin() as session:
+        org = seed_org(session, shape, settings.pepper_bytes)
+        other = seed_org(session, shape, settings.pepper_bytes)
+    target = RelationalTarget(session_factory)
+    scope = Scope(org.org_id)
+    first = target.enumerate(scope, "", 2)
+    rest = target.enumerate(scope, first.cursor or "", 2)
+    assert [u.key for u in first.units + rest.units] == sorted(org.project_ids)
+    assert first.cursor is not None and rest.cursor is None
+    assert target.count(scope) == org.counts
+    project = Scope(org.org_id, org.project_ids[0])
+    assert target.count(project)["dataset_records"] == 14
+    target.delete(project, target.enumerate(project, "", 10).units)
+    assert set(target.verify(project).values()) == {0}
+    left = target.verify(scope)
+    assert left["projects"] == 2 and left["dataset_records"] == 2 * 14
+    assert target.verify(Scope(other.org_id)) == other.counts
