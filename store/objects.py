@@ -204,6 +204,17 @@ class ObjectStore:
                                              f"{errors[0].get('Code')}")
 
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Every object under `prefix`, a listed page of 1,000 per DeleteObjects; how many."""
+        deleted = 0
+        while True:
+            found, _ = self.list_page(prefix, limit=DELETE_BATCH)
+            if not found:
+                return deleted
+            self.delete_many([prefix + o.name for o in found])
+            deleted += len(found)
+
+
 @deletion_target("object_storage")
 class ObjectStorageTarget:
     """Dataset files: units are objects (relative key, bytes) under the scope's prefix."""

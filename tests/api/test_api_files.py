@@ -152,3 +152,21 @@ async def test_object_store_down_is_a_503_with_retry_after(
                          "files-unavailable")
         assert "not configured" in answer["detail"]
     assert dataset_prefix(org.org.org_id, org.org.project_ids[0], "d").startswith("orgs/")
+
+
+async def test_deleting_a_dataset_deletes_its_files_and_only_its_files(
+        session_factory: sessionmaker[Session], files_settings: Settings,
+        object_store: ObjectStore) -> None:
+    org = seed_with_keys(session_factory, files_settings, SHAPE)
+    gone, kept = _dataset_id(session_factory, org), _dataset_id(session_factory, org, 1)
+    async with api_client(api_settings(files_settings)) as client:
+        for dataset_id, project in ((gone, 0), (gone, 0), (kept, 1)):
+            name = f"f-{len(objects_of(object_store, org.org.org_id))}.bin"
+            made = await client.put(f"{_base(org, dataset_id, project)}/{name}",
+                                    content=b"data", headers=bearer(org.admin))
+            assert made.status_code == 201, made.text
+        base = f"/orgs/{org.org.org_id}/projects/{org.org.project_ids[0]}/datasets/{gone}"
+        deleted = await client.delete(base, headers=bearer(org.admin))
+        assert deleted.status_code == 200, deleted.text
+    assert objects_of(object_store, org.org.org_id) == [
+        f"projects/{org.org.project_ids[1]}/datasets/{kept}/f-2.bin"]
