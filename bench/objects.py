@@ -15,6 +15,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -53,6 +54,10 @@ def put_again(store: ObjectStore, keys: list[str]) -> None:
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(put, keys))
+
+
+def _seconds(started: str, finished: str) -> float:
+    return (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
 
 
 def plain_delete(store: ObjectStore, prefix: str) -> int:
@@ -97,6 +102,9 @@ async def objects_phase(url: str, settings: Settings, sessions: sessionmaker[Ses
             engine_s = time.perf_counter() - started
         if progress.status != COMPLETED:
             raise SystemExit(f"teardown ended {progress.status}: {progress.last_error}")
+        say("objects engine step times: " + ", ".join(
+            f"{step.name} {_seconds(step.started_at, step.finished_at):.2f}s"
+            for step in progress.steps if step.started_at and step.finished_at))
         prefix = org_prefix(org.org_id)
         if store.list_page(prefix, limit=1)[0]:
             raise SystemExit("objects left behind by the engine")
