@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     object_store_access_key_id: str = ""
     object_store_secret_access_key: SecretStr = SecretStr("")
     dataset_file_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=5 * 1024 ** 3)
+    # An external control plane (a cluster service) whose resources of an org a teardown
+    # deletes through its HTTP API (store/control_plane.py). No URL: none.
+    control_plane_url: str = ""
+    control_plane_token: SecretStr = SecretStr("")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -1,5 +1,5 @@
-"""The deletion targets a process runs with: the relational store always, the others when
-their settings name them."""
+"""The deletion targets a process runs with: the relational store always, the object store and
+the control plane when their settings name them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from store.control_plane import ControlPlaneTarget, configured_plane
 from store.objects import ObjectStorageTarget, ObjectStore, configured_store
 from store.targets import TARGETS, RelationalTarget
 
@@ -24,4 +25,7 @@ def build_targets(settings: Settings, sessions: sessionmaker[Session],
     store = objects or configured_store(settings)
     if store is not None:
         targets[ObjectStorageTarget.name] = ObjectStorageTarget(store)
+    plane = configured_plane(settings)
+    if plane is not None:
+        targets[ControlPlaneTarget.name] = ControlPlaneTarget(plane)
     return targets

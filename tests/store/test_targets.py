@@ -26,7 +26,7 @@ from store.targets import (
 
 def test_every_registered_target_enumerates_deletes_verifies_and_counts() -> None:
     targets = registered()
-    assert {"relational", "object_storage"} <= set(targets)
+    assert {"relational", "object_storage", "control_plane"} <= set(targets)
     incomplete = {name: missing_parts(cls) for name, cls in targets.items()
                   if missing_parts(cls)}
     assert incomplete == {}, f"registered deletion targets lacking parts: {incomplete}"
