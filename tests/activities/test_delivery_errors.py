@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import smtplib
 
 import httpx
@@ -84,3 +86,17 @@ def test_non_ascii_subjects_are_encoded_and_the_envelope_has_the_one_address() -
     assert b"Subject: =?utf-8?" in wire and "Zürich".encode() not in wire.split(b"\r\n\r\n")[0]
     assert b"Message-ID: <kx.s.o.1.email.d@localhost>" in wire
     assert str(msg["Subject"]) == "[Zürich AG] Keys"
+
+
+
+def test_every_length_of_key_and_subject_builds_a_mail() -> None:
+    """Past the first line's width the SMTP policy folds a header onto the next line; a digest
+    whose Message-ID or subject falls there is as sendable as a short one."""
+    for length in range(1, 160):
+        key = "digest:" + "k" * length
+        subject = "[Org] " + "word " * (length // 5) + "s" * length
+        msg, _to = build_email("lifecycle@example.com", key, "admin@example.com", subject, "b")
+        head = msg.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+        parsed = email.message_from_bytes(head, policy=email.policy.default)
+        assert str(parsed["Message-ID"]).strip() == f"<digest.{'k' * length}@example.com>"
+        assert str(parsed["Subject"]).split() == subject.split(), length

@@ -205,7 +205,7 @@ async def test_two_replicas_three_workers_under_faults(
                 OrgTeardownWorkflow.run, f"org-teardown-{o.org_id}").result() for o in orgs]
             ledger, _outbox, seen = await eventually(
                 lambda: asyncio.to_thread(_sweep_state, pg_sessions, due + frozen, inbox),
-                lambda s: s[0] == owed and not s[1] and set(s[2]) >= expected, 300)
+                lambda s: s[0] == owed and not s[1] and set(s[2]) >= expected, 150)
             stop.set()
             await asyncio.gather(*clients)
         finally:
