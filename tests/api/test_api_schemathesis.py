@@ -144,7 +144,8 @@ def _fuzz(app: FastAPI, base_url: str, ids: dict[str, str], admin_key: str,
 
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         local_temporal: WorkflowEnvironment, session_factory: sessionmaker[Session],
-        settings: Settings) -> None:
+        files_settings: Settings) -> None:
+    settings = files_settings  # dataset files on, in a real object store
     org = seed_with_keys(session_factory, settings)
     project_id = org.org.project_ids[0]
     with session_factory() as session:
