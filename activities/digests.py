@@ -26,9 +26,10 @@ from temporalio.exceptions import ApplicationError
 from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, item_event
 from contracts.sweep import PageInput, PageResult
+from core import key_policy
 from core.expiry_windows import EXPIRED, card_due_at
 from store import orgs, outbox, reminders, webhooks
-from store.models import Organization, OrgStatus, PaymentStatus, Reminder, Role
+from store.models import ApiKey, Organization, OrgStatus, PaymentStatus, Reminder, Role
 
 
 def _digest(text: str, length: int = 16) -> str:
@@ -41,8 +42,18 @@ def batch_key(sweep_id: str, org_id: str, reminder_ids: list[int]) -> str:
     return f"{reminders.BATCH_PREFIX}{_digest(sweep_id)}:{org_id}:{_digest(ids, 8)}"
 
 
+UNUSED_WINDOWS = (key_policy.UNUSED_REVOKED, key_policy.UNUSED)  # closest first
+
+
 def _window_rank(window: str) -> int:
+    if window in UNUSED_WINDOWS:
+        return UNUSED_WINDOWS.index(window)
     return 0 if window == EXPIRED else int(window.removesuffix("d"))
+
+
+def _family(window: str) -> str:
+    """Expiry reminders and the unused-key notices of one key are separate stories."""
+    return "unused" if window in UNUSED_WINDOWS else "expiry"
 
 
 def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
@@ -51,15 +62,41 @@ def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Rem
     Two pending windows for one subject happen when a sweep died before its digests and the
     next one claimed a closer window: the reader needs only the closer one.
     """
-    by_subject: dict[tuple[str, str], list[Reminder]] = defaultdict(list)
+    by_subject: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
     for row in rows:
-        by_subject[(row.subject_kind, row.subject_id)].append(row)
+        by_subject[(row.subject_kind, row.subject_id, _family(row.window))].append(row)
     keep, drop = [], []
     for group in by_subject.values():
         group.sort(key=lambda r: (_window_rank(r.window), r.id))
         keep.append(group[0])
         drop.extend(group[1:])
     return keep, drop
+
+
+def _still_true(org: Organization, key: ApiKey, row: Reminder) -> bool:
+    """Whether the reminder still says something true of the key when its digest is written:
+    an expiry reminder of a live key still expiring then; the notice of a live key still idle
+    since the same instant under a policy still on; a revocation of a key still revoked."""
+    if row.window == key_policy.UNUSED_REVOKED:
+        return key.revoked_at is not None
+    if key.revoked_at is not None:
+        return False
+    if row.window == key_policy.UNUSED:
+        return (org.revoke_unused_keys_after_days is not None
+                and key_policy.idle_since(key.last_used_at, key.created_at) == row.due_at)
+    return key.expires_at == row.due_at
+
+
+def _unused_facts(org: Organization, key: ApiKey, row: Reminder) -> dict[str, Any]:
+    """An unused-key item is dated by its revocation (to come, or done) and says since when
+    the key is idle; the ledger row's date is the start of that idle period."""
+    if row.window == key_policy.UNUSED_REVOKED:
+        return {"idle_from": row.due_at, "revoke_at": key.revoked_at}
+    if row.window == key_policy.UNUSED and org.revoke_unused_keys_after_days is not None:
+        return {"idle_from": row.due_at,
+                "revoke_at": key_policy.revoke_at(row.due_at,
+                                                  org.revoke_unused_keys_after_days)}
+    return {}
 
 
 class DigestActivities:
@@ -126,14 +163,15 @@ class DigestActivities:
             to: set[str] = set(admins)
             if row.subject_kind == reminders.API_KEY:
                 key = subjects.keys.get(row.subject_id)
-                if key is not None and key.revoked_at is None and key.expires_at == row.due_at:
+                if key is not None and _still_true(org, key, row):
                     project = key.project_id
                     where = (f"project {subjects.project_names.get(project, project)}"
                              if project else "team")
                     item = Item("api_key", key.id, row.window, row.due_at, key.name,
                                 f"{key.prefix}, {where} key",
                                 {"name": key.name, "prefix": key.prefix, "scope": key.scope.value,
-                                 "project_id": key.project_id})
+                                 "project_id": key.project_id},
+                                **_unused_facts(org, key, row))
                     # A departed creator's member row is gone: the admins remain.
                     if key.created_by in members:
                         to.add(key.created_by)
@@ -150,7 +188,7 @@ class DigestActivities:
                 continue
             items.append(item)
             recipients_of[item.subject_id] = {members[m].email for m in to}
-        items.sort(key=lambda i: (i.due_at, i.kind, i.subject_id))
+        items.sort(key=lambda i: (i.when, i.kind, i.subject_id, i.window))
         return items, recipients_of, void
 
     def _enqueue(self, session: Session, org: Organization, batch: str,
@@ -174,6 +212,8 @@ class DigestActivities:
             outbox.queue(session, **row)
         hooks = 0
         for item in items:
+            if item.window == key_policy.UNUSED_REVOKED:
+                continue  # its `api_key.revoked` event was written with the revocation
             event_type, occurrence, data = item_event(item, now)
             hooks += len(webhooks.emit(session, org.id, event_type, occurrence, data,
                                        now=now).message_keys)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from contracts.sweep import PageInput, PageResult
+from core import key_policy
 from core.expiry_windows import EXPIRED, card_due_at, decide, horizon, month_index
-from store import key_claims, reminders
+from store import key_claims, reminders, unused_keys
 from store.base import utcnow
 
 
@@ -81,6 +82,47 @@ class SweepClaimActivities:
         cursor = f"{keys[-1].expires_at.isoformat()}|{keys[-1].id}" if keys else page.cursor
         return PageResult(cursor=cursor, done=len(keys) < page.limit, due=len(keys))
 
+    @activity.defn(name="sweep_claim_unused_keys")
+    def claim_unused_keys(self, page: PageInput) -> PageResult:
+        """The org's unused-key policy: claim the notice of keys idle for all but its last
+        week, and revoke the keys idle for the whole of it.
+
+        The notice is a ledger row (window `unused`, due at the start of the idle period),
+        so it is sent once per key and idle period: a key used since starts a new period. A
+        revocation changes the key in this page's transaction, with its audit and webhook
+        events, and claims the `unused_revoked` row that mails its creator and the admins
+        (the notice still unsent is superseded: nobody reads "will be revoked" after
+        "was revoked").
+        """
+        actor = f"workflow:{activity.info().workflow_id}"
+        with self.sessions.begin() as session:
+            keys, cursor, done = unused_keys.idle_keys(session, page.now, page.cursor,
+                                                       page.limit)
+            known = reminders.existing(session, reminders.API_KEY, [k.id for k in keys])
+            notices: list[dict[str, Any]] = []
+            to_revoke: dict[tuple[str, int], list[unused_keys.IdleKey]] = {}
+            for key in keys:
+                step = key_policy.decide(key.idle_from, page.now, key.days)
+                if step == key_policy.UNUSED:
+                    notices += _ledger_rows(key.org_id, reminders.API_KEY, key.id,
+                                            key.idle_from, key_policy.UNUSED, (), known)
+                elif step == key_policy.UNUSED_REVOKED:
+                    to_revoke.setdefault((key.org_id, key.days), []).append(key)
+            revoked: list[dict[str, Any]] = []
+            for (org_id, days), idle in to_revoke.items():
+                done_now = {k.id for k in unused_keys.revoke(
+                    session, org_id, [k.id for k in idle], days, page.now, actor)}
+                for key in idle:
+                    if key.id in done_now:
+                        revoked += _ledger_rows(org_id, reminders.API_KEY, key.id,
+                                                key.idle_from, key_policy.UNUSED_REVOKED,
+                                                (key_policy.UNUSED,), known)
+            reminders.claim(session, notices + revoked)
+        return PageResult(cursor=cursor, done=done, due=len(keys),
+                          noticed=len(notices),
+                          revoked=sum(r["window"] == key_policy.UNUSED_REVOKED
+                                      for r in revoked))
+
     @activity.defn(name="sweep_claim_cards")
     def claim_cards(self, page: PageInput) -> PageResult:
         """Claim card reminders; a card past its expiry month is marked unavailable."""
@@ -109,4 +151,4 @@ class SweepClaimActivities:
         return PageResult(cursor=cursor, done=len(cards) < page.limit, due=due)
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.claim_keys, self.claim_cards]
+        return [self.claim_keys, self.claim_unused_keys, self.claim_cards]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 KEYS = "keys"
+UNUSED = "unused"  # keys idle under their org's policy: the notice, then the revocation
 CARDS = "cards"
 COMPOSE = "compose"
 DELIVER = "deliver"
@@ -25,6 +26,10 @@ class SweepTotals:
 
     keys_due: int = 0
     cards_due: int = 0
+    # Unused keys given their notice by this sweep's claims (a notice an overlapping sweep
+    # claimed at the same moment may be counted by both: the ledger keeps one).
+    keys_unused_noticed: int = 0
+    keys_revoked_unused: int = 0
     reminders_queued: int = 0
     messages_queued: int = 0
     messages_sent: int = 0
@@ -85,6 +90,8 @@ class PageResult:
     cursor: str
     done: bool
     due: int = 0
+    noticed: int = 0
+    revoked: int = 0
     queued_reminders: int = 0
     queued_messages: int = 0
     sent: int = 0

@@ -391,7 +391,9 @@ def refuse_unsafe(settings: Settings) -> None:
     """Stop a server process whose settings are only fit for development.
 
     The development pepper is public (it is in this file), so key hashes made with it can be
-    recomputed by anyone; outside `lifecycle dev` the API and the worker refuse to start with it.
+    recomputed by anyone; the development webhook key likewise, so every endpoint's signing
+    secret sealed with it opens for anyone holding a database dump. Outside `lifecycle dev` the
+    API and the worker refuse to start with either.
     """
     if settings.development:
         return
@@ -399,3 +401,9 @@ def refuse_unsafe(settings: Settings) -> None:
         raise SettingsError("bad setting: LIFECYCLE_KEY_PEPPER: the public development pepper "
                             "is refused outside `lifecycle dev`; set a secret of 32+ characters "
                             "(e.g. openssl rand -hex 32)")
+    if settings.webhook_secret_key.get_secret_value() == DEV_WEBHOOK_SECRET_KEY:
+        raise SettingsError("bad setting: LIFECYCLE_WEBHOOK_SECRET_KEY: the public development "
+                            "key that seals webhook signing secrets is refused outside "
+                            "`lifecycle dev`; set a secret of 32+ characters (e.g. openssl rand "
+                            "-hex 32) and keep it: changing it later makes every endpoint's "
+                            "secret unreadable")

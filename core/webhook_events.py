@@ -12,6 +12,7 @@ API_KEY_REVOKED = "api_key.revoked"
 API_KEY_ROLLED = "api_key.rolled"
 API_KEY_EXPIRING = "api_key.expiring"
 API_KEY_EXPIRED = "api_key.expired"
+API_KEY_UNUSED = "api_key.unused"  # unused too long: revoked in a week unless used
 PAYMENT_METHOD_EXPIRING = "payment_method.expiring"
 PAYMENT_METHOD_UNAVAILABLE = "payment_method.unavailable"
 TEARDOWN_REQUESTED = "org.teardown.requested"
@@ -23,6 +24,6 @@ WEBHOOK_TEST = "webhook.test"  # sent by "send test event" to one endpoint only
 
 EVENT_TYPES: tuple[str, ...] = (
     API_KEY_CREATED, API_KEY_REVOKED, API_KEY_ROLLED, API_KEY_EXPIRING, API_KEY_EXPIRED,
-    PAYMENT_METHOD_EXPIRING, PAYMENT_METHOD_UNAVAILABLE, TEARDOWN_REQUESTED,
+    API_KEY_UNUSED, PAYMENT_METHOD_EXPIRING, PAYMENT_METHOD_UNAVAILABLE, TEARDOWN_REQUESTED,
     TEARDOWN_CANCELLED, TEARDOWN_COMPLETED, TEARDOWN_FAILED, MEMBER_REMOVED, WEBHOOK_TEST,
 )

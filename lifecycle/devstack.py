@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from core import processes, seaweed
 from core.binaries import MissingBinaryError, seaweedfs, temporal_cli
 from core.logs import configure_logging
-from core.settings import DEV_PEPPER, OPERATOR_TOKEN_FILE, Settings
+from core.settings import DEV_PEPPER, DEV_WEBHOOK_SECRET_KEY, OPERATOR_TOKEN_FILE, Settings
 from core.temporal import TemporalUnavailableError, wait_for_poller, wait_until_serving
 from lifecycle import devmail
 from store.migrate import upgrade
@@ -431,4 +431,7 @@ def dev_warnings(plan: DevPlan) -> list[str]:
     if plan.settings.key_pepper.get_secret_value() == DEV_PEPPER:
         warnings.append("the public development key pepper is in use: the API and worker "
                         "refuse it outside `lifecycle dev`")
+    if plan.settings.webhook_secret_key.get_secret_value() == DEV_WEBHOOK_SECRET_KEY:
+        warnings.append("the public development webhook secret key is in use: the API and "
+                        "worker refuse it outside `lifecycle dev`")
     return warnings

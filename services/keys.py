@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -99,22 +98,14 @@ def refuse_lockout(session: Session, org_id: str, deleting: Sequence[str], *,
                        "delete them anyway", field="allow_lockout")
 
 
-def key_data(key: ApiKey) -> dict[str, Any]:
-    """What a key's events say about it: ids, its public prefix and name, times; no secret."""
-    return {"key_id": key.id, "prefix": key.prefix, "name": key.name,
-            "scope": key.scope.value, "project_id": key.project_id,
-            "created_by": key.created_by, "expires_at": key.expires_at.isoformat()}
-
-
 def key_created(session: Session, key: ApiKey) -> None:
     webhooks.emit(session, key.org_id, events.API_KEY_CREATED, f"api_key:{key.id}:created",
-                  key_data(key))
+                  apikeys.key_data(key))
 
 
 def key_revoked(session: Session, key: ApiKey, reason: str) -> None:
     """`api_key.revoked`: the key stopped working (`deleted`, `leaked`, `unused`, ...)."""
-    webhooks.emit(session, key.org_id, events.API_KEY_REVOKED, f"api_key:{key.id}:revoked",
-                  {**key_data(key), "reason": reason})
+    apikeys.emit_revoked(session, key, reason)
 
 
 MAX_ROLL_OVERLAP = timedelta(days=7)
@@ -159,5 +150,5 @@ def roll_key(session: Session, org_id: str, key_id: str, *, overlap: timedelta, 
           new_key=f"key:{made.prefix}", old_expires_at=old.expires_at.isoformat(),
           was_expiring_at=old_expiry.isoformat())
     webhooks.emit(session, org_id, events.API_KEY_ROLLED, f"api_key:{old.id}:rolled",
-                  {**key_data(old), "new_key_id": stored.id, "new_prefix": stored.prefix})
+                  {**apikeys.key_data(old), "new_key_id": stored.id, "new_prefix": stored.prefix})
     return RolledKey(old, apikeys.CreatedKey(row=stored, secret=made.secret))

@@ -8,7 +8,9 @@ an org deleted recently is held (`LIFECYCLE_ORG_NAME_QUARANTINE_DAYS`), so a new
 pass for it. `open_org` is the same creation without the key, for `lifecycle seed`, which
 makes an org's keys itself (as many as asked, or none) through the same key service.
 
-The card on file is set here too, for the API's payment-method route and the seed alike.
+The card on file is set here too, for the API's payment-method route and the seed alike, and
+the org's key policy (how long keys may live, after how many unused days they are revoked),
+for the API's key-policy route and the console's settings page alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from core import key_policy
 from core.expiry_windows import card_expired
 from core.name_hash import name_hash
 from core.problems import InvalidInput, NameQuarantined
@@ -102,3 +105,29 @@ def set_payment_method(session: Session, org_id: str, card: orgs.CardFacts, *,
     audit(session, org_id, actor, "payment_method.replaced", f"org:{org_id}",
           brand=row.brand, last4=row.last4)
     return row
+
+
+MAX_KEY_LIFETIME_DAYS = 3650
+
+
+def set_key_policy(session: Session, org_id: str, *, max_key_lifetime_days: int,
+                   revoke_unused_keys_after_days: int | None, actor: str) -> Organization:
+    """Replace the org's key policy: the longest lifetime of a new or extended key, and the
+    number of unused days after which the sweep revokes a key (None: never). Checked before
+    anything is written; audited with what changed."""
+    if not 1 <= max_key_lifetime_days <= MAX_KEY_LIFETIME_DAYS:
+        raise InvalidInput(f"keys may live 1 to {MAX_KEY_LIFETIME_DAYS} days",
+                           field="max_key_lifetime_days")
+    refused = key_policy.check_days(revoke_unused_keys_after_days)
+    if refused is not None:
+        raise InvalidInput(refused, field="revoke_unused_keys_after_days")
+    org = writable_org(session, org_id)
+    wanted = {"max_key_lifetime_days": max_key_lifetime_days,
+              "revoke_unused_keys_after_days": revoke_unused_keys_after_days}
+    changed = {field: {"from": getattr(org, field), "to": value}
+               for field, value in wanted.items() if getattr(org, field) != value}
+    for field, value in wanted.items():
+        setattr(org, field, value)
+    if changed:
+        audit(session, org_id, actor, "org.key_policy_updated", f"org:{org_id}", **changed)
+    return org

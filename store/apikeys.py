@@ -17,6 +17,8 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import keyformat
+from core import webhook_events as events
+from store import webhooks
 from store.base import new_id, rowcount
 from store.models import (
     ApiKey,
@@ -222,3 +224,17 @@ def admin_capable_keys(session: Session, org_id: str, now: datetime) -> set[str]
         .where(ApiKey.org_id == org_id, ApiKey.scope == KeyScope.TEAM,
                ApiKey.revoked_at.is_(None), ApiKey.expires_at > now,
                Member.role == Role.ADMIN)).scalars().all())
+
+
+def key_data(key: ApiKey) -> dict[str, Any]:
+    """What a key's events say about it: ids, its public prefix and name, times; no secret."""
+    return {"key_id": key.id, "prefix": key.prefix, "name": key.name,
+            "scope": key.scope.value, "project_id": key.project_id,
+            "created_by": key.created_by, "expires_at": key.expires_at.isoformat()}
+
+
+def emit_revoked(session: Session, key: ApiKey, reason: str,
+                 now: datetime | None = None) -> None:
+    """`api_key.revoked` with its `reason` (`deleted`, `leaked`, `unused`), one per key."""
+    webhooks.emit(session, key.org_id, events.API_KEY_REVOKED, f"api_key:{key.id}:revoked",
+                  {**key_data(key), "reason": reason}, now=now)

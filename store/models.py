@@ -137,6 +137,9 @@ class Organization(Base):
     admin_member_id: Mapped[str] = mapped_column(String(32))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     max_key_lifetime_days: Mapped[int] = mapped_column(Integer, default=365, server_default="365")
+    # Keys unused (since their last use, or creation) this many days are revoked by the sweep,
+    # with a notice a week before; None: never (core.key_policy).
+    revoke_unused_keys_after_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_column()
 
 

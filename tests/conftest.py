@@ -27,13 +27,15 @@ from store.migrate import upgrade
 from store.objects import ObjectStore, configured_store
 
 # The suite's own server settings, inherited by every process it starts (API, worker, CLI):
-# a pepper that is not the public development one (servers refuse that one outside
-# `lifecycle dev`), no minimum grace, so teardowns finish within a test, a failed-login
-# throttle only a flood reaches (tests try bad keys on purpose), and a certificate signing key
-# of the suite's own; the tests of those guards set their own values.
+# a pepper and a webhook secret key that are not the public development ones (servers refuse
+# those outside `lifecycle dev`), no minimum grace, so teardowns finish within a test, a
+# failed-login throttle only a flood reaches (tests try bad keys on purpose), and a certificate
+# signing key of the suite's own; the tests of those guards set their own values.
 TEST_PEPPER = "test-suite-pepper-not-the-development-one-0123"
 TEST_SIGNING_KEY = "2qkdHj95JAVO7RbgbsMFKU3GxZeELflxZ0uAleNNOzA"
+TEST_WEBHOOK_SECRET_KEY = "test-suite-webhook-secret-key-not-the-development-one"
 os.environ.setdefault("LIFECYCLE_KEY_PEPPER", TEST_PEPPER)
+os.environ.setdefault("LIFECYCLE_WEBHOOK_SECRET_KEY", TEST_WEBHOOK_SECRET_KEY)
 os.environ.setdefault("LIFECYCLE_CERTIFICATE_SIGNING_KEY", TEST_SIGNING_KEY)
 os.environ.setdefault("LIFECYCLE_MIN_GRACE_SECONDS", "0")
 os.environ.setdefault("LIFECYCLE_AUTH_FAILURE_LIMIT", "10000")  # many tests try bad keys

@@ -1,7 +1,8 @@
 """`KeyExpirySweepWorkflow`: claim due reminders, write digests, deliver them; page by page.
 
-Four phases, each a keyset walk of one activity per page: keys (by `(expires_at, id)`), cards
-(by id), compose (by org id), deliver (by outbox id). The sweep's clock is fixed once, at the
+Five phases, each a keyset walk of one activity per page: keys (by `(expires_at, id)`), unused
+keys (by org and key id, orgs with an unused-key policy only), cards (by id), compose (by org
+id), deliver (by outbox id). The sweep's clock is fixed once, at the
 start of the first run, and handed to every page and every continued run, so all pages agree
 on which keys are due. After `pages_per_run` pages (or when Temporal suggests it) the workflow
 continues as new with its phase, cursor and totals, so a sweep of a million keys keeps every
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         DELIVER,
         DONE,
         KEYS,
+        UNUSED,
         PageInput,
         PageResult,
         SweepInput,
@@ -42,14 +44,18 @@ with workflow.unsafe.imports_passed_through():
 # The page activity of each phase: classes differ, the signature (one page in, its counts out)
 # is the same.
 ACTIVITY: dict[str, Callable[[Any, PageInput], PageResult]] = {
-    KEYS: SweepClaimActivities.claim_keys, CARDS: SweepClaimActivities.claim_cards,
+    KEYS: SweepClaimActivities.claim_keys, UNUSED: SweepClaimActivities.claim_unused_keys,
+    CARDS: SweepClaimActivities.claim_cards,
     COMPOSE: DigestActivities.compose, DELIVER: DeliveryActivities.deliver}
-NEXT = {KEYS: CARDS, CARDS: COMPOSE, COMPOSE: DELIVER, DELIVER: DONE}
+NEXT = {KEYS: UNUSED, UNUSED: CARDS, CARDS: COMPOSE, COMPOSE: DELIVER, DELIVER: DONE}
 
 
 def _add(totals: SweepTotals, phase: str, page: PageResult) -> None:
     if phase == KEYS:
         totals.keys_due += page.due
+    elif phase == UNUSED:
+        totals.keys_unused_noticed += page.noticed
+        totals.keys_revoked_unused += page.revoked
     elif phase == CARDS:
         totals.cards_due += page.due
     totals.reminders_queued += page.queued_reminders

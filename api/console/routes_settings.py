@@ -1,6 +1,8 @@
-"""The Settings tab: basic information, the admin account, payment settings, danger zone.
+"""The Settings tab: basic information, the admin account, the key policy, payment settings,
+danger zone.
 
-Each write is the API's own operation (`patch_org`, `put_payment_method`) run with the
+Each write is the API's own operation (`patch_org`, `put_key_policy`, `put_payment_method`)
+run with the
 member's console principal, so the console checks, refuses and audits exactly as the API.
 """
 
@@ -24,19 +26,21 @@ from api.console.render import Errors, errors_of, page, see_other, status_of
 from api.deps import SessionDep
 from api.problems import NotFound, Problem
 from api.routes import orgs as org_routes
-from api.routes.orgs import OrgPatch, PaymentIn
+from api.routes.orgs import KeyPolicyIn, OrgPatch, PaymentIn
 
 router = APIRouter()
 
 BASIC_FIELDS = ("name", "description", "contact_email", "website", "timezone")
 CARD_FIELDS = ("token", "brand", "last4", "exp_month", "exp_year")
-NOTICES = {"basic": "Basic information saved.", "card": "The credit card was changed."}
+POLICY_FIELDS = ("max_key_lifetime_days", "revoke_unused_keys_after_days")
+NOTICES = {"basic": "Basic information saved.", "card": "The credit card was changed.",
+           "policy": "Key policy saved."}
 
 
 def _settings_page(request: Request, user: ConsoleUser, session: SessionDep, *,
                    status: int = 200, errors: Errors | None = None,
-                   basic: dict[str, Any] | None = None, card_form: dict[str, Any] | None = None
-                   ) -> HTMLResponse:
+                   basic: dict[str, Any] | None = None, card_form: dict[str, Any] | None = None,
+                   policy: dict[str, Any] | None = None) -> HTMLResponse:
     org = org_routes.get_org(user.org_id, user.principal, session)
     card = None
     if user.is_admin:
@@ -46,6 +50,7 @@ def _settings_page(request: Request, user: ConsoleUser, session: SessionDep, *,
             card = None
     return page(request, "settings.html", user, status=status, org=org, card=card,
                 basic=basic or org.model_dump(), card_form=card_form or {},
+                policy=policy or {f: getattr(org, f) for f in POLICY_FIELDS},
                 card_dialog_open=card_form is not None, errors=errors or {},
                 notice=NOTICES.get(request.query_params.get("saved", ""), ""))
 
@@ -67,6 +72,22 @@ def save_basic(request: Request, user: AdminDep, form: FormDep,
         return _settings_page(request, user, session, status=status_of(exc), basic=values,
                               errors=errors_of(exc, "name"))
     return see_other("/console/settings?saved=basic")
+
+
+@router.post("/settings/key-policy", response_class=HTMLResponse)
+def save_key_policy(request: Request, user: AdminDep, form: FormDep,
+                    session: SessionDep) -> Response:
+    """An empty "revoke unused keys after" field turns that revocation off."""
+    values = {f: str(form.get(f, "")).strip() for f in POLICY_FIELDS}
+    try:
+        body = KeyPolicyIn.model_validate(
+            {f: (v or None) for f, v in values.items()})
+        org_routes.put_key_policy(user.org_id, body, user.principal, session)
+    except (Problem, ValidationError) as exc:
+        session.rollback()
+        return _settings_page(request, user, session, status=status_of(exc), policy=values,
+                              errors=errors_of(exc, "revoke_unused_keys_after_days"))
+    return see_other("/console/settings?saved=policy#key-policy")
 
 
 @router.post("/settings/card", response_class=HTMLResponse)

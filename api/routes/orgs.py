@@ -27,6 +27,7 @@ from api.problems import (
     Unauthorized,
     problem_responses,
 )
+from core import key_policy
 from core.problems import AdminImmutable
 from core.text import FreeText, OneLine
 from services import orgs as org_service
@@ -59,7 +60,8 @@ class OrgOut(BaseModel):
         "description": "GPU jobs", "contact_email": "billing@acme.example",
         "website": "https://acme.example", "timezone": "Europe/Berlin", "status": "active",
         "admin": {"member_id": "9b2d...", "email": "admin@acme.example", "name": "Ada"},
-        "max_key_lifetime_days": 365, "created_at": "2026-01-01T00:00:00Z",
+        "max_key_lifetime_days": 365, "revoke_unused_keys_after_days": 365,
+        "created_at": "2026-01-01T00:00:00Z",
         "payment_attention": True, "payment_message": PAYMENT_MESSAGE}]})
 
     id: str
@@ -71,6 +73,9 @@ class OrgOut(BaseModel):
     status: str
     admin: AdminOut | None = Field(description="the admin account: visible, never changeable")
     max_key_lifetime_days: int
+    revoke_unused_keys_after_days: int | None = Field(
+        description="keys unused this many days are revoked, with a notice a week before; "
+                    "null: never")
     created_at: datetime
     payment_attention: bool = Field(description="the card on file is missing or unavailable")
     payment_message: str | None
@@ -96,6 +101,25 @@ class OrgPatch(BaseModel):
         if value is not None and value not in _timezones():
             raise ValueError("unknown IANA time zone")
         return value
+
+
+class KeyPolicyIn(BaseModel):
+    """The whole key policy: both fields are set (null turns the unused-key revocation off)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"max_key_lifetime_days": 365, "revoke_unused_keys_after_days": 365}]})
+
+    max_key_lifetime_days: int = Field(ge=1, le=org_service.MAX_KEY_LIFETIME_DAYS,
+                                       description="the longest a new or extended key lives")
+    revoke_unused_keys_after_days: int | None = Field(
+        None, ge=key_policy.MIN_DAYS, le=key_policy.MAX_DAYS,
+        description="revoke keys unused (since their last use, or creation) this many days; "
+                    "their creator and the admins are told a week before; null: never")
+
+
+class KeyPolicyOut(BaseModel):
+    max_key_lifetime_days: int
+    revoke_unused_keys_after_days: int | None
 
 
 class PaymentIn(BaseModel):
@@ -133,7 +157,9 @@ def _org_out(session: SessionDep, org: Organization) -> OrgOut:
         contact_email=org.contact_email, website=org.website, timezone=org.timezone,
         status=org.status.value,
         admin=AdminOut(member_id=admin.id, email=admin.email, name=admin.name) if admin else None,
-        max_key_lifetime_days=org.max_key_lifetime_days, created_at=org.created_at,
+        max_key_lifetime_days=org.max_key_lifetime_days,
+        revoke_unused_keys_after_days=org.revoke_unused_keys_after_days,
+        created_at=org.created_at,
         payment_attention=attention, payment_message=PAYMENT_MESSAGE if attention else None)
 
 
@@ -172,6 +198,20 @@ def patch_org(org_id: OrgId, body: OrgPatch, principal: KeyDep,
     audit(session, org_id, principal.actor, "org.updated", f"org:{org_id}",
           fields=sorted(changed))
     return _org_out(session, org)
+
+
+@router.put("/orgs/{org_id}/key-policy",
+            summary="Set the key policy: maximum lifetime, revocation of unused keys",
+            response_model=KeyPolicyOut,
+            responses=problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput))
+def put_key_policy(org_id: OrgId, body: KeyPolicyIn, principal: KeyDep,
+                   session: SessionDep) -> KeyPolicyOut:
+    principal.require_admin(org_id)
+    org = org_service.set_key_policy(
+        session, org_id, max_key_lifetime_days=body.max_key_lifetime_days,
+        revoke_unused_keys_after_days=body.revoke_unused_keys_after_days, actor=principal.actor)
+    return KeyPolicyOut(max_key_lifetime_days=org.max_key_lifetime_days,
+                        revoke_unused_keys_after_days=org.revoke_unused_keys_after_days)
 
 
 @router.get("/orgs/{org_id}/payment-method", summary="The card on file, masked",

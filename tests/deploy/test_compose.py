@@ -184,7 +184,7 @@ def test_named_volumes_are_declared(compose: dict[str, Any]) -> None:
     assert used <= declared, f"undeclared volumes: {sorted(used - declared)}"
 
 
-SECRETS = ("POSTGRES_PASSWORD", "LIFECYCLE_KEY_PEPPER")
+SECRETS = ("POSTGRES_PASSWORD", "LIFECYCLE_KEY_PEPPER", "LIFECYCLE_WEBHOOK_SECRET_KEY")
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}")
 
 

@@ -20,7 +20,8 @@ import yaml
 from tests.support.deploy_support import COMPOSE, ROOT
 
 REQUIRED_ENV = {"POSTGRES_PASSWORD": "compose-config-password",
-                "LIFECYCLE_KEY_PEPPER": "compose-config-pepper-0123456789abcdef"}
+                "LIFECYCLE_KEY_PEPPER": "compose-config-pepper-0123456789abcdef",
+                "LIFECYCLE_WEBHOOK_SECRET_KEY": "compose-config-webhook-key-0123456789ab"}
 
 
 def _compose(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
