@@ -27,17 +27,20 @@ def build_activities(settings: Settings, session_factory: sessionmaker[Session],
     from activities.purge import PurgeActivities
     from activities.subscriptions import SubscriptionActivities
     from activities.sweep import SweepClaimActivities
+    from activities.targets import TargetActivities
     from activities.teardown import TeardownActivities
+    from store.target_set import build_targets
 
     issuer = Issuer(settings.certificate_signer, settings.erasure_ledger_path)
+    targets = build_targets(settings, session_factory)
     teardown = TeardownActivities(session_factory, DatabaseBillingGateway(), start_delivery,
-                                  issuer)
+                                  issuer, targets)
     purge = PurgeActivities(session_factory)
     subscriptions = SubscriptionActivities(session_factory, DatabaseBillingGateway())
     sweep = [*SweepClaimActivities(session_factory).all(),
              *DigestActivities(session_factory, settings.effective_console_url).all(),
              *DeliveryActivities(session_factory, settings, start_delivery=start_delivery).all()]
-    deletion = ProjectDeletionActivities(session_factory, issuer)
+    deletion = ProjectDeletionActivities(session_factory, issuer, targets)
     offboarding = MemberOffboardingActivities(session_factory, start_delivery)
-    return [*teardown.all(), *purge.all(), *subscriptions.all(), *deletion.all(), *sweep,
-            *offboarding.all()]
+    return [*teardown.all(), *purge.all(), *TargetActivities(session_factory, targets).all(),
+            *subscriptions.all(), *deletion.all(), *sweep, *offboarding.all()]

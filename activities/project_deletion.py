@@ -12,7 +12,7 @@ run again after a crash at any line.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import update
@@ -23,6 +23,7 @@ from activities import requests
 from activities.certificates import Issuer, project_payload
 from activities.errors import ORG_NOT_FOUND, final, refuse_leftovers
 from activities.requests import RequestRef
+from activities.targets import extra_targets, target_counts, target_leftovers
 from contracts.project_deletion import (
     DELETION_NOT_REQUESTED,
     PROJECT_NOT_FROZEN,
@@ -44,6 +45,7 @@ from store.models import (
     ProjectDeletionStatus,
     ProjectStatus,
 )
+from store.targets import Scope
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,11 @@ def snapshot_prefix(request_id: str) -> str:
 
 
 class ProjectDeletionActivities:
-    def __init__(self, sessions: sessionmaker[Session], issuer: Issuer | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], issuer: Issuer | None = None,
+                 targets: Mapping[str, Any] | None = None) -> None:
         self.sessions = sessions
         self.issuer = issuer or Issuer()
+        self.targets = dict(targets or {})  # deletion targets by name (store/target_set.py)
 
     def _held(self, session: Session, step: DeletionStep) -> ProjectDeletionRequest:
         """The request, locked, when this run holds it; a final refusal otherwise."""
@@ -104,13 +108,16 @@ class ProjectDeletionActivities:
                 if project is None:
                     raise final(PROJECT_NOT_FROZEN, f"project {step.project_id} is gone and "
                                 "this request never saw it")
-                snapshot = project_deletions.stored_counts(session, step.project_id)
+                snapshot = {**project_deletions.stored_counts(session, step.project_id),
+                            **target_counts(self.targets,
+                                            Scope(step.org_id, step.project_id))}
                 for table, n in snapshot.items():
                     ledger.record(session, step.org_id, prefix + table, n)
             return ProjectFreezeResult(
                 project_name_hash=name_hash(project.name) if project else "",
                 snapshot=snapshot,
-                already_destructive=project is None or project.status is ProjectStatus.DELETING)
+                already_destructive=project is None or project.status is ProjectStatus.DELETING,
+                targets=extra_targets(self.targets))
 
     @activity.defn
     def unfreeze_project(self, step: DeletionStep) -> None:
@@ -149,6 +156,7 @@ class ProjectDeletionActivities:
         fails the deletion loudly instead of certifying it."""
         with self.sessions() as session:
             left = project_deletions.project_rows(session, step.project_id)
+        left.update(target_leftovers(self.targets, Scope(step.org_id, step.project_id)))
         refuse_leftovers(left)
         return left
 

@@ -50,7 +50,7 @@ class PurgeActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def _require_deleting(self, session: Session, step: ProjectStep) -> str:
+    def require_deleting(self, session: Session, step: ProjectStep) -> str:
         """Refuse unless the project is being deleted; the actor for its audit events."""
         if not step.request_id:
             try:
@@ -86,7 +86,7 @@ class PurgeActivities:
         details = activity.info().heartbeat_details
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
         with self.sessions() as session:
-            self._require_deleting(session, step)
+            self.require_deleting(session, step)
             dataset_ids = purge.dataset_ids(session, step.project_id,
                                             starting_at=cursor.dataset_id)
         for dataset_id in dataset_ids:
@@ -114,7 +114,7 @@ class PurgeActivities:
         with self.sessions.begin() as session:
             key = f"projects:{step.project_id}"
             if ledger.recorded(session, step.org_id, key) is None:
-                actor = self._require_deleting(session, step)
+                actor = self.require_deleting(session, step)
                 erased = purge.erase_project(session, step.project_id)
                 ledger.record(session, step.org_id, f"datasets:{step.project_id}",
                               erased["datasets"])

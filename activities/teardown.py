@@ -9,7 +9,7 @@ delete from a live org, whatever happened to the workflow.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +28,7 @@ from activities.errors import (
     refuse_leftovers,
 )
 from activities.requests import RequestRef
+from activities.targets import extra_targets, target_counts, target_leftovers
 from contracts.teardown import (
     CertificateInput,
     FreezeResult,
@@ -54,6 +55,7 @@ from store.models import (
     TeardownRequest,
 )
 from store.plan import find_blockers, owned_counts, stored_counts
+from store.targets import Scope
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +98,14 @@ class TeardownActivities:
 
     def __init__(self, sessions: sessionmaker[Session], billing: BillingGateway,
                  start_delivery: StartDelivery | None = None,
-                 issuer: Issuer | None = None) -> None:
+                 issuer: Issuer | None = None,
+                 targets: Mapping[str, Any] | None = None) -> None:
         self.sessions = sessions
         self.billing = billing
         self.start_delivery = start_delivery
         self.issuer = issuer or Issuer()
+        # Deletion targets by name (store/target_set.py); the relational store is this class.
+        self.targets = dict(targets or {})
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -170,12 +175,15 @@ class TeardownActivities:
             snapshot = {key.split(":", 1)[1]: n for key, n in ledger.entries(
                 session, step.org_id, "snapshot:").items()}
             if not snapshot:
-                snapshot = stored_counts(session, step.org_id)
+                # Under the org's lock: an upload holds it too, so none is half counted.
+                snapshot = {**stored_counts(session, step.org_id),
+                            **target_counts(self.targets, Scope(step.org_id))}
                 for table, n in snapshot.items():
                     ledger.record(session, step.org_id, f"snapshot:{table}", n)
             return FreezeResult(org_name_hash=name_hash(org.name), snapshot=snapshot,
                                 already_destructive=org.status is OrgStatus.DELETING,
-                                grace_seconds=grace, min_grace_seconds=min_grace)
+                                grace_seconds=grace, min_grace_seconds=min_grace,
+                                targets=extra_targets(self.targets))
 
     @activity.defn
     def unfreeze_org(self, step: OrgStep) -> None:
@@ -260,9 +268,11 @@ class TeardownActivities:
 
     @activity.defn
     def verify_nothing_left(self, step: OrgStep) -> dict[str, int]:
-        """Count the org's rows in every registered table; any leftover fails the teardown."""
+        """Count the org's rows in every registered table, and what every other deletion
+        target still holds under the org; any leftover fails the teardown."""
         with self.sessions() as session:
             counts = owned_counts(session, step.org_id)
+        counts.update(target_leftovers(self.targets, Scope(step.org_id)))
         refuse_leftovers(counts)
         return counts
 

@@ -20,6 +20,7 @@ from api.routes import (
     billing,
     certificates,
     contacts,
+    dataset_files,
     datasets,
     keys,
     members,
@@ -42,6 +43,7 @@ from api.text_guard import refuse_hostile_text
 from core.settings import Settings, load_settings, refuse_unsafe
 from core.temporal import TemporalSecurity
 from store.db import make_session_factory, settings_engine
+from store.objects import configured_store
 
 log = logging.getLogger("lifecycle.api")
 
@@ -78,10 +80,12 @@ def create_app(settings: Settings | None = None,
     app.state.session_factory = make_session_factory(engine)
     metrics.install(app, app.state.session_factory)
     app.state.temporal = temporal
+    app.state.objects = configured_store(settings)  # None: dataset files are off
     instrument.instrument(app, settings)
     problems.install(app)
     app.include_router(health.router)
-    for module in (org_directory, orgs, members, projects, project_deletion, datasets, keys,
+    for module in (org_directory, orgs, members, projects, project_deletion, datasets,
+                   dataset_files, keys,
                    quotas, permissions, contacts, subscriptions, billing, audit, teardown,
                    certificates, ops, ops_sweep, webhooks, secret_scanning):
         app.include_router(module.router)

@@ -15,7 +15,9 @@ bodies that are not valid JSON at all.
 
 Two kinds of body are decoded and checked by their own code instead, which can say more: record
 uploads (`checks_own_text`: `services.record_input` names the position of each bad record) and
-the console's forms (`api.console.auth` decodes every field and names the one refused).
+the console's forms (`api.console.auth` decodes every field and names the one refused). Dataset
+files (`opaque_body`) are not text at all: their bytes are stored as sent, streamed to the
+object store without being read here, so only their path and query are checked.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from core.text import KEY_PROBLEM, NUL
 
 NUL_MESSAGE = "text in the request must not contain NUL (U+0000) characters"
 _OWN_CHECK = "__checks_own_text__"
+_OPAQUE = "__opaque_body__"
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +44,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def checks_own_text(endpoint: F) -> F:
     """Mark a route whose body is decoded and checked for card numbers by its own code."""
     setattr(endpoint, _OWN_CHECK, True)
+    return endpoint
+
+
+def opaque_body(endpoint: F) -> F:
+    """Mark a route whose body is opaque bytes it streams itself (never read whole here)."""
+    setattr(endpoint, _OPAQUE, True)
     return endpoint
 
 
@@ -82,6 +91,8 @@ async def refuse_hostile_text(request: Request) -> None:
     if NUL in request.url.path or any(NUL in k or NUL in v
                                       for k, v in request.query_params.multi_items()):
         raise InvalidInput(NUL_MESSAGE)
+    if getattr(getattr(request.scope.get("route"), "endpoint", None), _OPAQUE, False):
+        return
     body = await request.body()
     if b"\x00" in body:
         raise InvalidInput(NUL_MESSAGE)

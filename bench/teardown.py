@@ -1,11 +1,13 @@
 """Teardown benchmark: one big org deleted by the engine, then by plain batched SQL.
 
-`python -m bench.teardown [--records N] [--sqlite]`. The engine phase is the real thing: the
-dev server binary with its SQLite file, `lifecycle worker` as its own process, grace 0; the
-clock runs from the start call to the workflow's result (worker start-up excluded: a production
-worker is long-running). The same shape is then seeded again and deleted by `bench.raw` in this
-process. Both phases start from a vacuumed database, back to back, so the ratio holds on a
-shared machine where absolute times drift.
+`python -m bench.teardown [--records N] [--objects N] [--sqlite]`. The engine phase is the
+real thing: the dev server binary with its SQLite file, `lifecycle worker` as its own process,
+grace 0; the clock runs from the start call to the workflow's result (worker start-up excluded:
+a production worker is long-running). The same shape is then seeded again and deleted by
+`bench.raw` in this process. Both phases start from a vacuumed database, back to back, so the
+ratio holds on a shared machine where absolute times drift. With `--objects N` (20,000 by
+default) an objects phase follows (bench/objects.py): an org's N dataset files deleted by a
+teardown against SeaweedFS, then the same keys by a plain `DeleteObjects` loop.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bench.common import (
     wait_for_pollers,
     worker_process,
 )
+from bench.objects import objects_phase
 from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED, Progress
 from core.histories import run_histories
@@ -170,6 +173,8 @@ async def run(args: argparse.Namespace) -> int:
             raw_s = time.perf_counter() - started
             raw_busy = machine_busy_seconds() - busy_before
             assert_gone(sessions, again.org_id)
+            objs = (await objects_phase(url, settings, sessions, workdir, args.objects,
+                                        args.concurrency) if args.objects else None)
         finally:
             engine.dispose()
     if raw_records != records:
@@ -190,11 +195,22 @@ async def run(args: argparse.Namespace) -> int:
     print(f"parent history     {eng['history']} events in {int(eng['runs'])} run(s)")
     for line in plans:
         print(line)
+    extra: dict[str, object] = {}
+    if objs is not None:
+        n = objs["objects"]
+        print(f"objects            {int(n):,} (SeaweedFS, pages of 1,000)")
+        print(f"engine teardown    {objs['engine_s']:.2f}s  {n / objs['engine_s']:,.0f} objects/s "
+              "(freeze count, noted pages, verifier listing included)")
+        print(f"plain DeleteObjects {objs['raw_s']:.2f}s  {n / objs['raw_s']:,.0f} objects/s")
+        print(f"objects ratio      {objs['engine_s'] / objs['raw_s']:.2f}")
+        extra = {"objects": int(n), "objects_engine_s": objs["engine_s"],
+                 "objects_raw_s": objs["raw_s"],
+                 "objects_ratio": objs["engine_s"] / objs["raw_s"]}
     print(result_line("teardown", ratio, records=records, db=db, engine_s=engine_s,
                       raw_s=raw_s, engine_rps=round(records / engine_s),
                       raw_rps=round(records / raw_s), worker_peak_rss_mb=eng["peak_rss"],
                       worker_idle_rss_mb=eng["idle_rss"], worker_cpu_s=eng["worker_cpu"],
-                      server_cpu_s=eng["server_cpu"], history=eng["history"]))
+                      server_cpu_s=eng["server_cpu"], history=eng["history"], **extra))
     return 0
 
 
@@ -207,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.purge_batch_size)
     parser.add_argument("--concurrency", type=int, default=defaults.purge_concurrency,
                         help="projects purged at once by the engine")
+    parser.add_argument("--objects", type=int, default=20_000,
+                        help="dataset files of the objects phase (0: no objects phase)")
     parser.add_argument("--profile", type=Path, metavar="FILE.json",
                         help="sample the worker with py-spy during the engine phase "
                         "(speedscope JSON; needs py-spy in the venv)")

@@ -77,6 +77,7 @@ class ProjectFreezeResult:
     project_name_hash: str
     snapshot: dict[str, int]
     already_destructive: bool  # a resumed deletion: the point of no return is behind
+    targets: list[str] = field(default_factory=list)  # deletion targets besides the database
 
 
 @dataclass
@@ -123,6 +124,7 @@ class DeletionState:
     verification: dict[str, int] = field(default_factory=dict)
     certificate_id: str | None = None
     last_error: str | None = None
+    targets: list[str] = field(default_factory=list)
 
     def step(self, name: str) -> StepProgress:
         return find_step(self.steps, name)

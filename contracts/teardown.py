@@ -83,6 +83,7 @@ class TeardownState:
     grace_seconds: int = 0
     min_grace_seconds: int = 0
     grace_started: str | None = None
+    targets: list[str] = field(default_factory=list)  # from the freeze (see `FreezeResult`)
 
     def step(self, name: str) -> StepProgress:
         return find_step(self.steps, name)
@@ -106,6 +107,7 @@ class TeardownInput:
     heartbeat_timeout_seconds: int = 30
     step_timeout_seconds: int = 300  # a single-transaction step; a lost worker is retried after it
     carried: TeardownState | None = None
+    target_page_size: int = 1000  # units per page of a deletion target (a DeleteObjects call)
 
 
 @dataclass
@@ -195,6 +197,9 @@ class FreezeResult:
     already_destructive: bool
     grace_seconds: int = 0  # from the request row
     min_grace_seconds: int = 0
+    # The deletion targets besides the relational store the worker runs with (store/targets.py):
+    # the purge runs `purge_target` for each, per project.
+    targets: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -228,6 +233,22 @@ class ProjectStep:
     request_id: str = ""
     # Set by a teardown's purge: the running teardown request of the org.
     teardown_request_id: str = ""
+
+
+@dataclass
+class TargetStep:
+    """One project's purge in one deletion target (a teardown's, or a project deletion's)."""
+
+    target: str
+    project: ProjectStep
+    page_size: int = 1000
+
+
+@dataclass
+class TargetPurgeResult:
+    target: str
+    project_id: str
+    counts: dict[str, int]  # what this target removed, by kind (e.g. objects, bytes)
 
 
 @dataclass

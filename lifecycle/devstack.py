@@ -27,8 +27,8 @@ from typing import TypeVar
 import httpx
 from sqlalchemy.exc import OperationalError
 
-from core import processes
-from core.binaries import MissingBinaryError, temporal_cli
+from core import processes, seaweed
+from core.binaries import MissingBinaryError, seaweedfs, temporal_cli
 from core.logs import configure_logging
 from core.settings import DEV_PEPPER, DEV_WEBHOOK_SECRET_KEY, OPERATOR_TOKEN_FILE, Settings
 from core.temporal import TemporalUnavailableError, wait_for_poller, wait_until_serving
@@ -40,9 +40,10 @@ STOP_TIMEOUT_S = 15.0  # above the worker's graceful shutdown window
 POLL_INTERVAL_S = 0.1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-TEMPORAL, WORKER, API = "Temporal dev server", "worker", "API"
-# The API first, so no new work arrives; Temporal last, so the worker can finish its activities.
-STOP_ORDER = (API, WORKER, TEMPORAL)
+TEMPORAL, WORKER, API, OBJECTS = "Temporal dev server", "worker", "API", "object store"
+# The API first, so no new work arrives; Temporal and the object store last, so the worker can
+# finish its activities.
+STOP_ORDER = (API, WORKER, TEMPORAL, OBJECTS)
 
 T = TypeVar("T")
 
@@ -55,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dev server gRPC port (default: LIFECYCLE_TEMPORAL_PORT)")
     parser.add_argument("--ui-port", type=int,
                         help="Temporal UI port (default: LIFECYCLE_TEMPORAL_UI_PORT)")
+    parser.add_argument("--s3-port", type=int, default=seaweed.DEFAULT_S3_PORT,
+                        help="S3 port of the embedded object store (SeaweedFS; default "
+                             f"{seaweed.DEFAULT_S3_PORT}; not started when "
+                             "LIFECYCLE_OBJECT_STORE_ENDPOINT names one)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class DevPlan:
     temporal_port: int
     ui_port: int
     start_dev_server: bool
+    s3_port: int = seaweed.DEFAULT_S3_PORT
+    start_object_store: bool = True
 
     @classmethod
     def resolve(cls, settings: Settings, args: argparse.Namespace) -> DevPlan:
@@ -85,6 +92,8 @@ class DevPlan:
             temporal_port=temporal_port,
             ui_port=args.ui_port or settings.temporal_ui_port,
             start_dev_server=not external,
+            s3_port=getattr(args, "s3_port", None) or seaweed.DEFAULT_S3_PORT,
+            start_object_store=not settings.object_store_endpoint,
         )
 
     @property
@@ -120,6 +129,8 @@ class DevPlan:
             "LIFECYCLE_ERASURE_LEDGER_DIR": (self.settings.erasure_ledger_dir
                                              or str(self.data_dir / "erasures")),
         })
+        if self.start_object_store:
+            env["LIFECYCLE_OBJECT_STORE_ENDPOINT"] = self.object_store_endpoint
         # Development reaches webhook receivers on this machine (plain http, loopback),
         # unless the user said otherwise; production refuses both.
         env.setdefault("LIFECYCLE_WEBHOOK_ALLOW_HTTP", "true")
@@ -157,6 +168,14 @@ class DevPlan:
             argv += ["--namespace", self.settings.temporal_namespace]
         return argv
 
+    @property
+    def object_store_endpoint(self) -> str:
+        return self.settings.object_store_endpoint or f"http://127.0.0.1:{self.s3_port}"
+
+    def object_store_plan(self) -> seaweed.WeedPlan:
+        """SeaweedFS with its data under the data directory; its inner ports chosen free."""
+        return seaweed.WeedPlan.fresh(self.data_dir / "objects", self.s3_port)
+
     def worker_argv(self) -> list[str]:
         return [sys.executable, "-m", "lifecycle.cli", "worker"]
 
@@ -173,6 +192,8 @@ class DevPlan:
         wanted = [(self.api_host, self.api_port)]
         if self.start_dev_server:
             wanted += [("127.0.0.1", self.temporal_port), ("127.0.0.1", self.ui_port)]
+        if self.start_object_store:
+            wanted.append(("127.0.0.1", self.s3_port))
         return [f"{host}:{port}" for host, port in wanted if not _can_bind(host, port)]
 
     @property
@@ -220,11 +241,13 @@ def run_dev(settings: Settings, args: argparse.Namespace) -> int:
     busy = plan.busy_ports()
     if busy:
         _say("already in use: " + ", ".join(busy) + " (another `lifecycle dev`? pick other "
-             "ports with --api-port/--temporal-port/--ui-port)", error=True)
+             "ports with --api-port/--temporal-port/--ui-port/--s3-port)", error=True)
         return 1
     try:
         if plan.start_dev_server:
             temporal_cli()  # fail before migrating when the binary is missing
+        if plan.start_object_store:
+            seaweedfs()
         _say(f"migrating {plan.settings.shown_database_url}")
         upgrade(plan.database_url)
     except MissingBinaryError as exc:
@@ -300,6 +323,14 @@ async def _start_all(plan: DevPlan, children: list[processes.Child],
                                               output=plan.dev_server_log))
     else:
         _say(f"using the Temporal service at {plan.temporal_address}")
+    if plan.start_object_store:
+        weed = plan.object_store_plan()
+        weed.data_dir.mkdir(parents=True, exist_ok=True)
+        _say(f"starting the object store (SeaweedFS S3) on {weed.endpoint}")
+        children.append(await processes.spawn(OBJECTS, weed.argv(), env,
+                                              output=plan.data_dir / "seaweedfs.log"))
+        await _until(asyncio.to_thread(seaweed.wait_for_s3, weed.endpoint, READY_DEADLINE_S),
+                     children, stop)
     children.append(await processes.spawn(API, plan.api_argv(), env))
     client = await _until(wait_until_serving(plan.temporal_address,
                                              plan.settings.temporal_namespace,
@@ -376,6 +407,10 @@ def _print_banner(plan: DevPlan, operator_token: str,
         if plan.dev_server_log is not None:
             lines.append(f"server log   {plan.dev_server_log}")
     lines.append(f"database     {plan.settings.shown_database_url}")
+    lines.append(f"object store {plan.object_store_endpoint} (bucket "
+                 f"{plan.settings.object_store_bucket}"
+                 + (f", SeaweedFS data in {plan.data_dir / 'objects'})"
+                    if plan.start_object_store else ")"))
     if operator_token:
         lines.append(f"operator     {operator_token}  (generated for this run: the ops views "
                      "and certificates; the CLI reads it from "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from core.problems import Conflict, InvalidInput, NotFound
+from core.problems import Conflict, InvalidInput, NotFound, Unavailable
 from services.guards import active_project, writable_org, writable_project
 from services.names import check_name
 from services.projects import NameTaken
@@ -22,6 +22,7 @@ from store import projects as project_rows
 from store.audit import audit, audit_many
 from store.base import utcnow
 from store.models import Dataset
+from store.objects import ObjectStore, ObjectStoreUnavailable, dataset_prefix
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,14 @@ def create_dataset(session: Session, org_id: str, project_id: str, name: str, *,
 
 
 def delete_dataset(session: Session, org_id: str, project_id: str, dataset_id: str, *,
-                   actor: str, max_records: int) -> int:
-    """Delete a dataset with its records in this transaction; the records deleted.
+                   actor: str, max_records: int, objects: ObjectStore | None = None) -> int:
+    """Delete a dataset with its records in this transaction, and its files from `objects`
+    (when files are on); the records deleted.
 
     A dataset above `max_records` is refused rather than deleted in one long statement that
     would hold the org's lock: such a dataset goes with its project's deletion, which purges in
-    batches.
+    batches. The files go after the rows are deleted and before the commit: an object store
+    that is down refuses the whole request (503, the rows rolled back, a retry finishes).
     """
     writable_project(session, org_id, project_id)
     dataset = dataset_or_404(session, project_id, dataset_id, lock=True)
@@ -99,8 +102,14 @@ def delete_dataset(session: Session, org_id: str, project_id: str, dataset_id: s
             f"{max_records} deleted in one request: delete its project instead",
             record_count=dataset.record_count, max_records=max_records)
     deleted = datasets.delete_dataset(session, dataset)
+    files = 0
+    if objects is not None:
+        try:
+            files = objects.delete_prefix(dataset_prefix(org_id, project_id, dataset_id))
+        except ObjectStoreUnavailable as exc:
+            raise Unavailable(f"{exc}: the dataset is kept, retry later") from None
     audit(session, org_id, actor, "dataset.deleted", f"dataset:{dataset_id}",
-          project_id=project_id, records=deleted)
+          project_id=project_id, records=deleted, files=files)
     return deleted
 
 

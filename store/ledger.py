@@ -59,3 +59,24 @@ def forget(session: Session, org_id: str, key_prefix: str) -> None:
     """Drop recorded counts under `key_prefix` (a cancelled teardown's snapshot)."""
     session.execute(delete(L).where(L.org_id == org_id,
                                     L.key.like(_like_prefix(key_prefix), escape="\\")))
+
+
+def record_new(session: Session, org_id: str, counts: dict[str, int]) -> int:
+    """Record each key of `counts` not recorded yet (one query to find them, one executemany);
+    how many were new. A unit of work noted before it is done, so a retry finds it noted."""
+    if not counts:
+        return 0
+    seen = set(session.scalars(select(L.key).where(L.org_id == org_id,
+                                                   L.key.in_(list(counts)))))
+    rows = [{"org_id": org_id, "key": k, "count": n} for k, n in counts.items() if k not in seen]
+    if rows:
+        session.execute(insert(L), rows)
+    return len(rows)
+
+
+def tally(session: Session, org_id: str, key_prefix: str) -> tuple[int, int]:
+    """How many rows are recorded under `key_prefix`, and the sum of their counts."""
+    rows, value = session.execute(
+        select(func.count(), func.coalesce(func.sum(L.count), 0))
+        .where(L.org_id == org_id, L.key.like(_like_prefix(key_prefix), escape="\\"))).one()
+    return int(rows), int(value)

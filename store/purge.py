@@ -65,3 +65,18 @@ def erase_project(session: Session, project_id: str) -> dict[str, int]:
         "projects": rowcount(session.execute(delete(Project).where(
             Project.id == project_id))),
     }
+
+
+def purge_records(session: Session, project_id: str) -> int:
+    """Every record of the project's datasets, one statement per dataset; how many went.
+
+    For a caller outside an activity (the relational target's `delete`); the teardown's own
+    purge walks the same index in committed batches instead (`next_upper`, `delete_range`).
+    """
+    deleted = 0
+    for dataset_id in dataset_ids(session, project_id):
+        upper = session.scalars(select(func.max(DatasetRecord.id)).where(
+            DatasetRecord.dataset_id == dataset_id)).first()
+        if upper is not None:
+            deleted += delete_range(session, dataset_id, 0, upper)
+    return deleted

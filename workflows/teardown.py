@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeActivities
+    from activities.targets import TargetActivities
     from activities.teardown import TeardownActivities
     from contracts.teardown import (
         CANCELLED,
@@ -49,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
         StepCount,
         StepProgress,
         SubscriptionStep,
+        TargetPurgeResult,
+        TargetStep,
         TeardownFailure,
         TeardownInput,
         TeardownState,
@@ -129,6 +132,7 @@ class OrgTeardownWorkflow:
         self.state.min_grace_seconds = result.min_grace_seconds
         self.state.org_name_hash = result.org_name_hash
         self.state.snapshot = result.snapshot
+        self.state.targets = list(result.targets)
         step.done = 1
         if result.already_destructive:  # a resumed teardown: the point of no return is behind
             self.state.destructive = True
@@ -199,8 +203,14 @@ class OrgTeardownWorkflow:
         gate = asyncio.Semaphore(max(self.inp.purge_concurrency, 1))
 
         async def purge(project_id: str) -> None:
-            async with gate:
-                result = await self._purge_one(project_id)
+            async with gate:  # the database and every other target of the project at once
+                result, others = await asyncio.gather(
+                    self._purge_one(project_id),
+                    asyncio.gather(*(self._purge_target(target, project_id)
+                                     for target in self.state.targets)))
+            for other in others:
+                for kind, count in sorted(other.counts.items()):
+                    self._add_deleted(f"{other.target}.{kind}", count)
             self._add_deleted("dataset_records", result.records)
             self._add_deleted("datasets", result.datasets)
             self._add_deleted("api_keys", result.api_keys)
@@ -232,6 +242,17 @@ class OrgTeardownWorkflow:
             PurgeActivities.purge_project,
             ProjectStep(self.inp.org_id, project_id, self.inp.batch_size,
                         teardown_request_id=self.inp.request_id),
+            start_to_close_timeout=LONG, retry_policy=RETRY,
+            heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
+
+    async def _purge_target(self, target: str, project_id: str) -> TargetPurgeResult:
+        """One project in one deletion target besides the database: one heartbeating activity
+        that resumes from its cursor (activities/targets.py)."""
+        return await workflow.execute_activity_method(
+            TargetActivities.purge_target,
+            TargetStep(target, ProjectStep(self.inp.org_id, project_id, self.inp.batch_size,
+                                           teardown_request_id=self.inp.request_id),
+                       self.inp.target_page_size),
             start_to_close_timeout=LONG, retry_policy=RETRY,
             heartbeat_timeout=timedelta(seconds=self.inp.heartbeat_timeout_seconds))
 

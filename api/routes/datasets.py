@@ -25,6 +25,7 @@ from api.problems import (
     NotFound,
     NotPermitted,
     Unauthorized,
+    Unavailable,
     problem_responses,
 )
 from api.text_guard import checks_own_text
@@ -159,15 +160,18 @@ def get_dataset(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
     return _out(service.dataset_or_404(session, project_id, dataset_id))
 
 
-@router.delete(BASE + "/{dataset_id}", response_model=DatasetDeleted, responses=WRITE_ERRORS,
-               summary="Delete a dataset and its records (admin or the project's key)")
+@router.delete(BASE + "/{dataset_id}", response_model=DatasetDeleted,
+               responses={**WRITE_ERRORS, **problem_responses(Unavailable)},
+               summary="Delete a dataset, its records and its files "
+                       "(admin or the project's key)")
 def delete_dataset(org_id: OrgId, project_id: ProjectId, dataset_id: DatasetId,
-                   principal: KeyDep, session: SessionDep,
-                   settings: SettingsDep) -> DatasetDeleted:
+                   principal: KeyDep, session: SessionDep, settings: SettingsDep,
+                   request: Request) -> DatasetDeleted:
     principal.require_project(org_id, project_id)
     deleted = service.delete_dataset(session, org_id, project_id, dataset_id,
                                      actor=principal.actor,
-                                     max_records=settings.dataset_delete_max_records)
+                                     max_records=settings.dataset_delete_max_records,
+                                     objects=request.app.state.objects)
     return DatasetDeleted(id=dataset_id, records_deleted=deleted)
 
 

@@ -22,8 +22,8 @@ RESULT = re.compile(r"^RESULT name=(?P<name>\w+) ratio=(?P<ratio>[0-9.]+)(?P<res
                     re.MULTILINE)
 
 CASES = [
-    ("teardown", ["--records", "2000"]),
-    ("teardown", ["--records", "2000", "--sqlite"]),
+    ("teardown", ["--records", "2000", "--objects", "300"]),
+    ("teardown", ["--records", "2000", "--sqlite", "--objects", "0"]),
     ("orchestration", ["--orgs", "3"]),
     ("history", ["--projects", "3,5"]),
     ("api", ["--seconds", "1", "--orgs", "2"]),

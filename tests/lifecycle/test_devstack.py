@@ -27,6 +27,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from core.seaweed import s3_answers
 from core.signing import Signer
 from tests.support.ports import free_port
 
@@ -106,6 +107,7 @@ class DevRun:
     temporal_address: str
     ui_port: int
     data_dir: Path
+    s3_endpoint: str
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -148,7 +150,7 @@ class DevRun:
 
 @pytest.fixture
 def dev_run(tmp_path: Path) -> Iterator[DevRun]:
-    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    api_port, temporal_port, ui_port, s3_port = free_port(), free_port(), free_port(), free_port()
     marker = uuid.uuid4().hex
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("LIFECYCLE_")}
@@ -161,10 +163,12 @@ def dev_run(tmp_path: Path) -> Iterator[DevRun]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "lifecycle.cli", "dev", "--api-port", str(api_port),
-             "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
+             "--temporal-port", str(temporal_port), "--ui-port", str(ui_port),
+             "--s3-port", str(s3_port)],
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     run = DevRun(process, log, marker, f"http://127.0.0.1:{api_port}",
-                 f"127.0.0.1:{temporal_port}", ui_port, tmp_path / "data")
+                 f"127.0.0.1:{temporal_port}", ui_port, tmp_path / "data",
+                 f"http://127.0.0.1:{s3_port}")
     yield run
     # A failed test must not leak its stack into the next one.
     if process.poll() is None:
@@ -201,6 +205,7 @@ def test_dev_serves_and_stops_everything_on_sigint(dev_run: DevRun) -> None:
     assert any("temporal server start-dev" in cmd for cmd in commands), commands
     assert any("lifecycle.cli worker" in cmd for cmd in commands), commands
     assert any("uvicorn api.app:create_app" in cmd for cmd in commands), commands
+    assert any("weed mini" in cmd for cmd in commands), commands
     assert set(_marked_processes(dev_run.marker)) >= set(tree)
 
     dev_run.process.send_signal(signal.SIGINT)
@@ -231,6 +236,10 @@ def test_ready_means_the_worker_polls_and_links_use_the_ui_port(dev_run: DevRun)
     assert f"Temporal UI  http://127.0.0.1:{dev_run.ui_port}" in dev_run.output()
     banner_db = [line for line in dev_run.output().splitlines() if "database  " in line]
     assert banner_db and "lifecycle.db" in banner_db[0], dev_run.output()
+    # the object store is up with its data under the data directory, and files go through
+    assert f"object store {dev_run.s3_endpoint}" in dev_run.output()
+    assert s3_answers(dev_run.s3_endpoint)
+    assert (dev_run.data_dir / "objects").is_dir()
     # no operator token was configured: one was generated, shown once, kept for the CLI
     [shown] = [line.split()[1] for line in dev_run.output().splitlines()
                if line.strip().startswith("operator ")]

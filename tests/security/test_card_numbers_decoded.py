@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.console.security import csrf_token
 from core.cards import contains_card_number
 from core.settings import Settings
 from store.models import Organization, PaymentMethod
@@ -27,6 +28,16 @@ def test_the_detector_sees_every_shape_and_not_ordinary_numbers() -> None:
     for fine in ("123456789012345678901234567890", "2026-12-01T10:00:00Z", "tok_1N3x9Q",
                  "5d1e0a3b9c8e4f7a6b5c4d3e2f1a0b9c", "order 4111"):
         assert not contains_card_number(fine), fine
+
+
+def test_the_consoles_own_form_tokens_are_never_taken_for_a_card() -> None:
+    """A form token is 64 hex characters; about one in 250 holds a Luhn-valid run of digits,
+    and refusing it would refuse that form for no reason the user could fix."""
+    tokens = [csrf_token(b"a-pepper-of-the-test", f"binding-{i}") for i in range(5_000)]
+    assert [t for t in tokens if contains_card_number(t)] == []
+    inside = "ab" + "4111111111111111" + "c" * 46
+    assert len(inside) == 64 and not contains_card_number(inside)
+    assert contains_card_number("ab4111111111111111"), "a card beside letters is still a card"
 
 
 async def test_escaped_and_separated_card_numbers_are_refused_and_not_stored(

@@ -32,6 +32,7 @@ class TeardownKnobs(TypedDict, total=False):
     pages_per_run: int
     heartbeat_timeout_seconds: int
     step_timeout_seconds: int
+    target_page_size: int
 
 
 @asynccontextmanager
