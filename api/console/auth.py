@@ -158,10 +158,9 @@ def danger_user(user: Annotated[ConsoleUser, Depends(_signed_in)]) -> ConsoleUse
 def refuse_card_numbers(form: FormData) -> None:
     """Refuse a form with a full card number (or a NUL, or a key) in any decoded field,
     naming the field; each field's own rule (one line for names) is its model's or
-    service's. The CSRF field is the server's own token (64 hex digits, matched before this
-    runs), whose digit runs pass the card check now and then: it is left out."""
+    service's."""
     for name, value in form.multi_items():
-        if not isinstance(value, str) or name == security.CSRF_FIELD:
+        if not isinstance(value, str):
             continue
         if contains_card_number(value):
             raise CardNumberRefused(CARD_NUMBER_MESSAGE, field=name)

@@ -17,16 +17,11 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import FormData
 from temporalio.testing import WorkflowEnvironment
 
 import api
 from api.app import create_app
-from api.console.auth import refuse_card_numbers
-from api.console.security import CSRF_FIELD
 from contracts.teardown import teardown_workflow_id
-from core.cards import contains_card_number
-from core.problems import CardNumberRefused
 from core.settings import Settings
 from core.text import GUARDS
 from lifecycle.cli import main
@@ -203,13 +198,3 @@ def test_the_command_line_refuses_before_sending(argv: list[str],
     err = capsys.readouterr().err
     assert "card number" in err or "one line" in err, err
     assert "4242" not in err and "1111" not in err and "evil" not in err
-
-
-def test_the_csrf_token_is_never_taken_for_a_card_number() -> None:
-    """The token is 64 hex digits of the server's own; some of them hold a digit run that
-    passes the card check (this one does), which refused a sign-in now and then."""
-    token = "a" + "4242424242424242" + "b" * 47
-    assert contains_card_number(token)
-    refuse_card_numbers(FormData([(CSRF_FIELD, token), ("name", "ok")]))
-    with pytest.raises(CardNumberRefused):
-        refuse_card_numbers(FormData([(CSRF_FIELD, token), ("name", "4242424242424242")]))
