@@ -21,9 +21,12 @@ SHAPE = OrgShape(projects=1, datasets_per_project=1, records_per_dataset=3, usag
 
 @pytest.fixture(scope="module")
 async def stack(time_skipping_env: WorkflowEnvironment, postgres_url: str,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+                tmp_path_factory: pytest.TempPathFactory,
+                object_store_endpoint: str) -> AsyncIterator[Stack]:
     async with cli_stack(time_skipping_env.client, postgres_url,
-                         tmp_path_factory.mktemp("cli-projects")) as running:
+                         tmp_path_factory.mktemp("cli-projects"),
+                         object_store_endpoint=object_store_endpoint,
+                         object_store_bucket="cli-projects") as running:
         yield running
 
 
@@ -79,6 +82,18 @@ async def test_projects_and_datasets_from_a_terminal(
     assert "genomics-2" in out and "project-0" in out
     code, out, err = await cli(capsys, "projects", "show", org_id, project, "--json", *url)
     assert code == 0 and json.loads(out)["records"] == 7, err
+
+    blob = tmp_path / "plate.png"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    code, out, err = await cli(capsys, "datasets", "upload", org_id, project, dataset,
+                               str(blob), "--content-type", "image/png", *url)
+    assert code == 0 and "uploaded plate.png (10248 bytes, image/png)" in out, err
+    code, out, err = await cli(capsys, "datasets", "files", org_id, project, dataset, *url)
+    assert code == 0 and "plate.png" in out and "10248" in out, err
+    fetched = tmp_path / "fetched.png"
+    code, out, err = await cli(capsys, "datasets", "download", org_id, project, dataset,
+                               "plate.png", "-o", str(fetched), *url)
+    assert code == 0 and fetched.read_bytes() == blob.read_bytes(), err
 
     code, out, err = await cli(capsys, "datasets", "delete", org_id, project, dataset, *url)
     assert code == 0 and "with 7 records" in out, err

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,13 +45,15 @@ class Stack:
 
 
 @asynccontextmanager
-async def cli_stack(temporal: Client, database_url: str, data_dir: Path) -> AsyncIterator[Stack]:
-    """API + worker + database for a whole module: started once, shared by its tests.
+async def cli_stack(temporal: Client, database_url: str, data_dir: Path,
+                    **changes: Any) -> AsyncIterator[Stack]:
+    """API + worker + database for a whole module: started once, shared by its tests;
+    `changes` are more settings (an object store for dataset files).
 
     Each test seeds its own org, so tests sharing the stack cannot see each other's data.
     """
     settings = Settings(database_url=database_url, data_dir=data_dir,
-                        teardown_grace_seconds=3600, purge_batch_size=50)
+                        teardown_grace_seconds=3600, purge_batch_size=50, **changes)
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     try:
