@@ -5,13 +5,14 @@ spread over the orgs, expiring uniformly from a week before the sweep's instant 
 after it, every 47th revoked, one org frozen. The engine phase is the real thing: the dev
 server binary with its SQLite file, `lifecycle worker` as its own process, mail to a local SMTP
 server, and `KeyExpirySweepWorkflow` started with the input the schedule gives it (plus a fixed
-instant); the clock runs from the start call to the result and covers all four phases (claim
-keys, claim cards, compose digests, deliver). The database is then emptied, seeded again to the
-same keys, and swept by `bench.sweep_raw` (ledger rows and expired markers only: see there);
-then emptied and seeded once more and swept by `bench.sweep_plain`, the plain script a team
-would write instead (the same ledger rows, the same digests rendered by the product's own
-functions, sent over one SMTP connection to the same kind of sink). The RESULT line's `ratio`
-is engine / raw SQL, its `plain_ratio` engine / plain script.
+instant); the clock runs from the start call to the result and covers all five phases (claim
+keys, unused keys, where no org sets the policy, claim cards, compose digests, deliver). The
+database is then emptied, seeded again to the same keys, and swept by `bench.sweep_raw`
+(ledger rows and expired markers only: see there); then emptied and seeded once more and
+swept by `bench.sweep_plain`, the plain script a team would write instead (the same ledger
+rows, the same digests rendered by the product's own functions, sent over one SMTP
+connection to the same kind of sink). The RESULT line's `ratio` is engine / raw SQL, its
+`plain_ratio` engine / plain script.
 Both sides are checked against counts taken from the seeded keys (`bench.sweep_checks`).
 PostgreSQL only: the raw baseline is PostgreSQL SQL.
 """
@@ -49,7 +50,7 @@ from bench.common import (
     worker_process,
 )
 from clients.schedules import sweep_input
-from contracts.sweep import CARDS, COMPOSE, DELIVER, KEYS, SweepInput, SweepResult
+from contracts.sweep import CARDS, COMPOSE, DELIVER, KEYS, UNUSED, SweepInput, SweepResult
 from core.histories import run_histories
 from core.settings import Settings
 from services.seeding import BARE_ORG, seed_org
@@ -63,9 +64,8 @@ from workflows.sweep import KeyExpirySweepWorkflow
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SPREAD = (timedelta(days=-7), timedelta(days=358))
 REVOKED_EVERY = 47
-# The activity type each phase's pages run as, as the history names them. The unused-keys
-# page is a claim like the expiry one and is billed to the claim phase.
-PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_unused_keys": KEYS,
+# The activity type each phase's pages run as, as the history names them.
+PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_unused_keys": UNUSED,
             "sweep_claim_cards": CARDS, "sweep_compose_digests": COMPOSE,
             "sweep_deliver_outbox": DELIVER}
 

@@ -29,6 +29,7 @@ from api.console import (
     routes_projects,
     routes_quotas,
     routes_settings,
+    routes_webhooks,
 )
 from api.console.auth import SignInRequired
 from api.console.render import problem_page, see_other, sign_in_redirect
@@ -75,7 +76,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     router.add_api_route("", _root, methods=["GET"])
     router.add_api_route("/", _root, methods=["GET"])
     for module in (routes_auth, routes_settings, routes_keys, routes_members, routes_projects,
-                   routes_quotas, routes_billing, routes_audit, routes_danger):
+                   routes_quotas, routes_billing, routes_audit, routes_webhooks,
+                   routes_danger):
         router.include_router(module.router)
     if settings.dev_mailbox_dir:  # only `lifecycle dev` sets it
         router.include_router(mailbox.router(Path(settings.dev_mailbox_dir)))

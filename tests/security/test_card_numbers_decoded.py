@@ -7,12 +7,15 @@ separators only, so `4111_1111_1111_1111` and `4111--1111--...` were stored as t
 
 from __future__ import annotations
 
+import random
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.console.security import csrf_token
 from core.cards import contains_card_number
 from core.settings import Settings
+from services.seeding import _payloads as seed_payloads
 from store.models import Organization, PaymentMethod
 from tests.security.hostile import CARD_NUMBERS, SHAPES, json_with_escaped
 from tests.support.api_support import api_client, api_settings, bearer, problem, seed_with_keys
@@ -72,3 +75,9 @@ async def test_escaped_and_separated_card_numbers_are_refused_and_not_stored(
         description = session.scalars(select(Organization.description).where(
             Organization.id == org_id)).one()
         assert not contains_card_number(description)
+
+
+def test_seeded_record_payloads_never_hold_a_card_number() -> None:
+    """Demo and test orgs are scanned for card numbers like any other data."""
+    payloads = [p.decode() for seed in range(200) for p in seed_payloads(random.Random(seed))]
+    assert [p for p in payloads if contains_card_number(p)] == []

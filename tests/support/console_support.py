@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.async_api import Browser, Page, async_playwright
@@ -143,17 +144,17 @@ class Stack:
 
 
 @asynccontextmanager
-async def console_stack(postgres_url: str, data_dir: Path,
-                        temporal: Client) -> AsyncIterator[Stack]:
+async def console_stack(postgres_url: str, data_dir: Path, temporal: Client,
+                        **changes: Any) -> AsyncIterator[Stack]:
     """uvicorn serving the app, a worker on its own task queue, an SMTP server, PostgreSQL
-    and one headless Chromium."""
+    and one headless Chromium; `changes` are more settings of the API and the worker."""
     engine = make_engine(postgres_url)
     sessions = make_session_factory(engine)
     async with AsyncExitStack() as stack:
         inbox, smtp_port = stack.enter_context(smtp_server())
         settings = Settings(database_url=postgres_url, data_dir=data_dir,
                             teardown_grace_seconds=3600, purge_batch_size=50,
-                            smtp_host="127.0.0.1", smtp_port=smtp_port)
+                            smtp_host="127.0.0.1", smtp_port=smtp_port, **changes)
         queue = await stack.enter_async_context(teardown_worker(temporal, settings, sessions))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
