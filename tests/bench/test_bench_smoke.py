@@ -31,6 +31,10 @@ CASES = [
     ("soak", ["--minutes", "0.33", "--clients", "3"]),  # a 20-second soak
 ]
 
+# Figures a bench's RESULT line must carry besides its ratio: the sweep compares the engine
+# with the raw SQL and with the plain script doing the same job.
+REQUIRED_FIELDS = {"sweep": ("raw_s", "plain_s", "plain_ratio")}
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
@@ -45,6 +49,8 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
     fields = dict(pair.split("=", 1) for pair in match["rest"].split())
     assert float(match["ratio"]) > 0
     assert fields, "a RESULT line carries key=value figures beside the ratio"
+    for name in REQUIRED_FIELDS.get(bench, ()):
+        assert float(fields.get(name, "0")) > 0, f"{name} missing from {match[0]}"
 
 
 @pytest.mark.parametrize(("fixture", "expected"), [
