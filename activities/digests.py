@@ -2,10 +2,11 @@
 
 Why a phase of its own after all claim pages: keys are claimed in expiry order, so one org's
 keys are spread over many pages; writing mail per page would send a person several mails per
-sweep. Here each org is one transaction: its pending ledger rows move to `queued` (naming
-their batch) and the outbox rows of the batch are inserted, together or not at all. The
-idempotency keys derive from the sweep, the org and the exact set of reminders, so a retried
-transaction writes the same keys, and a committed one leaves nothing pending to write again.
+sweep. Here each page of orgs is one transaction: one statement moves its pending ledger rows
+to `queued` (each naming its org's batch) and the outbox rows of the page are inserted in one
+batch, together or not at all. The idempotency keys derive from the sweep, the org and the
+exact set of reminders, so a retried page writes the same keys, and a committed one leaves
+nothing pending to write again.
 
 Pending rows left by a sweep that died before this phase are picked up by the next sweep,
 so a crash delays a reminder but never loses it.
@@ -23,13 +24,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import fanout
 from activities.digest_text import Item, email_body, email_subject, item_event
 from contracts.sweep import PageInput, PageResult
 from core import key_policy
 from core.expiry_windows import EXPIRED, card_due_at
 from store import orgs, outbox, reminders, webhooks
-from store.models import ApiKey, Organization, OrgStatus, PaymentStatus, Reminder, Role
+from store.models import (
+    ApiKey,
+    Member,
+    Organization,
+    OrgStatus,
+    PaymentStatus,
+    Reminder,
+    Role,
+)
 
 
 def _digest(text: str, length: int = 16) -> str:
@@ -108,51 +116,64 @@ class DigestActivities:
 
     @activity.defn(name="sweep_compose_digests")
     def compose(self, page: PageInput) -> PageResult:
-        """Write the digests of the next page of orgs that have pending reminders."""
-        with self.sessions() as session:
-            orgs = reminders.orgs_with_pending(session, page.cursor, page.limit)
-            threads = fanout.threads_for(session)
-        result = PageResult(cursor=orgs[-1] if orgs else page.cursor,
-                            done=len(orgs) < page.limit)
-        def compose_org(org_id: str) -> tuple[int, int]:
-            return self._compose_org(org_id, page.sweep_id, page.now)
+        """Write the digests of the next page of orgs that have pending reminders.
 
-        for _, (queued, messages) in fanout.each(orgs, compose_org, threads):
-            result.queued_reminders += queued
-            result.queued_messages += messages
-        return result
-
-    def _compose_org(self, org_id: str, sweep_id: str, now: datetime) -> tuple[int, int]:
+        The page is one transaction: its pending rows are read (and locked) in one query, their
+        subjects in four, every digest is rendered in one pass, one statement moves every row
+        to its new status and the outbox rows go in together. A crash anywhere before the
+        commit leaves the page as it was; a retry computes the same batches, so the same
+        idempotency keys, and a committed page leaves nothing pending to write again.
+        """
         with self.sessions.begin() as session:
-            try:
-                org = orgs.get_org(session, org_id)
-            except orgs.OrgMissing:
-                return 0, 0
-            if org.status != OrgStatus.ACTIVE:
-                return 0, 0  # frozen or deleting: left pending, announced if it comes back
-            keep, drop = _closest_per_subject(reminders.pending_of_org(session, org_id))
+            org_ids = reminders.orgs_with_pending(session, page.cursor, page.limit)
+            queued, messages = self._compose_page(session, org_ids, page.sweep_id, page.now)
+        return PageResult(cursor=org_ids[-1] if org_ids else page.cursor,
+                          done=len(org_ids) < page.limit, queued_reminders=queued,
+                          queued_messages=messages)
+
+    def _compose_page(self, session: Session, org_ids: list[str], sweep_id: str,
+                      now: datetime) -> tuple[int, int]:
+        # Frozen or deleting orgs are left pending, announced if they come back.
+        active = [o for o in orgs.get_orgs(session, org_ids) if o.status == OrgStatus.ACTIVE]
+        ids = [o.id for o in active]
+        pending: dict[str, list[Reminder]] = defaultdict(list)
+        for row in reminders.pending_of_orgs(session, ids):
+            pending[row.org_id].append(row)
+        if not pending:
+            return 0, 0
+        subjects = reminders.subjects_of(session, ids)
+        listening = webhooks.orgs_with_endpoints(session, ids)
+        moves: list[reminders.Move] = []
+        outbox_rows: list[dict[str, Any]] = []
+        queued = hooks = 0
+        for org in active:
+            keep, drop = _closest_per_subject(pending.get(org.id, []))
             if not keep:
-                return 0, 0
-            subjects = reminders.subjects_of(session, org_id, keep)
-            items, recipients_of, void = self._items(org, keep, subjects)
+                continue
+            members = subjects.members.get(org.id, {})
+            items, recipients_of, void = self._items(org, keep, members, subjects)
             live_ids = [r.id for r in keep if r.id not in void]
-            batch = batch_key(sweep_id, org_id, live_ids)
-            reminders.set_status(session, org_id, [r.id for r in drop], reminders.SUPERSEDED)
-            reminders.set_status(session, org_id, sorted(void), reminders.VOID)
-            queued = reminders.set_status(session, org_id, live_ids, reminders.QUEUED, batch)
-            if queued != len(live_ids):
-                # An overlapping sweep moved some of these rows first: start over from the
-                # database's current state rather than announce a partial set twice.
-                raise ApplicationError("reminders changed while composing; retrying")
-            zones = {m.email: m.timezone for m in subjects.members.values()}
-            messages = self._enqueue(session, org, batch, now, items, recipients_of, zones)
-            return len(live_ids), messages
+            batch = batch_key(sweep_id, org.id, live_ids)
+            moves += [reminders.Move(r.id, reminders.SUPERSEDED) for r in drop]
+            moves += [reminders.Move(i, reminders.VOID) for i in sorted(void)]
+            moves += [reminders.Move(i, reminders.QUEUED, batch) for i in live_ids]
+            queued += len(live_ids)
+            zones = {m.email: m.timezone for m in members.values()}
+            outbox_rows += self._emails(org, batch, now, items, recipients_of, zones)
+            if org.id in listening:
+                hooks += self._events(session, org, now, items)
+        if reminders.move(session, moves) != len(moves):
+            # An overlapping sweep moved some of these rows first: start over from the
+            # database's current state rather than announce a partial set twice.
+            raise ApplicationError("reminders changed while composing; retrying")
+        outbox.queue_many(session, outbox_rows)
+        return queued, len(outbox_rows) + hooks
 
     @staticmethod
-    def _items(org: Organization, rows: list[Reminder], subjects: reminders.DigestSubjects
+    def _items(org: Organization, rows: list[Reminder], members: dict[str, Member],
+               subjects: reminders.DigestSubjects
                ) -> tuple[list[Item], dict[str, set[str]], set[int]]:
         """Digest items (ordered by expiry), each item's recipients, and rows now void."""
-        members = subjects.members
         admins = {m.id for m in members.values()
                   if m.role == Role.ADMIN or m.id == org.admin_member_id}
         items: list[Item] = []
@@ -191,25 +212,25 @@ class DigestActivities:
         items.sort(key=lambda i: (i.when, i.kind, i.subject_id, i.window))
         return items, recipients_of, void
 
-    def _enqueue(self, session: Session, org: Organization, batch: str,
-                 now: datetime, items: list[Item], recipients_of: dict[str, set[str]],
-                 zones: dict[str, str]) -> int:
-        """Insert one email per recipient and one webhook event per reminder (queued for each
-        endpoint that wants it); returns the count of outbox messages."""
-        if not items:
-            return 0
+    def _emails(self, org: Organization, batch: str, now: datetime, items: list[Item],
+                recipients_of: dict[str, set[str]], zones: dict[str, str]
+                ) -> list[dict[str, Any]]:
+        """The outbox rows of one org's digest: one email per recipient."""
         per_person: dict[str, list[Item]] = defaultdict(list)
         for item in items:
             for email in sorted(recipients_of[item.subject_id]):
                 per_person[email].append(item)
-        rows: list[dict[str, Any]] = [
+        return [
             dict(idempotency_key=f"{batch}:email:{_digest(email)}", org_id=org.id,
                  channel="email", recipient=email, subject=email_subject(org.name, mine),
                  body=email_body(org.name, mine, now, zones.get(email), org.timezone,
                                  self.console_url))
             for email, mine in sorted(per_person.items())]
-        for row in rows:
-            outbox.queue(session, **row)
+
+    @staticmethod
+    def _events(session: Session, org: Organization, now: datetime, items: list[Item]) -> int:
+        """One webhook event per reminder, queued for each endpoint that wants it (orgs with
+        endpoints only: for the others `emit` would write nothing); returns the messages."""
         hooks = 0
         for item in items:
             if item.window == key_policy.UNUSED_REVOKED:
@@ -217,7 +238,7 @@ class DigestActivities:
             event_type, occurrence, data = item_event(item, now)
             hooks += len(webhooks.emit(session, org.id, event_type, occurrence, data,
                                        now=now).message_keys)
-        return len(rows) + hooks
+        return hooks
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.compose]

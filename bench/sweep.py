@@ -8,7 +8,11 @@ server, and `KeyExpirySweepWorkflow` started with the input the schedule gives i
 instant); the clock runs from the start call to the result and covers all five phases (claim
 keys, unused keys, where no org sets the policy, claim cards, compose digests, deliver). The
 database is then emptied, seeded again to the same keys, and swept by `bench.sweep_raw`
-(ledger rows and expired markers only: see there).
+(ledger rows and expired markers only: see there); then emptied and seeded once more and
+swept by `bench.sweep_plain`, the plain script a team would write instead (the same ledger
+rows, the same digests rendered by the product's own functions, sent over one SMTP
+connection to the same kind of sink). The RESULT line's `ratio` is engine / raw SQL, its
+`plain_ratio` engine / plain script.
 Both sides are checked against counts taken from the seeded keys (`bench.sweep_checks`).
 PostgreSQL only: the raw baseline is PostgreSQL SQL.
 """
@@ -61,8 +65,9 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SPREAD = (timedelta(days=-7), timedelta(days=358))
 REVOKED_EVERY = 47
 # The activity type each phase's pages run as, as the history names them.
-PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_unused_keys": UNUSED, "sweep_claim_cards": CARDS,
-            "sweep_compose_digests": COMPOSE, "sweep_deliver_outbox": DELIVER}
+PHASE_OF = {"sweep_claim_keys": KEYS, "sweep_claim_unused_keys": UNUSED,
+            "sweep_claim_cards": CARDS, "sweep_compose_digests": COMPOSE,
+            "sweep_deliver_outbox": DELIVER}
 
 
 def seed(engine: Engine, sessions: sessionmaker[Session], keys: int, orgs: int,

@@ -9,6 +9,7 @@ either commits before the freeze or is refused after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,14 @@ def get_org(session: Session, org_id: str) -> Organization:
     if org is None:
         raise OrgMissing(org_id)
     return org
+
+
+def get_orgs(session: Session, org_ids: Sequence[str]) -> list[Organization]:
+    """The orgs of these ids that exist, in id order (missing ones are left out)."""
+    if not org_ids:
+        return []
+    return list(session.scalars(select(Organization).where(Organization.id.in_(org_ids))
+                                .order_by(Organization.id)))
 
 
 def org_status(session: Session, org_id: str) -> OrgStatus:

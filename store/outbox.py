@@ -9,10 +9,11 @@ then finds it no longer pending and leaves it alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.idempotency import idempotency_prefix
@@ -54,6 +55,13 @@ def queue(session: Session, *, idempotency_key: str, org_id: str | None, channel
                         attempts=0)
     session.add(msg)
     return msg
+
+
+def queue_many(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add pending messages in one batched insert (`queue`'s fields, one dict per message)."""
+    if rows:
+        session.execute(insert(OutboxMessage), [
+            {**row, "status": PENDING, "attempts": 0} for row in rows])
 
 
 def recipients(session: Session, key_prefix: str) -> list[str]:

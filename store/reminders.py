@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, tuple_, update
+from sqlalchemy import Table, or_, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -171,51 +171,88 @@ def orgs_with_pending(session: Session, after: str, limit: int) -> list[str]:
     return list(session.scalars(query))
 
 
-def pending_of_org(session: Session, org_id: str) -> list[Reminder]:
-    """The org's pending reminders, locked on PostgreSQL so an overlapping sweep skips them."""
-    query = (select(Reminder).where(Reminder.org_id == org_id, Reminder.status == PENDING)
+def pending_of_orgs(session: Session, org_ids: Sequence[str]) -> list[Reminder]:
+    """The pending reminders of these orgs, locked on PostgreSQL so an overlapping sweep skips
+    them (and this one skips theirs)."""
+    if not org_ids:
+        return []
+    query = (select(Reminder).where(Reminder.org_id.in_(org_ids), Reminder.status == PENDING)
              .order_by(Reminder.id).with_for_update(skip_locked=True))
     return list(session.scalars(query))
 
 
 @dataclass(frozen=True)
 class DigestSubjects:
-    """What a digest of one org needs to say about its reminders, read in four queries."""
+    """What the digests of a page of orgs need to say about their reminders, in four queries."""
 
-    members: dict[str, Member]  # by id
+    members: dict[str, dict[str, Member]]  # by org id, then member id
     keys: dict[str, ApiKey]  # by id
     cards: dict[str, PaymentMethod]  # by id
     project_names: dict[str, str]  # by id
 
 
-def subjects_of(session: Session, org_id: str, rows: Sequence[Reminder]) -> DigestSubjects:
-    """The org's members and the keys, cards and projects the reminder rows name."""
-    members = {m.id: m for m in session.scalars(select(Member).where(Member.org_id == org_id))}
-    key_ids = [r.subject_id for r in rows if r.subject_kind == API_KEY]
-    card_ids = [r.subject_id for r in rows if r.subject_kind == CARD]
-    keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(key_ids)))}
+def subjects_of(session: Session, org_ids: Sequence[str]) -> DigestSubjects:
+    """The orgs' members, and the keys, cards and projects their pending reminders name.
+
+    Subjects are found through the ledger (a subquery), not by an id list, so a page of many
+    thousand reminders stays four statements of fixed size."""
+    members: dict[str, dict[str, Member]] = {org_id: {} for org_id in org_ids}
+    for m in session.scalars(select(Member).where(Member.org_id.in_(org_ids))):
+        members[m.org_id][m.id] = m
+
+    def named(kind: str) -> Any:
+        return select(Reminder.subject_id).where(
+            Reminder.org_id.in_(org_ids), Reminder.status == PENDING,
+            Reminder.subject_kind == kind)
+
+    keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(named(API_KEY))))}
     cards = {c.id: c for c in session.scalars(
-        select(PaymentMethod).where(PaymentMethod.id.in_(card_ids)))}
+        select(PaymentMethod).where(PaymentMethod.id.in_(named(CARD))))}
     project_ids = {k.project_id for k in keys.values() if k.project_id}
     projects = dict(session.execute(select(Project.id, Project.name)
                                     .where(Project.id.in_(project_ids))).all())
     return DigestSubjects(members, keys, cards, projects)
 
 
-def set_status(session: Session, org_id: str, ids: Sequence[int], status: str,
-               message_key: str | None = None) -> int:
-    """Move an org's pending rows to `status`; returns how many moved (fewer means someone
-    else won). The org narrows the plan to its rows of `ix_reminders_org_id_status`: by id
-    and status alone, statistics taken before a claim phase made PostgreSQL read every
-    pending row of the ledger for each call."""
-    if not ids:
+@dataclass(frozen=True)
+class Move:
+    """One pending reminder's new status, and the digest batch it went into (if queued)."""
+
+    id: int
+    status: str
+    message_key: str | None = None
+
+
+MOVE_PG_SQL = ("UPDATE reminders AS r SET status = v.status, "
+               "message_key = coalesce(v.message_key, r.message_key) "
+               "FROM (VALUES %s) AS v(id, status, message_key) "
+               "WHERE r.id = v.id AND r.status = 'pending'")
+MOVE_SQLITE_SQL = ("UPDATE reminders SET status = :status, "
+                   "message_key = coalesce(:message_key, message_key) "
+                   "WHERE id = :id AND status = 'pending'")
+
+
+def move(session: Session, moves: Sequence[Move]) -> int:
+    """Move pending rows to their new status in one statement (PostgreSQL: an `UPDATE ... FROM
+    (VALUES ...)`; SQLite, in-process, a compiled-once executemany); returns how many moved:
+    fewer than asked means another sweep moved some first."""
+    if not moves:
         return 0
-    values: dict[str, Any] = {"status": status}
-    if message_key is not None:
-        values["message_key"] = message_key
-    result = session.execute(update(Reminder).where(and_(
-        Reminder.org_id == org_id, Reminder.id.in_(ids), Reminder.status == PENDING))
-        .values(**values))
+    if session.get_bind().dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            # One page of VALUES: the rowcount is then the whole statement's.
+            execute_values(cursor, MOVE_PG_SQL, [(m.id, m.status, m.message_key) for m in moves],
+                           page_size=len(moves))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    result = session.execute(text(MOVE_SQLITE_SQL), [
+        {"id": m.id, "status": m.status, "message_key": m.message_key} for m in moves])
     return int(getattr(result, "rowcount", 0) or 0)
 
 

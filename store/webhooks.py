@@ -107,6 +107,14 @@ def endpoints_of(session: Session, org_id: str) -> list[WebhookEndpoint]:
                                 .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)))
 
 
+def orgs_with_endpoints(session: Session, org_ids: Sequence[str]) -> set[str]:
+    """Which of these orgs have a webhook endpoint at all (the others get no events)."""
+    if not org_ids:
+        return set()
+    return set(session.scalars(select(WebhookEndpoint.org_id).distinct()
+                               .where(WebhookEndpoint.org_id.in_(org_ids))))
+
+
 def get_endpoint(session: Session, org_id: str, endpoint_id: str, *,
                  lock: bool = False) -> WebhookEndpoint | None:
     query = select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id,
