@@ -170,8 +170,10 @@ def _report(samples: list[Sample], warmup_s: float, latencies: Latencies, minute
 
 
 async def run(args: argparse.Namespace) -> int:
-    # A server refuses the public development pepper; the load needs grace windows of 0.
+    # A server refuses the public development pepper and webhook key; the load needs grace
+    # windows of 0.
     os.environ.setdefault("LIFECYCLE_KEY_PEPPER", secrets.token_hex(32))
+    os.environ.setdefault("LIFECYCLE_WEBHOOK_SECRET_KEY", secrets.token_hex(32))
     os.environ["LIFECYCLE_MIN_GRACE_SECONDS"] = "0"
     operator = secrets.token_hex(24)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, \
