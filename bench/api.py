@@ -39,7 +39,6 @@ from pydantic import SecretStr
 from bench.common import (
     cpu_seconds,
     dev_server,
-    free_port,
     result_line,
     say,
     spawn,
@@ -47,6 +46,7 @@ from bench.common import (
     temp_database,
     worker_process,
 )
+from core.ports import free_port
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory

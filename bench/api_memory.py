@@ -26,7 +26,6 @@ import httpx
 from bench.common import (
     DEV_ENV,
     dev_server,
-    free_port,
     peak_rss_mb,
     result_line,
     rss_mb,
@@ -36,6 +35,7 @@ from bench.common import (
     temp_database,
     worker_process,
 )
+from core.ports import free_port
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory

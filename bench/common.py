@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from temporalio.client import Client, WorkflowHistory
 from core import processes
 from core.binaries import temporal_cli
 from core.histories import LOCAL_ACTIVITY_MARKER, run_histories
+from core.ports import free_port
 from core.temporal import wait_until_serving
 from store.db import run_outside_transaction
 from store.migrate import upgrade
@@ -104,13 +104,6 @@ def vacuum(engine: Engine) -> None:
 
 
 # -- processes -------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 async def spawn(name: str, argv: Sequence[str], log: Path,
                 env: Mapping[str, str] | None = None) -> processes.Child:

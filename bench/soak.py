@@ -37,7 +37,6 @@ from sqlalchemy import text
 
 from bench.common import (
     dev_server,
-    free_port,
     result_line,
     rss_mb,
     say,
@@ -47,6 +46,7 @@ from bench.common import (
     worker_process,
 )
 from bench.soak_load import TRANSPORT_ERROR, Mix, seed_orgs, teardown_cycle
+from core.ports import free_port
 from core.settings import Settings
 from store.db import make_engine
 

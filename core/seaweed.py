@@ -10,7 +10,6 @@ store only.
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.binaries import seaweedfs
+from core.ports import free_ports
 
 # Every listening port of `weed mini`, by its flag.
 PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
@@ -28,10 +28,6 @@ PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grp
 DEFAULT_S3_PORT = 8333
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,8 @@ class WeedPlan:
 
     @classmethod
     def fresh(cls, data_dir: Path, s3_port: int = 0) -> WeedPlan:
-        return cls(data_dir, s3_port or free_port(), {flag: free_port() for flag in PORT_FLAGS})
+        ports = free_ports(len(PORT_FLAGS) + 1)
+        return cls(data_dir, s3_port or ports[-1], dict(zip(PORT_FLAGS, ports, strict=False)))
 
     @property
     def endpoint(self) -> str:

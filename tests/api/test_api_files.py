@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.ports import free_port
 from core.problems import OrgFrozen
-from core.seaweed import free_port
 from core.settings import Settings
 from services import dataset_files
 from services.seeding import OrgShape

@@ -43,6 +43,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from clients.teardown import start_teardown
+from core.ports import free_port
 from core.settings import Settings
 from services.teardown import recorded_input
 from store.models import Dataset
@@ -55,7 +56,6 @@ from tests.support.api_support import (
     seed_with_keys,
 )
 from tests.support.db_snapshot import changed, fingerprint
-from tests.support.ports import free_port
 from tests.support.teardown_support import eventually
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.binaries import temporal_cli
-from tests.support.ports import free_port
+from core.ports import free_port
 
 SCALE = max(1, int(os.environ.get("LIFECYCLE_CHAOS_SCALE", "1")))
 

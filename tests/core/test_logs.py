@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 
 from core.keyformat import PREFIX_LEN, generate
 from core.logs import build_handler, configure_logging, wants_json
+from core.ports import free_port
 from core.settings import Settings
 from tests.chaos.support import WorkerProcess
 from tests.support.api_support import (
@@ -39,7 +40,6 @@ from tests.support.api_support import (
 from tests.support.api_support import teardown_status as status
 from tests.support.chatty_workflow import ChattyWorkflow, chatty_activity
 from tests.support.otlp_receiver import otlp_receiver
-from tests.support.ports import free_port
 from tests.support.teardown_support import eventually
 from tests.support.tracing_support import spans_in_memory, traced
 

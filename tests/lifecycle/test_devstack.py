@@ -27,9 +27,9 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from core.ports import free_port
 from core.seaweed import s3_answers
 from core.signing import Signer
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

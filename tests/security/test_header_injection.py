@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from activities.channels import Channels
 from activities.delivery_errors import DeliveryError
 from activities.digest_text import Item, email_subject
+from core.ports import free_port
 from core.settings import Settings
 from store.base import utcnow
 from store.models import Organization
 from tests.support.api_support import api_client, api_settings, bearer, problem, seed_with_keys
 from tests.support.db_snapshot import changed, fingerprint
-from tests.support.ports import free_port
 
 INJECTED = "Bcc: attacker@evil.example"
 LINE_BREAKS = ["\r\n", "\n", "\r", "\u2028", "\x85", "\x0b", "\t"]

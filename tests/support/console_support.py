@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from core.ports import free_port
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org
 from store.db import make_engine, make_session_factory
 from store.models import OutboxMessage
 from tests.support.api_support import running_api
-from tests.support.ports import free_port
 from tests.support.sweep_support import Inbox, smtp_server
 from tests.support.teardown_support import eventually, teardown_worker
 

@@ -34,12 +34,12 @@ from activities.sweep import SweepClaimActivities
 from clients.outbox import blocking_starter
 from contracts.sweep import SweepInput, SweepResult
 from core import keyformat, secretbox, standard_webhooks
+from core.ports import free_port
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
 from store import webhooks
 from store.base import new_id
 from store.models import ApiKey, KeyScope, Member, Organization, OrgStatus
-from tests.support.ports import free_port
 from workflows.outbox import OutboxDeliveryWorkflow
 from workflows.sweep import KeyExpirySweepWorkflow
 

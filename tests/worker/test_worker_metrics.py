@@ -15,9 +15,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.sweep import SweepInput
+from core.ports import free_port
 from core.sdk_metrics import metrics_runtime
 from core.settings import SettingsError, load_settings
-from tests.support.ports import free_port
 from tests.support.teardown_support import eventually
 from worker import main, run_worker
 from workflows.sweep import KeyExpirySweepWorkflow

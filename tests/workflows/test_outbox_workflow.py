@@ -23,12 +23,12 @@ from contracts.outbox import (
 )
 from contracts.teardown import IN_GRACE, CancelRequest
 from core import standard_webhooks
+from core.ports import free_port
 from core.settings import Settings
 from services.seeding import BARE_ORG, SeededOrg, seed_org
 from services.teardown import recorded_input
 from store import contacts
 from store.models import OutboxMessage
-from tests.support.ports import free_port
 from tests.support.sweep_support import (
     Hooks,
     Inbox,
