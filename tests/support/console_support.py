@@ -3,6 +3,7 @@ browser tests, and page load times read from the browser's Navigation Timing."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import statistics
 from collections.abc import AsyncIterator
@@ -87,10 +88,18 @@ class Timings:
     pages: dict[str, list[float]] = field(default_factory=dict)
 
     async def record(self, page: Page, name: str) -> None:
-        await page.wait_for_function(
-            "performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
-        ms = await page.evaluate("(() => { const e = performance.getEntriesByType("
-                                 "'navigation')[0]; return e.loadEventEnd - e.startTime; })()")
+        # Not `wait_for_function`: while it polls, Playwright evaluates its predicate as a
+        # string in the page, which the console's script-src CSP rightly refuses.
+        await page.wait_for_load_state("load")
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            ms = await page.evaluate("(() => { const e = performance.getEntriesByType("
+                                     "'navigation')[0]; return e.loadEventEnd > 0 ? "
+                                     "e.loadEventEnd - e.startTime : null; })()")
+            if ms is not None:
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"{name} never finished loading"
+            await asyncio.sleep(0.01)  # the load event's handlers are still running
         self.pages.setdefault(name, []).append(float(ms))
 
     def report(self) -> str:
