@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 from pydantic import SecretStr
@@ -22,65 +23,58 @@ from tests.support.deploy_support import COMPOSE, ROOT
 from worker import run_worker
 
 
-def _dev_pepper_settings(settings: Settings, **changes: object) -> Settings:
-    return settings.model_copy(update={"key_pepper": SecretStr(DEV_PEPPER),
+@dataclass(frozen=True)
+class DevSecret:
+    """A development value the servers refuse: its setting, variable and the worker's words."""
+
+    field: str
+    variable: str
+    value: str
+    worker_says: str
+
+
+DEV_SECRETS = [
+    DevSecret("key_pepper", "LIFECYCLE_KEY_PEPPER", DEV_PEPPER, "development pepper"),
+    DevSecret("webhook_secret_key", "LIFECYCLE_WEBHOOK_SECRET_KEY", DEV_WEBHOOK_SECRET_KEY,
+              "development key that seals webhook"),
+]
+BY_NAME = pytest.mark.parametrize("secret", DEV_SECRETS, ids=[d.variable for d in DEV_SECRETS])
+
+
+def _with_dev_secret(settings: Settings, secret: DevSecret, **changes: object) -> Settings:
+    return settings.model_copy(update={secret.field: SecretStr(secret.value),
                                        "development": False, **changes})
 
 
-def test_the_api_refuses_to_start_with_the_development_pepper(settings: Settings) -> None:
-    with pytest.raises(SettingsError, match="LIFECYCLE_KEY_PEPPER"):
-        create_app(_dev_pepper_settings(settings))
-    app = create_app(_dev_pepper_settings(settings, development=True))  # `lifecycle dev`
+@BY_NAME
+def test_the_api_refuses_to_start_with_a_development_secret(settings: Settings,
+                                                             secret: DevSecret) -> None:
+    assert getattr(settings, secret.field).get_secret_value() != secret.value
+    with pytest.raises(SettingsError, match=secret.variable):
+        create_app(_with_dev_secret(settings, secret))
+    app = create_app(_with_dev_secret(settings, secret, development=True))  # `lifecycle dev`
     app.state.engine.dispose()
 
 
-async def test_the_worker_refuses_to_start_with_the_development_pepper(
-        settings: Settings) -> None:
-    with pytest.raises(SettingsError, match="development pepper"):
-        await run_worker(_dev_pepper_settings(settings))
+@BY_NAME
+async def test_the_worker_refuses_to_start_with_a_development_secret(
+        settings: Settings, secret: DevSecret) -> None:
+    with pytest.raises(SettingsError, match=secret.worker_says):
+        await run_worker(_with_dev_secret(settings, secret))
 
 
-def test_the_worker_process_exits_naming_the_pepper(settings: Settings) -> None:
-    env = {**os.environ, "LIFECYCLE_KEY_PEPPER": DEV_PEPPER,
+@BY_NAME
+def test_the_worker_process_exits_naming_the_secret(settings: Settings,
+                                                    secret: DevSecret) -> None:
+    env = {**os.environ, secret.variable: secret.value,
            "LIFECYCLE_DATABASE_URL": settings.effective_database_url,
            "LIFECYCLE_TEMPORAL_ADDRESS": "127.0.0.1:1"}
     env.pop("LIFECYCLE_DEVELOPMENT", None)
     done = subprocess.run([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2, done.stderr
-    assert "LIFECYCLE_KEY_PEPPER" in done.stderr
-
-
-def _dev_webhook_key_settings(settings: Settings, **changes: object) -> Settings:
-    return settings.model_copy(update={
-        "webhook_secret_key": SecretStr(DEV_WEBHOOK_SECRET_KEY), "development": False,
-        **changes})
-
-
-def test_the_api_refuses_to_start_with_the_development_webhook_key(settings: Settings) -> None:
-    assert settings.webhook_secret_key.get_secret_value() != DEV_WEBHOOK_SECRET_KEY
-    with pytest.raises(SettingsError, match="LIFECYCLE_WEBHOOK_SECRET_KEY"):
-        create_app(_dev_webhook_key_settings(settings))
-    app = create_app(_dev_webhook_key_settings(settings, development=True))  # `lifecycle dev`
-    app.state.engine.dispose()
-
-
-async def test_the_worker_refuses_to_start_with_the_development_webhook_key(
-        settings: Settings) -> None:
-    with pytest.raises(SettingsError, match="development key that seals webhook"):
-        await run_worker(_dev_webhook_key_settings(settings))
-
-
-def test_the_worker_process_exits_naming_the_webhook_key(settings: Settings) -> None:
-    env = {**os.environ, "LIFECYCLE_WEBHOOK_SECRET_KEY": DEV_WEBHOOK_SECRET_KEY,
-           "LIFECYCLE_DATABASE_URL": settings.effective_database_url,
-           "LIFECYCLE_TEMPORAL_ADDRESS": "127.0.0.1:1"}
-    env.pop("LIFECYCLE_DEVELOPMENT", None)
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2, done.stderr
-    assert "LIFECYCLE_WEBHOOK_SECRET_KEY" in done.stderr
-    assert DEV_WEBHOOK_SECRET_KEY not in done.stderr  # the message names it, never shows it
+    assert secret.variable in done.stderr
+    assert secret.value not in done.stderr  # the message names it, never shows it
 
 
 def test_compose_has_no_default_for_a_secret() -> None:
