@@ -19,7 +19,6 @@ import asyncio
 import os
 import re
 import resource
-import secrets
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from bench.common import (
     cpu_seconds,
     dev_server,
     result_line,
+    run_secrets,
     say,
     spawn,
     stop,
@@ -205,9 +205,9 @@ async def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, \
             temp_database(Path(tmp)) as url:
         workdir = Path(tmp)
-        # A pepper of this run's own: the API refuses the public development one.
-        pepper = secrets.token_hex(32)
-        settings = Settings(database_url=url, key_pepper=SecretStr(pepper))
+        secret_env = run_secrets()
+        settings = Settings(database_url=url,
+                            key_pepper=SecretStr(secret_env["LIFECYCLE_KEY_PEPPER"]))
         engine = make_engine(url)
         with make_session_factory(engine).begin() as session:
             orgs = [seed_org(session, SHAPE, settings.pepper_bytes) for _ in range(args.orgs)]
@@ -218,7 +218,7 @@ async def run(args: argparse.Namespace) -> int:
         queue = f"bench-api-{uuid.uuid4().hex[:6]}"
         runs: list[Run] = []
         async with dev_server(workdir) as temporal:
-            extra = {"LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false", "LIFECYCLE_KEY_PEPPER": pepper}
+            extra = {"LIFECYCLE_SWEEP_SCHEDULE_ENABLED": "false", **secret_env}
             async with worker_process(url, temporal.address, queue, workdir, settings=extra):
                 async with api_server(url, temporal.address, queue, workdir, extra) as (base,
                                                                                         pid):

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -49,6 +50,13 @@ DEV_ENV = {"LIFECYCLE_DEVELOPMENT": "true", "LIFECYCLE_MIN_GRACE_SECONDS": "0"}
 STOP_TIMEOUT_S = 15.0
 # Temporal starts warning about a workflow's history at this many events (the hard limit is 51,200).
 HISTORY_WARN_EVENTS = 10_240
+
+
+def run_secrets() -> dict[str, str]:
+    """Secrets of this run's own for servers started without the development flag: they
+    refuse the public development pepper and webhook secret key."""
+    return {"LIFECYCLE_KEY_PEPPER": secrets.token_hex(32),
+            "LIFECYCLE_WEBHOOK_SECRET_KEY": secrets.token_hex(32)}
 
 
 def say(message: str) -> None:

@@ -39,6 +39,7 @@ from bench.common import (
     dev_server,
     result_line,
     rss_mb,
+    run_secrets,
     say,
     spawn,
     stop,
@@ -172,8 +173,8 @@ def _report(samples: list[Sample], warmup_s: float, latencies: Latencies, minute
 async def run(args: argparse.Namespace) -> int:
     # A server refuses the public development pepper and webhook key; the load needs grace
     # windows of 0.
-    os.environ.setdefault("LIFECYCLE_KEY_PEPPER", secrets.token_hex(32))
-    os.environ.setdefault("LIFECYCLE_WEBHOOK_SECRET_KEY", secrets.token_hex(32))
+    for name, value in run_secrets().items():
+        os.environ.setdefault(name, value)
     os.environ["LIFECYCLE_MIN_GRACE_SECONDS"] = "0"
     operator = secrets.token_hex(24)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, \
