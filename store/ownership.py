@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Select, String, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -55,7 +55,12 @@ def retained(reason: str) -> Callable[[T], T]:
     return register
 
 
-def _count_query(table: Table, chain: tuple[str, ...], org_id: str) -> Select[Any]:
+# The org every count is for: a bound parameter, so the counting statement is built once.
+ORG = bindparam("owner_org", type_=String)
+_STATEMENTS: dict[tuple[object, ...], Select[Any]] = {}
+
+
+def _count_query(table: Table, chain: tuple[str, ...], org_id: Any) -> Select[Any]:
     """COUNT(*) of `table` rows whose chain of foreign keys ends at `org_id`.
 
     A chain through parents is counted as a sum, over the org's parent rows, of a correlated
@@ -86,15 +91,23 @@ def leftover_counts(session: Session, org_id: str, tables: dict[str, Table], *,
                     skip: tuple[str, ...] = (),
                     extra: dict[str, Select[Any]] | None = None) -> dict[str, int]:
     """Rows still held for `org_id` in every registered table but `skip`, zero counts
-    included, plus the one-number queries in `extra`.
+    included, plus the one-number queries in `extra` (written against `ORG`, built once).
 
-    All of them are scalar subqueries of one statement: one round trip and one compiled
-    statement instead of one per table (the teardown plan's cost was mostly the per-query
-    overhead of two dozen tiny counts), and on PostgreSQL one snapshot for every count.
+    All of them are scalar subqueries of one statement, built once per set of tables: one
+    round trip and one compiled statement instead of one per table (the teardown plan's cost
+    was mostly the per-query overhead of two dozen tiny counts), and on PostgreSQL one
+    snapshot for every count.
     """
-    queries = {name: _count_query(tables[name], OWNED[name].chain, org_id)
-               for name in sorted(set(OWNED) - set(skip))}
-    queries.update(extra or {})
-    row = session.execute(select(*(query.scalar_subquery().label(name)
-                                   for name, query in queries.items()))).one()
-    return {name: int(value or 0) for name, value in zip(queries, row, strict=True)}
+    names = sorted(set(OWNED) - set(skip))
+    added = extra or {}
+    key = (*((name, id(tables[name])) for name in names), *((name, id(query))
+                                                           for name, query in added.items()))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        queries = {name: _count_query(tables[name], OWNED[name].chain, ORG) for name in names}
+        queries.update(added)
+        statement = select(*(query.scalar_subquery().label(name)
+                             for name, query in queries.items()))
+        _STATEMENTS[key] = statement
+    row = session.execute(statement, {"owner_org": org_id}).one()
+    return {name: int(value or 0) for name, value in zip([*names, *added], row, strict=True)}

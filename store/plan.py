@@ -23,7 +23,7 @@ from store.models import (
     SubscriptionKind,
     SubscriptionStatus,
 )
-from store.ownership import leftover_counts
+from store.ownership import ORG, leftover_counts
 
 RECORDS_TABLE = "dataset_records"
 
@@ -54,6 +54,10 @@ def owned_counts(session: Session, org_id: str) -> dict[str, int]:
     return leftover_counts(session, org_id, dict(Base.metadata.tables))
 
 
+_STORED_RECORDS = select(func.coalesce(func.sum(Dataset.record_count), 0)) \
+    .where(Dataset.org_id == ORG)
+
+
 def stored_counts(session: Session, org_id: str) -> dict[str, int]:
     """`owned_counts`, with the records read from the datasets' stored counts.
 
@@ -63,10 +67,8 @@ def stored_counts(session: Session, org_id: str) -> dict[str, int]:
     costs one row per dataset instead of one per record. The verifier still counts the rows
     themselves (`owned_counts`): the proof that nothing is left never trusts a stored number.
     """
-    records = select(func.coalesce(func.sum(Dataset.record_count), 0)) \
-        .where(Dataset.org_id == org_id)
     counts = leftover_counts(session, org_id, dict(Base.metadata.tables),
-                             skip=(RECORDS_TABLE,), extra={RECORDS_TABLE: records})
+                             skip=(RECORDS_TABLE,), extra={RECORDS_TABLE: _STORED_RECORDS})
     return dict(sorted(counts.items()))
 
 
