@@ -131,7 +131,8 @@ def authenticate(session: Session, settings: Settings, token: str, *,
             throttle.read(session)
         raise Unauthorized("the API key is malformed")
     lookup = apikeys.key_lookup(session, token[:keyformat.PREFIX_LEN],
-                                throttle.columns() if throttle is not None else ())
+                                throttle.columns() if throttle is not None else (),
+                                throttle.params() if throttle is not None else None)
     if throttle is not None:
         throttle.enforce(lookup.also)
     check = lookup.check

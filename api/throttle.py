@@ -71,8 +71,12 @@ class Throttle:
         self.names = buckets(settings, _client(request), token)
         self.now = utcnow()
 
-    def columns(self) -> list[ScalarSelect[Any]]:
-        return auth_failures.window_columns(self.names, self.now - self.window)
+    def columns(self) -> tuple[ScalarSelect[Any], ...]:
+        """The counts as columns on bound parameters (valued by `params`)."""
+        return auth_failures.window_columns(len(self.names))
+
+    def params(self) -> dict[str, Any]:
+        return auth_failures.window_params(self.names, self.now - self.window)
 
     def enforce(self, values: Sequence[Any]) -> None:
         """429 with Retry-After when a bucket is full, whatever the credential is."""
@@ -87,10 +91,10 @@ class Throttle:
     def read(self, session: Session | None = None) -> None:
         """`enforce` on counts read in `session`, or in a session of its own."""
         if session is not None:
-            self.enforce(session.execute(select(*self.columns())).one())
+            self.enforce(session.execute(select(*self.columns()), self.params()).one())
             return
         with self.sessions() as own:
-            self.enforce(own.execute(select(*self.columns())).one())
+            self.enforce(own.execute(select(*self.columns()), self.params()).one())
 
     def run(self, check: Callable[[], T]) -> T:
         """Run the credential `check`; a failure is recorded in a transaction of its own,

@@ -8,6 +8,7 @@ scope does), so a refused bulk delete leaves every key in place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
+    Select,
     and_,
+    bindparam,
     delete,
     insert,
     literal,
@@ -126,29 +129,39 @@ class KeyLookup:
 
 
 def key_lookup(session: Session, prefix: str,
-               also: Sequence[ColumnElement[Any] | ScalarSelect[Any]] = ()) -> KeyLookup:
-    """The key with this prefix and the states it depends on, and `also`, in one query.
+               also: Sequence[ColumnElement[Any] | ScalarSelect[Any]] = (),
+               params: dict[str, Any] | None = None) -> KeyLookup:
+    """The key with this prefix and the states it depends on, and `also` (columns on bound
+    parameters, valued by `params`, built once by the caller), in one query.
 
     The unique prefix index finds the key; the org, the creator and the project are primary
     key lookups joined to it, so a request costs one round trip instead of four, and every
     answer is read fresh in the request's transaction: a revoke, a freeze or a member removal
     committed before it is seen at once, with no cache to invalidate. The joins hang off a
     one-row select, so `also` (the failed-authentication throttle's counts) is answered even
-    for a prefix nobody holds.
+    for a prefix nobody holds. The statement is built once per `also`: on the hot path of
+    every request, building it cost more CPU than the database took to answer it.
     """
-    one = select(literal(1).label("one")).subquery()
-    found = session.execute(
-        select(ApiKey, Organization.status, Member.role, Member.status, Project.status, *also)
-        .select_from(one)
-        .outerjoin(ApiKey, ApiKey.prefix == prefix)
-        .outerjoin(Organization, Organization.id == ApiKey.org_id)
-        .outerjoin(Member, and_(Member.id == ApiKey.created_by, Member.org_id == ApiKey.org_id))
-        .outerjoin(Project, Project.id == ApiKey.project_id)).one()
+    found = session.execute(_lookup_statement(tuple(also)),
+                            {"key_prefix": prefix, **(params or {})}).one()
     key, org_status, role, member_status, project_status = found[:5]
     check = None if key is None else KeyCheck(
         key=key, org_status=org_status, creator_role=role, creator_status=member_status,
         project_status=project_status)
     return KeyLookup(check, tuple(found[5:]))
+
+
+@functools.lru_cache(maxsize=8)
+def _lookup_statement(also: tuple[ColumnElement[Any] | ScalarSelect[Any], ...]) -> Select[Any]:
+    one = select(literal(1).label("one")).subquery()
+    return (select(ApiKey, Organization.status, Member.role, Member.status, Project.status,
+                   *also)
+            .select_from(one)
+            .outerjoin(ApiKey, ApiKey.prefix == bindparam("key_prefix"))
+            .outerjoin(Organization, Organization.id == ApiKey.org_id)
+            .outerjoin(Member, and_(Member.id == ApiKey.created_by,
+                                    Member.org_id == ApiKey.org_id))
+            .outerjoin(Project, Project.id == ApiKey.project_id))
 
 
 class CreatorGone(Exception):

@@ -8,11 +8,12 @@ size of the current attack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, ScalarSelect, String, delete, func, select
+from sqlalchemy import BindParameter, Index, ScalarSelect, String, bindparam, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.base import Base, BigIntPK, created_column
@@ -29,16 +30,26 @@ class AuthFailure(Base):
     created_at: Mapped[datetime] = created_column()
 
 
-def window_columns(buckets: list[str], since: datetime) -> list[ScalarSelect[Any]]:
-    """Per bucket, its failures since `since` and the oldest of them, as scalar subqueries:
-    the key check selects them in its own statement, so the throttle costs no round trip."""
+@functools.cache
+def window_columns(buckets: int) -> tuple[ScalarSelect[Any], ...]:
+    """Per bucket, its failures since `:since` and the oldest of them, as scalar subqueries
+    on bound parameters (`window_params` gives their values), built once: the key check
+    selects them in its own statement, so the throttle costs no round trip of its own."""
     columns: list[ScalarSelect[Any]] = []
-    for bucket in buckets:
-        within = (AuthFailure.bucket == bucket, AuthFailure.created_at >= since)
+    since: BindParameter[datetime] = bindparam("failures_since")
+    for i in range(buckets):
+        within = (AuthFailure.bucket == bindparam(f"failure_bucket_{i}"),
+                  AuthFailure.created_at >= since)
         columns.append(select(func.count()).where(*within).scalar_subquery())
         columns.append(select(func.min(AuthFailure.created_at)).where(*within)
                        .scalar_subquery())
-    return columns
+    return tuple(columns)
+
+
+def window_params(buckets: list[str], since: datetime) -> dict[str, Any]:
+    """The values of `window_columns(len(buckets))`' parameters."""
+    return {"failures_since": since,
+            **{f"failure_bucket_{i}": bucket for i, bucket in enumerate(buckets)}}
 
 
 def read_columns(buckets: list[str],
@@ -52,7 +63,8 @@ def failures(session: Session, buckets: list[str], now: datetime,
              window: timedelta) -> dict[str, tuple[int, datetime | None]]:
     """Per bucket: its failures within `window` and the oldest of them (when the count will
     first go down)."""
-    values = session.execute(select(*window_columns(buckets, now - window))).one()
+    values = session.execute(select(*window_columns(len(buckets))),
+                             window_params(buckets, now - window)).one()
     return read_columns(buckets, values)
 
 

@@ -85,10 +85,11 @@ def test_throttle_counts_ride_along_for_known_and_unknown_prefixes(
         auth_failures.record_failure(session, ["b" * 64], now, timedelta(minutes=5))
         auth_failures.record_failure(session, ["b" * 64], now, timedelta(minutes=5))
     names = ["b" * 64, "c" * 64]
-    columns = auth_failures.window_columns(names, now - timedelta(minutes=5))
+    columns = auth_failures.window_columns(len(names))
+    params = auth_failures.window_params(names, now - timedelta(minutes=5))
     for prefix, known in ((keys.admin[:12], True), ("olk_t_nokey0", False)):
         with statements(engine) as seen, session_factory() as session:
-            lookup = apikeys.key_lookup(session, prefix, columns)
+            lookup = apikeys.key_lookup(session, prefix, columns, params)
         assert len(seen) == 1
         assert (lookup.check is not None) is known
         counts = auth_failures.read_columns(names, lookup.also)
