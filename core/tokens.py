@@ -13,8 +13,15 @@ import secrets
 
 
 def new_secret() -> str:
-    """32 random bytes (256 bits), URL-safe."""
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe, never starting with `-`.
+
+    People paste these into shells (`lifecycle members accept --token ...`), where a leading
+    dash reads as an option; one draw in 64 began with one. Drawing again keeps ~255.98 bits.
+    """
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 def keyed_hash(pepper: bytes, label: str, secret: str) -> bytes:
