@@ -86,7 +86,7 @@ def batch_of(idempotency_key: str) -> str | None:
 
 def chunks(rows: Sequence[outbox.PendingRow],
            size: int = CHUNK_MESSAGES) -> list[list[int]]:
-    """A page's message ids cut into the units one transaction delivers, in id order: mails
+    """A page's message ids cut into the units one transaction delivers, by first id: mails
     packed up to `size` per chunk, a digest batch's messages always in one chunk (the last one
     marked closes the batch, which needs the others' marks in the same transaction or already
     committed), each webhook alone (see the module's docstring)."""
@@ -106,7 +106,7 @@ def chunks(rows: Sequence[outbox.PendingRow],
         chunk.extend(ids)
     if chunk:
         out.append(chunk)
-    return out
+    return sorted(out)
 
 
 @dataclass
