@@ -6,8 +6,8 @@ the write lock (SQLite) while its messages are sent, one after another, over one
 session; so two senders never send the same row at the same time: the second waits, then sees
 the rows settled and skips them. The accepted messages are then marked `sent` in one statement,
 the digest batches they complete are closed, and the chunk commits once. Why a chunk and not a
-message per transaction: the per-message claim, mark, batch check and commit cost a dozen round
-trips and a WAL flush per mail, several times the mail itself. A page of the sweep is cut into
+message per transaction: the per-message claim, mark, batch check and commit cost seven round
+trips and a WAL flush per mail, more than the mail itself. A page of the sweep is cut into
 chunks of up to `CHUNK_MESSAGES` mails, a digest batch never split; a webhook is a chunk of its
 own, because its attempt writes its endpoint's health and delivery log and may wait out the
 endpoint's timeout, which should hold one endpoint's lock, briefly, not a chunk's. The single
