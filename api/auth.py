@@ -11,8 +11,9 @@ exception is `TeardownKeyDep`, used only by the teardown routes: starting a tear
 the org, and its admin must still be able to watch, cancel or expedite it, so there an admin
 team key of a frozen or deleting org is accepted.
 
-All of it is one indexed query (`store.apikeys.key_check`: the key by its unique prefix, its
-org, creator and project joined by primary key), read fresh in the request's transaction, so a
+All of it is one indexed query (`store.apikeys.key_lookup`: the key by its unique prefix, its
+org, creator and project joined by primary key, and the failed-authentication throttle's
+counts for the caller's address and the key's prefix), read fresh in the request's transaction, so a
 revoke, a freeze or a member removal is refused by the next request on every replica, with no
 cache to invalidate.
 
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
-from api.throttle import guarded
+from api.throttle import Throttle, guarded
 from core import keyformat
 from core.settings import Settings
 from store import apikeys
@@ -116,13 +117,24 @@ def bearer_token(request: Request) -> str:
 
 
 def authenticate(session: Session, settings: Settings, token: str, *,
-                 allow_frozen: bool = False, now: datetime | None = None) -> Principal:
+                 allow_frozen: bool = False, now: datetime | None = None,
+                 throttle: Throttle | None = None) -> Principal:
     """The principal for `token`, or a 401/403 problem; never says which check failed first
-    for an unknown key, so a caller cannot probe prefixes."""
+    for an unknown key, so a caller cannot probe prefixes.
+
+    With `throttle`, its counts are read in the key check's own statement and a full bucket
+    is refused (429) before any answer about the key.
+    """
     now = now or utcnow()
     if keyformat.scope_of(token) is None:
+        if throttle is not None:
+            throttle.read(session)
         raise Unauthorized("the API key is malformed")
-    check = apikeys.key_check(session, token[:keyformat.PREFIX_LEN])
+    lookup = apikeys.key_lookup(session, token[:keyformat.PREFIX_LEN],
+                                throttle.columns() if throttle is not None else ())
+    if throttle is not None:
+        throttle.enforce(lookup.also)
+    check = lookup.check
     row = check.key if check else None
     good = keyformat.matches(token, row.secret_hash if row else _DUMMY_HASH, settings.pepper_bytes)
     if check is None or row is None or not good:
@@ -164,11 +176,12 @@ def _warn_if_expiring(response: Response, principal: Principal) -> None:
 
 def _authenticate(request: Request, session: Session, settings: Settings, *,
                   allow_frozen: bool = False) -> Principal:
-    """`authenticate` behind the failed-authentication throttle."""
+    """`authenticate` behind the failed-authentication throttle, whose counts it reads in the
+    key check's statement."""
     token = bearer_token(request)
-    return guarded(request, settings, token,
-                   lambda: authenticate(session, settings, token, allow_frozen=allow_frozen),
-                   session)
+    throttle = Throttle(request, settings, token)
+    return throttle.run(lambda: authenticate(session, settings, token,
+                                             allow_frozen=allow_frozen, throttle=throttle))
 
 
 def key_principal(request: Request, response: Response, session: SessionDep,

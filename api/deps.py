@@ -19,22 +19,33 @@ from api.temporal import TemporalConnection
 from core.settings import Settings
 from store.webhooks import QUEUED_INFO
 
+# The dependencies that only read `app.state` are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, and a hop there and back costs more than the read itself.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return cast(Engine, request.app.state.engine)
 
 
-def get_temporal_connection(request: Request) -> TemporalConnection:
+async def get_temporal_connection(request: Request) -> TemporalConnection:
+    return _temporal_connection(request)
+
+
+def _temporal_connection(request: Request) -> TemporalConnection:
     return cast(TemporalConnection, request.app.state.temporal)
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     """The factory itself, for the few dependencies that must run a transaction of their own
     and end it before the route's body runs (see `api.auth.key_principal_committed`)."""
+    return _session_factory(request)
+
+
+def _session_factory(request: Request) -> sessionmaker[Session]:
     return cast(sessionmaker[Session], request.app.state.session_factory)
 
 
@@ -47,7 +58,7 @@ def get_session(request: Request) -> Iterator[Session]:
     commits this session early: a route that must end its checks before it waits on a workflow
     runs them in dependencies with transactions of their own (`SessionFactoryDep`).
     """
-    with get_session_factory(request)() as session:
+    with _session_factory(request)() as session:
         try:
             yield session
         except BaseException:
@@ -60,7 +71,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 async def get_temporal_client(request: Request) -> Client:
     try:
-        return await get_temporal_connection(request).get()
+        return await _temporal_connection(request).get()
     except ConnectionError as exc:
         raise Unavailable(str(exc)) from exc
 

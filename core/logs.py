@@ -122,6 +122,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> bool:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # uvicorn sets its own levels (INFO for the access log): ours is the one that holds,
+        # so `LIFECYCLE_LOG_LEVEL=WARNING` also silences each request's access line.
+        logger.setLevel(logging.NOTSET)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # The context travels as fields now; Temporal's adapters would repeat it in the message.

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    delete,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core import keyformat
@@ -103,24 +113,42 @@ class KeyCheck:
 
 
 def key_check(session: Session, prefix: str) -> KeyCheck | None:
-    """The key with this prefix and the states it depends on, in one indexed query.
+    """The key with this prefix and the states it depends on, in one indexed query."""
+    return key_lookup(session, prefix).check
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """A key check's answer, and the values of the columns its caller asked to read along."""
+
+    check: KeyCheck | None
+    also: tuple[Any, ...]
+
+
+def key_lookup(session: Session, prefix: str,
+               also: Sequence[ColumnElement[Any] | ScalarSelect[Any]] = ()) -> KeyLookup:
+    """The key with this prefix and the states it depends on, and `also`, in one query.
 
     The unique prefix index finds the key; the org, the creator and the project are primary
     key lookups joined to it, so a request costs one round trip instead of four, and every
     answer is read fresh in the request's transaction: a revoke, a freeze or a member removal
-    committed before it is seen at once, with no cache to invalidate.
+    committed before it is seen at once, with no cache to invalidate. The joins hang off a
+    one-row select, so `also` (the failed-authentication throttle's counts) is answered even
+    for a prefix nobody holds.
     """
+    one = select(literal(1).label("one")).subquery()
     found = session.execute(
-        select(ApiKey, Organization.status, Member.role, Member.status, Project.status)
-        .join(Organization, Organization.id == ApiKey.org_id)
+        select(ApiKey, Organization.status, Member.role, Member.status, Project.status, *also)
+        .select_from(one)
+        .outerjoin(ApiKey, ApiKey.prefix == prefix)
+        .outerjoin(Organization, Organization.id == ApiKey.org_id)
         .outerjoin(Member, and_(Member.id == ApiKey.created_by, Member.org_id == ApiKey.org_id))
-        .outerjoin(Project, Project.id == ApiKey.project_id)
-        .where(ApiKey.prefix == prefix)).one_or_none()
-    if found is None:
-        return None
-    key, org_status, role, member_status, project_status = found
-    return KeyCheck(key=key, org_status=org_status, creator_role=role,
-                    creator_status=member_status, project_status=project_status)
+        .outerjoin(Project, Project.id == ApiKey.project_id)).one()
+    key, org_status, role, member_status, project_status = found[:5]
+    check = None if key is None else KeyCheck(
+        key=key, org_status=org_status, creator_role=role, creator_status=member_status,
+        project_status=project_status)
+    return KeyLookup(check, tuple(found[5:]))
 
 
 class CreatorGone(Exception):

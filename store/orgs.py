@@ -99,6 +99,26 @@ def update_org(org: Organization, changes: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+@dataclass(frozen=True)
+class OrgView:
+    """An org with its admin's member row and its card: what its basic information shows."""
+
+    org: Organization
+    admin: Member | None
+    card: PaymentMethod | None
+
+
+def org_view(session: Session, org_id: str) -> OrgView | None:
+    """`OrgView` in one statement (the org, its admin and card joined by key): the read every
+    console page starts with, so one round trip instead of three."""
+    found = session.execute(
+        select(Organization, Member, PaymentMethod)
+        .outerjoin(Member, Member.id == Organization.admin_member_id)
+        .outerjoin(PaymentMethod, PaymentMethod.org_id == Organization.id)
+        .where(Organization.id == org_id)).one_or_none()
+    return None if found is None else OrgView(*found)
+
+
 def payment_method(session: Session, org_id: str) -> PaymentMethod | None:
     return session.execute(select(PaymentMethod).where(PaymentMethod.org_id == org_id)
                            ).scalar_one_or_none()

@@ -63,11 +63,10 @@ def stored_counts(session: Session, org_id: str) -> dict[str, int]:
     costs one row per dataset instead of one per record. The verifier still counts the rows
     themselves (`owned_counts`): the proof that nothing is left never trusts a stored number.
     """
+    records = select(func.coalesce(func.sum(Dataset.record_count), 0)) \
+        .where(Dataset.org_id == org_id)
     counts = leftover_counts(session, org_id, dict(Base.metadata.tables),
-                             skip=(RECORDS_TABLE,))
-    counts[RECORDS_TABLE] = int(session.execute(
-        select(func.coalesce(func.sum(Dataset.record_count), 0))
-        .where(Dataset.org_id == org_id)).scalar_one())
+                             skip=(RECORDS_TABLE,), extra={RECORDS_TABLE: records})
     return dict(sorted(counts.items()))
 
 

@@ -150,8 +150,13 @@ class PaymentOut(BaseModel):
 
 
 def _org_out(session: SessionDep, org: Organization) -> OrgOut:
-    admin = orgs.admin_of(session, org)
-    attention = orgs.payment_attention(orgs.payment_method(session, org.id), utcnow())
+    return _view_out(orgs.OrgView(org, orgs.admin_of(session, org),
+                                  orgs.payment_method(session, org.id)))
+
+
+def _view_out(view: orgs.OrgView) -> OrgOut:
+    org, admin = view.org, view.admin
+    attention = orgs.payment_attention(view.card, utcnow())
     return OrgOut(
         id=org.id, name=org.name, description=org.description,
         contact_email=org.contact_email, website=org.website, timezone=org.timezone,
@@ -176,7 +181,10 @@ READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound)
             response_model=OrgOut, responses=READ_ERRORS)
 def get_org(org_id: OrgId, principal: KeyDep, session: SessionDep) -> OrgOut:
     principal.require_team(org_id)
-    return _org_out(session, org_or_404(session, org_id))
+    view = orgs.org_view(session, org_id)
+    if view is None:
+        raise NotFound(f"organization {org_id} does not exist")
+    return _view_out(view)
 
 
 @router.patch("/orgs/{org_id}", summary="Change basic information (never the admin)",

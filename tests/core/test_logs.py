@@ -143,6 +143,23 @@ def test_configure_logging_leaves_an_embedding_setup_alone() -> None:
     assert root.handlers == before
 
 
+def test_uvicorn_loggers_follow_the_configured_level() -> None:
+    """uvicorn sets INFO on its access logger; at `LIFECYCLE_LOG_LEVEL=WARNING` a request
+    must not pay for (or write) an access line."""
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    access = logging.getLogger("uvicorn.access")
+    access.setLevel(logging.INFO)
+    root.handlers.clear()
+    try:
+        assert configure_logging(Settings(log_level="WARNING"), io.StringIO()) is True
+        assert not access.isEnabledFor(logging.INFO)
+        assert access.isEnabledFor(logging.WARNING)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
 @pytest.mark.slow
 async def test_worker_process_logs_json_lines_with_activity_context_and_no_secret(
         local_temporal: WorkflowEnvironment, pg_sessions: sessionmaker[Session],
