@@ -1,20 +1,31 @@
-"""Deliver outbox messages, one transaction per message: a sweep's page, or one message at once.
+"""Deliver outbox messages, a chunk per transaction: a sweep's page, or one message at once.
 
-Both paths send through `_deliver_one`, the one guard: its transaction opens by claiming the row
-(`store.outbox.claim`), which holds the row lock (PostgreSQL) or the write lock (SQLite) while
-the message is sent, so two senders never send the same row at the same time: the second waits,
-then sees it settled and skips it. Marking `sent` is the only change after a successful send.
+Every path sends through `_deliver`, the one guard. Its transaction opens by claiming the whole
+chunk in one statement (`store.outbox.claim`), which holds the chunk's row locks (PostgreSQL) or
+the write lock (SQLite) while its messages are sent, one after another, over one open SMTP
+session; so two senders never send the same row at the same time: the second waits, then sees
+the rows settled and skips them. The accepted messages are then marked `sent` in one statement,
+the digest batches they complete are closed, and the chunk commits once. Why a chunk and not a
+message per transaction: the per-message claim, mark, batch check and commit cost seven round
+trips and a WAL flush per mail, more than the mail itself. A page of the sweep is cut into
+chunks of up to `CHUNK_MESSAGES` mails, a digest batch never split; a webhook is a chunk of its
+own, because its attempt writes its endpoint's health and delivery log and may wait out the
+endpoint's timeout, which should hold one endpoint's lock, briefly, not a chunk's. The single
+message paths (`deliver_message`, `deliver_attempt`) are a chunk of one.
 
-What an error means is decided by `delivery_errors.classify`: an error no retry can fix marks
-the message `failed` with its reason at once; a transient one is counted, and retried until the
-channel's attempt limit. Nothing a channel raises can leave a message pending forever, so one
-poison message never holds up the page, the sweep, or anyone's reminders.
+What an error means is decided by `delivery_errors.classify`, per message: an error no retry
+can fix marks that message `failed` with its reason at once and the chunk goes on; a transient
+one counts the attempt, and the message is retried until the channel's attempt limit. Nothing
+a channel raises can leave a message pending forever, so one poison message never holds up the
+chunk, the page, the sweep, or anyone's reminders.
 
-The honest boundary: if the process dies after the receiver accepted and before the commit,
-the row is still `pending` and the retry sends it again, with the same Message-ID / delivery id.
+The honest boundary: if the process dies after the receiver accepted a message and before the
+chunk's commit, the whole chunk rolls back and stays `pending`, and the retry sends again every
+message of the chunk the receiver had accepted, each with the same Message-ID / delivery id.
 That is at-least-once delivery with a stable id, i.e. exactly once for any receiver that
 dedupes on it (mail clients thread identical Message-IDs; webhook receivers are told to dedupe).
-No design can do better with SMTP, which has no way to ask "did you already take this one?".
+No design can do better with SMTP, which has no way to ask "did you already take this one?";
+a chunk only widens the window from one message to those sent before the crash in its chunk.
 """
 
 from __future__ import annotations
@@ -60,6 +71,9 @@ AfterSend = Callable[[OutboxMessage], None]
 # Starts the at-once delivery of committed messages, by idempotency key (given by the worker).
 StartDelivery = Callable[[Sequence[str]], None]
 DELIVERY_PENDING = "DeliveryPending"  # error type of an attempt a later one may complete
+# Mails per delivery transaction: enough that the claim, the marks and the commit cost little
+# per mail, few enough that a chunk holds its locks for a fraction of a second.
+CHUNK_MESSAGES = 50
 
 
 def batch_of(idempotency_key: str) -> str | None:
@@ -68,6 +82,31 @@ def batch_of(idempotency_key: str) -> str | None:
         return None
     parts = idempotency_key.split(":")
     return ":".join(parts[:4])
+
+
+def chunks(rows: Sequence[outbox.PendingRow],
+           size: int = CHUNK_MESSAGES) -> list[list[int]]:
+    """A page's message ids cut into the units one transaction delivers, by first id: mails
+    packed up to `size` per chunk, a digest batch's messages always in one chunk (the last one
+    marked closes the batch, which needs the others' marks in the same transaction or already
+    committed), each webhook alone (see the module's docstring)."""
+    units: dict[str, list[int]] = {}
+    for row in rows:
+        units.setdefault(batch_of(row.idempotency_key) or f"#{row.id}", []).append(row.id)
+    webhooks = {row.id for row in rows if row.channel == "webhook"}
+    out: list[list[int]] = []
+    chunk: list[int] = []
+    for ids in units.values():
+        if ids[0] in webhooks:
+            out.append(ids)
+            continue
+        if chunk and len(chunk) + len(ids) > size:
+            out.append(chunk)
+            chunk = []
+        chunk.extend(ids)
+    if chunk:
+        out.append(chunk)
+    return sorted(out)
 
 
 @dataclass
@@ -106,28 +145,23 @@ class DeliveryActivities:
             threads = fanout.threads_for(session)
         result = PageResult(cursor=str(rows[-1].id) if rows else page.cursor,
                             done=len(rows) < page.limit)
-        # A digest batch's messages stay in one thread: the last one sent closes the batch,
-        # which needs the others' marks committed (see `_close_batch`).
-        batches: dict[str, list[int]] = {}
-        for row in rows:
-            batches.setdefault(batch_of(row.idempotency_key) or f"#{row.id}", []).append(row.id)
+        keys = {row.id: row.idempotency_key for row in rows}
         local = threading.local()
         retry = 0
         paced: list[str] = []
         with ExitStack() as opened:
-            def deliver_batch(ids: list[int]) -> list[Delivered]:
+            def deliver_chunk(ids: list[int]) -> list[Delivered]:
                 if not hasattr(local, "channels"):  # one SMTP session per thread
                     local.channels = opened.enter_context(Channels(self.settings))
-                return [self._deliver_one(message_id, local.channels) for message_id in ids]
+                return self._deliver(ids, local.channels)
 
-            for ids, outcomes in fanout.each(list(batches.values()), deliver_batch, threads):
+            for ids, outcomes in fanout.each(chunks(rows), deliver_chunk, threads):
                 for message_id, done in zip(ids, outcomes, strict=True):
                     result.sent += done.outcome == SENT
                     result.failed += done.outcome == FAILED
                     if done.outcome == RETRY and done.retry_in is not None:
                         # A webhook waits out its backoff in its own delivery, not the page's.
-                        paced.append(next(r.idempotency_key for r in rows
-                                          if r.id == message_id))
+                        paced.append(keys[message_id])
                     elif done.outcome == RETRY:
                         retry += 1
                     paced.extend(done.follow_up)
@@ -148,7 +182,7 @@ class DeliveryActivities:
             log.warning("outbox delivery: no message %s", inp.idempotency_key)
             return OutboxDeliveryResult(inp.idempotency_key, MISSING)
         with Channels(self.settings) as channels:
-            done = self._deliver_one(message_id, channels)
+            (done,) = self._deliver([message_id], channels)
         self._start(done.follow_up)
         if done.outcome == RETRY:
             raise ApplicationError(f"outbox {message_id} not accepted yet", type=DELIVERY_PENDING,
@@ -170,7 +204,7 @@ class DeliveryActivities:
             return OutboxAttemptResult(inp.idempotency_key, RETRY,
                                        (due - utcnow()).total_seconds())
         with Channels(self.settings) as channels:
-            done = self._deliver_one(message_id, channels)
+            (done,) = self._deliver([message_id], channels)
         self._start(done.follow_up)
         return OutboxAttemptResult(inp.idempotency_key, done.outcome, done.retry_in)
 
@@ -178,25 +212,33 @@ class DeliveryActivities:
         if keys and self.start_delivery is not None:
             self.start_delivery(keys)
 
-    def _deliver_one(self, message_id: int, channels: Channels) -> Delivered:
-        """Claim, send and mark one message: SENT, FAILED, RETRY, or SKIPPED (settled already)."""
+    def _deliver(self, message_ids: Sequence[int], channels: Channels) -> list[Delivered]:
+        """Claim, send and mark a chunk of messages in one transaction: for each, SENT, FAILED,
+        RETRY, or SKIPPED (settled already, by another sender)."""
+        done: dict[int, Delivered] = {}
         with self.sessions.begin() as session:
-            msg = outbox.claim(session, message_id)
-            if msg is None:
-                return Delivered(SKIPPED)
-            attempt = webhook_send.Attempt()
-            try:
-                self._send(session, channels, msg, attempt)
-            except DeliveryError as exc:
-                return self._failed(session, msg, exc, attempt)
-            if self.after_send is not None:
-                self.after_send(msg)
+            claimed = outbox.claim(session, message_ids)
+            sent: list[OutboxMessage] = []
+            settled: list[OutboxMessage] = []  # no longer pending once committed
+            for msg in claimed:
+                attempt = webhook_send.Attempt()
+                try:
+                    self._send(session, channels, msg, attempt)
+                except DeliveryError as exc:
+                    done[msg.id] = self._failed(session, msg, exc, attempt)
+                    if done[msg.id].outcome == FAILED:
+                        settled.append(msg)
+                    continue
+                if self.after_send is not None:
+                    self.after_send(msg)
+                sent.append(msg)
+                if msg.channel == "webhook":
+                    webhook_send.record(session, self.settings, msg, attempt, None, None)
+                done[msg.id] = Delivered(SENT, follow_up=attempt.follow_up)
             now = utcnow()
-            outbox.mark_sent(msg, now)
-            if msg.channel == "webhook":
-                webhook_send.record(session, self.settings, msg, attempt, None, None)
-            self._close_batch(session, msg, now)
-            return Delivered(SENT, follow_up=attempt.follow_up)
+            outbox.mark_sent(session, sent, now)
+            self._close_batches(session, sent + settled, now)
+        return [done.get(message_id, Delivered(SKIPPED)) for message_id in message_ids]
 
     def _failed(self, session: Session, msg: OutboxMessage, exc: DeliveryError,
                 attempt: webhook_send.Attempt) -> Delivered:
@@ -215,7 +257,6 @@ class DeliveryActivities:
             webhook_send.record(session, self.settings, msg, attempt, exc, retry_in)
         if not final:
             return Delivered(RETRY, retry_in, attempt.follow_up)
-        self._close_batch(session, msg, utcnow())
         return Delivered(FAILED, follow_up=attempt.follow_up)
 
     def _send(self, session: Session, channels: Channels, msg: OutboxMessage,
@@ -228,13 +269,18 @@ class DeliveryActivities:
             raise DeliveryError(f"unknown channel {msg.channel!r}", permanent=True)
 
     @staticmethod
-    def _close_batch(session: Session, msg: OutboxMessage, now: datetime) -> None:
-        """Once no message of a digest batch is pending, its reminders count as sent."""
-        batch = batch_of(msg.idempotency_key)
-        if batch is None or msg.org_id is None:
+    def _close_batches(session: Session, settled: Sequence[OutboxMessage],
+                       now: datetime) -> None:
+        """Once no message of a digest batch is pending, its reminders count as sent: the
+        batches these settled messages belong to, checked and closed in two statements."""
+        batches = {batch: msg.org_id for msg in settled
+                   if (batch := batch_of(msg.idempotency_key)) is not None
+                   and msg.org_id is not None}
+        if not batches:
             return
-        if not outbox.pending_in_batch(session, msg.org_id, batch):
-            reminders.mark_batch_sent(session, msg.org_id, batch, now)
+        waiting = outbox.pending_batches(session, batches)
+        reminders.mark_batches_sent(
+            session, {b: org for b, org in batches.items() if b not in waiting}, now)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.deliver, self.deliver_message, self.deliver_attempt]

@@ -1,19 +1,23 @@
-"""Queries of the outbox: queueing a message once, claiming one to send, marking the outcome.
+"""Queries of the outbox: queueing a message once, claiming messages to send, marking the outcome.
 
 Why the claim is an `UPDATE ... SET attempts = attempts + 1 WHERE status = 'pending'` and not a
-read: the statement takes the row lock (PostgreSQL) or the write lock (SQLite) and keeps it until
-the delivering transaction ends, so two senders of one message (the sweep's delivery phase and the
-message's own delivery workflow, or two sweeps) never send it at the same time. The second waits,
-then finds it no longer pending and leaves it alone.
+read: the statement takes the row locks (PostgreSQL) or the write lock (SQLite) and keeps them
+until the delivering transaction ends, so two senders of one message (the sweep's delivery phase
+and the message's own delivery workflow, or two sweeps) never send it at the same time. The
+second waits, then finds it no longer pending and leaves it alone. One statement claims a whole
+chunk: its rows are locked in id order (`SELECT ... ORDER BY id FOR UPDATE` inside the
+`UPDATE`), so two senders claiming overlapping chunks queue on the first row they share instead
+of deadlocking, and after the wait PostgreSQL checks `status = 'pending'` again on the row as
+the other sender committed it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.idempotency import idempotency_prefix
@@ -29,16 +33,18 @@ ERROR_LENGTH = 500  # the `last_error` column
 class PendingRow(NamedTuple):
     id: int
     idempotency_key: str
+    channel: str
 
 
 def pending_page(session: Session, after: int, limit: int) -> list[PendingRow]:
     """The next pending messages after id `after`, in id order (every kind alike), except
     webhooks still waiting out their backoff (their own delivery sends them when it ends)."""
     due = or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
-    rows = session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
+    rows = session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key,
+                                  OutboxMessage.channel).where(
         OutboxMessage.status == PENDING, OutboxMessage.id > after, due)
         .order_by(OutboxMessage.id).limit(limit)).all()
-    return [PendingRow(row.id, row.idempotency_key) for row in rows]
+    return [PendingRow(row.id, row.idempotency_key, row.channel) for row in rows]
 
 
 def find(session: Session, idempotency_key: str) -> OutboxMessage | None:
@@ -83,19 +89,29 @@ def pending_keys(session: Session, key: str) -> list[str]:
         OutboxMessage.status == PENDING).order_by(OutboxMessage.id)))
 
 
-def claim(session: Session, message_id: int) -> OutboxMessage | None:
-    """Count an attempt on a pending message and hold its lock for this transaction; None when
-    it is no longer pending (sent, or failed, by another sender)."""
-    claimed = session.execute(update(OutboxMessage).where(
-        OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
-        .values(attempts=OutboxMessage.attempts + 1))
-    if int(getattr(claimed, "rowcount", 0) or 0) != 1:
-        return None
-    return session.get_one(OutboxMessage, message_id, populate_existing=True)
+def claim(session: Session, message_ids: Sequence[int]) -> list[OutboxMessage]:
+    """Count an attempt on each of these messages that is still pending and hold their locks
+    for this transaction; the claimed ones in id order (the others were sent, or failed, by
+    another sender). One statement, whatever the number of messages."""
+    if not message_ids:
+        return []
+    locked = (select(OutboxMessage.id).where(OutboxMessage.id.in_(message_ids),
+                                             OutboxMessage.status == PENDING)
+              .order_by(OutboxMessage.id).with_for_update())
+    claimed = session.scalars(
+        update(OutboxMessage).where(OutboxMessage.id.in_(locked))
+        .values(attempts=OutboxMessage.attempts + 1).returning(OutboxMessage),
+        execution_options={"populate_existing": True, "synchronize_session": False}).all()
+    return sorted(claimed, key=lambda msg: msg.id)
 
 
-def mark_sent(msg: OutboxMessage, now: datetime) -> None:
-    msg.status, msg.sent_at, msg.last_error = SENT, now, None
+def mark_sent(session: Session, messages: Sequence[OutboxMessage], now: datetime) -> None:
+    """Mark these (claimed) messages sent, in one statement, and so in the session too."""
+    if messages:
+        session.execute(update(OutboxMessage).where(
+            OutboxMessage.id.in_([msg.id for msg in messages]))
+            .values(status=SENT, sent_at=now, last_error=None),
+            execution_options={"synchronize_session": "evaluate"})
 
 
 def note_error(msg: OutboxMessage, reason: str, *, final: bool) -> None:
@@ -105,9 +121,16 @@ def note_error(msg: OutboxMessage, reason: str, *, final: bool) -> None:
         msg.status = FAILED
 
 
-def pending_in_batch(session: Session, org_id: str, batch: str) -> int:
-    """Messages of a digest batch (keys `<batch>:...`) still waiting to be sent."""
+def pending_batches(session: Session, batches: Mapping[str, str]) -> set[str]:
+    """Of these digest batches (batch key -> org id; a batch's messages have keys
+    `<batch>:...`), the ones with a message still waiting to be sent. One query."""
+    if not batches:
+        return set()
     session.flush()
-    return session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.org_id == org_id, OutboxMessage.status == PENDING,
-        OutboxMessage.idempotency_key.startswith(batch + ":", autoescape=True))) or 0
+    of_org: dict[str, list[str]] = {}
+    for batch, org_id in batches.items():
+        of_org.setdefault(org_id, []).append(batch)
+    rows = session.execute(select(OutboxMessage.org_id, OutboxMessage.idempotency_key).where(
+        OutboxMessage.org_id.in_(of_org), OutboxMessage.status == PENDING))
+    return {batch for org_id, key in rows for batch in of_org.get(org_id or "", [])
+            if key.startswith(batch + ":")}

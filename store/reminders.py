@@ -8,7 +8,7 @@ no-ops, so nothing is announced twice and no application-level locking is needed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -256,9 +256,10 @@ def move(session: Session, moves: Sequence[Move]) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def mark_batch_sent(session: Session, org_id: str, message_key: str,
-                    now: datetime) -> None:
-    """Reminders of a digest batch become `sent` once every message of the batch went out."""
-    session.execute(update(Reminder).where(
-        Reminder.org_id == org_id, Reminder.message_key == message_key,
-        Reminder.status == QUEUED).values(status=SENT, sent_at=now))
+def mark_batches_sent(session: Session, batches: Mapping[str, str], now: datetime) -> None:
+    """Reminders of these digest batches (batch key -> org id) become `sent`: every message of
+    each went out. One statement."""
+    if batches:
+        session.execute(update(Reminder).where(
+            Reminder.org_id.in_(set(batches.values())), Reminder.message_key.in_(batches),
+            Reminder.status == QUEUED).values(status=SENT, sent_at=now))

@@ -51,6 +51,7 @@ class Mail:
     message_id: str
     subject: str
     body: str
+    connection: int = 0  # which SMTP session brought it, numbered from 1 in order of arrival
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Inbox:
     mails: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: set[str] = field(default_factory=set)
+    connections: int = 0  # SMTP sessions that delivered at least one mail
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -75,8 +77,12 @@ class Inbox:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = msg.get_content() if not msg.is_multipart() else ""
         with self.lock:
+            connection = getattr(session, "inbox_connection", 0)
+            if not connection:  # the session's first mail
+                self.connections += 1
+                connection = session.inbox_connection = self.connections
             self.mails.append(Mail(tuple(envelope.rcpt_tos), str(msg["Message-ID"]),
-                                   str(msg["Subject"]), str(body)))
+                                   str(msg["Subject"]), str(body), connection))
         return "250 Message accepted for delivery"
 
     def all(self) -> list[Mail]:
