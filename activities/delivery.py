@@ -220,7 +220,16 @@ class DeliveryActivities:
             claimed = outbox.claim(session, message_ids)
             sent: list[OutboxMessage] = []
             settled: list[OutboxMessage] = []  # no longer pending once committed
+            receiver_down = False
             for msg in claimed:
+                if receiver_down:
+                    # The receiver failed the last send for a reason a retry may fix (down,
+                    # hanging until its timeout): the rest of the chunk waits for the page's
+                    # retry, the claim's attempt given back, so the chunk's locks are held for
+                    # one timeout at most, never one per message.
+                    msg.attempts -= 1
+                    done[msg.id] = Delivered(RETRY)
+                    continue
                 attempt = webhook_send.Attempt()
                 try:
                     self._send(session, channels, msg, attempt)
@@ -228,6 +237,7 @@ class DeliveryActivities:
                     done[msg.id] = self._failed(session, msg, exc, attempt)
                     if done[msg.id].outcome == FAILED:
                         settled.append(msg)
+                    receiver_down = not exc.permanent
                     continue
                 if self.after_send is not None:
                     self.after_send(msg)

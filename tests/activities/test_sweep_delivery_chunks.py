@@ -137,6 +137,32 @@ async def test_a_refused_mail_mid_chunk_fails_alone_and_the_rest_are_sent(
                                                           if o is not refused)
 
 
+async def test_a_deferred_mail_mid_chunk_holds_the_rest_back_for_the_retry(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    """A receiver failing for a reason a retry may fix (here a 451; as well a server hanging
+    until the timeout) is not asked again for the rest of the chunk: those wait for the page's
+    retry without an attempt charged, and every mail is still sent once."""
+    inbox, settings = mail
+    orgs = _orgs_with_a_digest_each(session_factory, settings)
+    client = time_skipping_env.client
+    async with sweep_worker(client, settings, session_factory) as queue:
+        await run_sweep(client, queue, T0, deliver=False)
+        in_order = [m.recipient for m in _outbox(session_factory)]
+        deferred = in_order[1]  # the chunk's second mail: one before it, three after it
+        inbox.defer_once.add(deferred)
+        result = await run_sweep(client, queue, T0 + timedelta(minutes=1))
+    rows = _outbox(session_factory)
+    assert [(m.recipient, m.status, m.attempts) for m in rows] == [
+        (to, "sent", 2 if to == deferred else 1) for to in in_order]
+    # the page's retry sent the deferred mail and the three after it (the failed attempt's
+    # one sent mail is in the outbox, not in the retried page's counts)
+    assert result.totals.messages_sent == ORGS - 1
+    # Arrival in id order: the three after the deferred mail were not sent before its retry
+    # (sending on past a failing receiver would have put the deferred one last).
+    assert [m.to[0] for m in inbox.all()] == in_order
+
+
 class CrashAfterSend:
     """Fails once, after the receiver accepted the `nth` mail sent: a process dying mid-chunk,
     with the mails before it (and that one) accepted and nothing of the chunk committed."""

@@ -58,18 +58,24 @@ class Mail:
 class Inbox:
     """What the SMTP server accepted, in order; `unique()` is a receiver deduping Message-IDs.
 
-    Addresses in `refuse` are refused at RCPT TO with 550, as a server without such a mailbox.
+    Addresses in `refuse` are refused at RCPT TO with 550, as a server without such a mailbox;
+    an address in `defer_once` gets a 451 (try again later) the first time only.
     """
 
     mails: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: set[str] = field(default_factory=set)
+    defer_once: set[str] = field(default_factory=set)
     connections: int = 0  # SMTP sessions that delivered at least one mail
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
+        with self.lock:
+            if address in self.defer_once:
+                self.defer_once.discard(address)
+                return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
