@@ -144,7 +144,7 @@ async def test_a_deferred_mail_mid_chunk_holds_the_rest_back_for_the_retry(
     until the timeout) is not asked again for the rest of the chunk: those wait for the page's
     retry without an attempt charged, and every mail is still sent once."""
     inbox, settings = mail
-    orgs = _orgs_with_a_digest_each(session_factory, settings)
+    _orgs_with_a_digest_each(session_factory, settings)
     client = time_skipping_env.client
     async with sweep_worker(client, settings, session_factory) as queue:
         await run_sweep(client, queue, T0, deliver=False)
