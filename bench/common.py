@@ -65,15 +65,6 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def result_line(name: str, ratio: float, **fields: object) -> str:
-    """The one line a collector parses: `RESULT name=<bench> ratio=<x> key=value ...`."""
-    parts = [f"name={name}", f"ratio={ratio:.3f}"]
-    for key, value in fields.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown.replace(' ', '')}")
-    return "RESULT " + " ".join(parts)
-
-
 # -- database --------------------------------------------------------------------------------
 
 def _admin(sql: str) -> None:

@@ -40,7 +40,6 @@ from bench.common import (
     machine_busy_seconds,
     peak_rss_mb,
     profiled,
-    result_line,
     rss_mb,
     say,
     temp_database,
@@ -49,6 +48,7 @@ from bench.common import (
     worker_process,
 )
 from bench.objects import objects_phase
+from bench.results import result_line
 from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED, Progress
 from core.histories import run_histories
