@@ -38,7 +38,6 @@ from pydantic import SecretStr
 from bench.common import (
     cpu_seconds,
     dev_server,
-    result_line,
     run_secrets,
     say,
     spawn,
@@ -46,6 +45,7 @@ from bench.common import (
     temp_database,
     worker_process,
 )
+from bench.results import result_line
 from core.ports import free_port
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org

@@ -27,7 +27,6 @@ from bench.common import (
     DEV_ENV,
     dev_server,
     peak_rss_mb,
-    result_line,
     rss_mb,
     say,
     spawn,
@@ -35,6 +34,7 @@ from bench.common import (
     temp_database,
     worker_process,
 )
+from bench.results import result_line
 from core.ports import free_port
 from core.settings import Settings
 from services.seeding import OrgShape, SeededOrg, seed_org

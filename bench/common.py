@@ -27,6 +27,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
@@ -62,15 +63,6 @@ def run_secrets() -> dict[str, str]:
 def say(message: str) -> None:
     """Progress goes to stderr, so stdout holds only the figures and the RESULT line."""
     print(message, file=sys.stderr, flush=True)
-
-
-def result_line(name: str, ratio: float, **fields: object) -> str:
-    """The one line a collector parses: `RESULT name=<bench> ratio=<x> key=value ...`."""
-    parts = [f"name={name}", f"ratio={ratio:.3f}"]
-    for key, value in fields.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown.replace(' ', '')}")
-    return "RESULT " + " ".join(parts)
 
 
 # -- database --------------------------------------------------------------------------------
@@ -297,24 +289,56 @@ async def wait_for_pollers(client: Client, queue: str, worker: processes.Child,
 # -- histories -------------------------------------------------------------------------------
 
 
-def count_events(history: WorkflowHistory, kind: EventType.ValueType) -> int:
-    return sum(1 for event in history.events if event.event_type == kind)
+def _local_marker(event: HistoryEvent) -> bool:
+    return (event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER)
 
 
 def local_activities(history: WorkflowHistory) -> int:
-    marker = EventType.EVENT_TYPE_MARKER_RECORDED
-    return sum(1 for e in history.events if e.event_type == marker
-               and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER)
+    return sum(1 for event in history.events if _local_marker(event))
 
 
-async def activities_run(client: Client, workflow_id: str, first_run_id: str) -> int:
-    """Activities completed by a workflow, over all its runs.
+@dataclass(frozen=True)
+class ActivityMix:
+    """How a workflow ran its activities: the local ones before its first regular activity was
+    scheduled, the regular ones, the local ones after. A local activity completes inside a
+    workflow task with no server round trip and a regular one costs a task-queue round trip
+    and a workflow task, so a baseline is like with like only when it runs the same mix."""
 
-    Local activities count too: they are the same units of work (the teardown runs its short
-    steps locally), only without the server round trip the trivial baseline pays for each.
-    """
-    done = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-    total = 0
-    for history in await run_histories(client, workflow_id, first_run_id):
-        total += count_events(history, done) + local_activities(history)
-    return total
+    local_before: int
+    regular: int
+    local_after: int
+
+    @property
+    def local(self) -> int:
+        return self.local_before + self.local_after
+
+    @property
+    def total(self) -> int:
+        return self.local + self.regular
+
+    def __str__(self) -> str:
+        return (f"{self.local} local ({self.local_before} before, {self.local_after} after) "
+                f"and {self.regular} regular")
+
+
+def activity_mix(histories: Sequence[WorkflowHistory]) -> ActivityMix:
+    """The mix of a workflow's runs, in order (a continue-as-new chain counts as one)."""
+    before = regular = after = 0
+    scheduled = False
+    for history in histories:
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled = True
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                regular += 1
+            elif _local_marker(event) and scheduled:
+                after += 1
+            elif _local_marker(event):
+                before += 1
+    return ActivityMix(before, regular, after)
+
+
+async def run_mix(client: Client, workflow_id: str, first_run_id: str) -> ActivityMix:
+    """`activity_mix` of a workflow's runs as the server holds them."""
+    return activity_mix(await run_histories(client, workflow_id, first_run_id))

@@ -26,12 +26,12 @@ from bench.common import (
     HISTORY_WARN_EVENTS,
     Temporal,
     dev_server,
-    result_line,
     say,
     temp_database,
     wait_for_pollers,
     worker_process,
 )
+from bench.results import result_line
 from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED
 from core.histories import run_histories

@@ -37,7 +37,6 @@ from sqlalchemy import text
 
 from bench.common import (
     dev_server,
-    result_line,
     rss_mb,
     run_secrets,
     say,
@@ -46,6 +45,7 @@ from bench.common import (
     temp_database,
     worker_process,
 )
+from bench.results import result_line
 from bench.soak_load import TRANSPORT_ERROR, Mix, seed_orgs, teardown_cycle
 from core.ports import free_port
 from core.settings import Settings

@@ -42,13 +42,13 @@ from bench.common import (
     dev_server,
     mail_sink,
     profiled,
-    result_line,
     say,
     temp_database,
     vacuum,
     wait_for_pollers,
     worker_process,
 )
+from bench.results import result_line
 from clients.schedules import sweep_input
 from contracts.sweep import CARDS, COMPOSE, DELIVER, KEYS, UNUSED, SweepInput, SweepResult
 from core.histories import run_histories

@@ -1,13 +1,18 @@
-"""Teardown benchmark: one big org deleted by the engine, then by plain batched SQL.
+"""Teardown benchmark: one big org deleted by the engine, by batched SQL and by one DELETE.
 
 `python -m bench.teardown [--records N] [--objects N] [--sqlite]`. The engine phase is the
 real thing: the dev server binary with its SQLite file, `lifecycle worker` as its own process,
 grace 0; the clock runs from the start call to the workflow's result (worker start-up excluded:
 a production worker is long-running). The same shape is then seeded again and deleted by
-`bench.raw` in this process. Both phases start from a vacuumed database, back to back, so the
-ratio holds on a shared machine where absolute times drift. With `--objects N` (20,000 by
-default) an objects phase follows (bench/objects.py): an org's N dataset files deleted by a
-teardown against SeaweedFS, then the same keys by a plain `DeleteObjects` loop.
+`bench.raw` in this process, keyset batches of the engine's size committed one by one, and
+seeded a third time for the physical limit: all its records removed by ONE plain `DELETE`,
+then the same small tables (`raw.delete_org_at_once`; the records' statement is timed on its
+own, as the counterpart of the engine's `purge_projects` phase, whose records/s over that
+statement's is `purge_vs_delete`). Every phase starts from a freshly seeded, `VACUUM
+ANALYZE`d database, back to back, so the ratios hold on a shared machine where absolute times
+drift. With `--objects N` (20,000 by default) an objects phase follows (bench/objects.py): an
+org's N dataset files deleted by a teardown against SeaweedFS, then the same keys by a plain
+`DeleteObjects` loop.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +40,6 @@ from bench.common import (
     machine_busy_seconds,
     peak_rss_mb,
     profiled,
-    result_line,
     rss_mb,
     say,
     temp_database,
@@ -42,6 +48,7 @@ from bench.common import (
     worker_process,
 )
 from bench.objects import objects_phase
+from bench.results import result_line
 from clients.teardown import start_teardown
 from contracts.teardown import COMPLETED, Progress
 from core.histories import run_histories
@@ -54,6 +61,7 @@ from store.models import Dataset
 from store.plan import owned_counts
 
 PROJECTS = 20
+T = TypeVar("T")
 DATASETS_PER_PROJECT = 5
 
 
@@ -120,12 +128,13 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
             raise SystemExit(f"teardown ended {progress.status}: {progress.last_error}")
         histories = await run_histories(temporal.client, handle.id, handle.result_run_id or "")
     sizes = [len(h.events) for h in histories]
-    say("engine step times: " + ", ".join(f"{name} {secs:.2f}s"
-                                           for name, secs in step_seconds(progress)))
+    steps = step_seconds(progress)
+    say("engine step times: " + ", ".join(f"{name} {secs:.2f}s" for name, secs in steps))
     worker_cpu, server_cpu, busy = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
     say(f"engine CPU: worker {worker_cpu:.2f}s, dev server {server_cpu:.2f}s, "
         f"rest of the machine (PostgreSQL, others) {busy - worker_cpu - server_cpu:.2f}s")
-    return {"seconds": seconds, "idle_rss": idle_rss, "peak_rss": peak,
+    return {"seconds": seconds, "purge_s": dict(steps)["purge_projects"],
+            "idle_rss": idle_rss, "peak_rss": peak,
             "worker_cpu": worker_cpu, "server_cpu": server_cpu, "busy_cpu": busy,
             "runs": float(len(sizes)), "history": "/".join(str(n) for n in sizes)}
 
@@ -150,6 +159,20 @@ def explain_purge(engine: Engine, org_id: str, batch: int) -> list[str]:
     return lines
 
 
+def baseline(engine: Engine, sessions: sessionmaker[Session], shape: OrgShape,
+             settings: Settings, delete: Callable[[str], T]) -> tuple[T, float, float]:
+    """The shape seeded again and vacuumed, then `delete(org_id)` timed on it: (its answer,
+    seconds, CPU seconds of the whole machine meanwhile). Every baseline starts where the engine
+    started, and must leave nothing of the org behind."""
+    org = seed(engine, sessions, shape, settings)
+    busy_before, started = machine_busy_seconds(), time.perf_counter()
+    answer = delete(org.org_id)
+    seconds = time.perf_counter() - started
+    busy = machine_busy_seconds() - busy_before
+    assert_gone(sessions, org.org_id)
+    return answer, seconds, busy
+
+
 async def run(args: argparse.Namespace) -> int:
     shape = org_shape(args.records)
     with tempfile.TemporaryDirectory(prefix="bench-teardown-") as tmp, \
@@ -167,26 +190,35 @@ async def run(args: argparse.Namespace) -> int:
                                      args.concurrency, args.profile)
             assert_gone(sessions, org.org_id)
             say(f"engine: {eng['seconds']:.2f}s; reseeding for the raw baseline")
-            again = seed(engine, sessions, shape, settings)
-            busy_before, started = machine_busy_seconds(), time.perf_counter()
-            raw_records = raw.delete_org(engine, again.org_id, args.batch_size)
-            raw_s = time.perf_counter() - started
-            raw_busy = machine_busy_seconds() - busy_before
-            assert_gone(sessions, again.org_id)
+            raw_records, raw_s, raw_busy = baseline(
+                engine, sessions, shape, settings,
+                lambda org_id: raw.delete_org(engine, org_id, args.batch_size))
+            say(f"raw SQL: {raw_s:.2f}s; reseeding for the plain DELETE")
+            (delete_records, records_s), delete_s, _ = baseline(
+                engine, sessions, shape, settings,
+                lambda org_id: raw.delete_org_at_once(engine, org_id))
             objs = (await objects_phase(url, settings, sessions, workdir, args.objects,
                                         args.concurrency) if args.objects else None)
         finally:
             engine.dispose()
-    if raw_records != records:
-        raise SystemExit(f"raw baseline deleted {raw_records} records, engine {records}")
-    engine_s = float(eng["seconds"])
+    for name, deleted in (("raw baseline", raw_records), ("plain DELETE", delete_records)):
+        if deleted != records:
+            raise SystemExit(f"{name} deleted {deleted} records, engine {records}")
+    engine_s, purge_s = float(eng["seconds"]), float(eng["purge_s"])
     ratio = engine_s / raw_s
+    purge_vs_delete = records_s / purge_s
     db = "sqlite" if args.sqlite else "postgresql"
     print(f"records            {records:,} ({db}, batch {args.batch_size}, "
           f"concurrency {args.concurrency})")
     print(f"engine             {engine_s:.2f}s  {records / engine_s:,.0f} records/s")
     print(f"raw SQL            {raw_s:.2f}s  {records / raw_s:,.0f} records/s")
-    print(f"ratio              {ratio:.2f}  (goal <= 1.3)")
+    print(f"plain DELETE       {delete_s:.2f}s  {records / delete_s:,.0f} records/s "
+          f"(the records' one statement {records_s:.2f}s, then the small tables)")
+    print(f"ratio              {ratio:.2f}  (goal <= 1.2 at 1,000,000 records); "
+          f"vs plain DELETE {engine_s / delete_s:.2f}")
+    print(f"purge rate         engine purge_projects {purge_s:.2f}s "
+          f"{records / purge_s:,.0f} records/s, one DELETE {records / records_s:,.0f} "
+          f"records/s: {purge_vs_delete:.2f} of it (goal >= 0.8)")
     print(f"worker RSS         idle {eng['idle_rss']:.0f} MB, peak {eng['peak_rss']:.0f} MB "
           "(goal < 250 MB)")
     print(f"CPU seconds        engine: worker {eng['worker_cpu']:.2f}, dev server "
@@ -195,23 +227,27 @@ async def run(args: argparse.Namespace) -> int:
     print(f"parent history     {eng['history']} events in {int(eng['runs'])} run(s)")
     for line in plans:
         print(line)
-    extra: dict[str, object] = {}
-    if objs is not None:
-        n = objs["objects"]
-        print(f"objects            {int(n):,} (SeaweedFS, pages of 1,000)")
-        print(f"engine teardown    {objs['engine_s']:.2f}s  {n / objs['engine_s']:,.0f} objects/s "
-              "(freeze count, noted pages, verifier listing included)")
-        print(f"plain DeleteObjects {objs['raw_s']:.2f}s  {n / objs['raw_s']:,.0f} objects/s")
-        print(f"objects ratio      {objs['engine_s'] / objs['raw_s']:.2f}")
-        extra = {"objects": int(n), "objects_engine_s": objs["engine_s"],
-                 "objects_raw_s": objs["raw_s"],
-                 "objects_ratio": objs["engine_s"] / objs["raw_s"]}
+    extra = objects_report(objs) if objs is not None else {}
     print(result_line("teardown", ratio, records=records, db=db, engine_s=engine_s,
-                      raw_s=raw_s, engine_rps=round(records / engine_s),
+                      raw_s=raw_s, delete_s=delete_s, delete_records_s=records_s,
+                      purge_s=purge_s, purge_vs_delete=purge_vs_delete,
+                      delete_ratio=engine_s / delete_s, engine_rps=round(records / engine_s),
                       raw_rps=round(records / raw_s), worker_peak_rss_mb=eng["peak_rss"],
                       worker_idle_rss_mb=eng["idle_rss"], worker_cpu_s=eng["worker_cpu"],
                       server_cpu_s=eng["server_cpu"], history=eng["history"], **extra))
     return 0
+
+
+def objects_report(objs: dict[str, float]) -> dict[str, object]:
+    """Print the objects phase's figures; its fields of the RESULT line."""
+    n = objs["objects"]
+    print(f"objects            {int(n):,} (SeaweedFS, pages of 1,000)")
+    print(f"engine teardown    {objs['engine_s']:.2f}s  {n / objs['engine_s']:,.0f} objects/s "
+          "(freeze count, noted pages, verifier listing included)")
+    print(f"plain DeleteObjects {objs['raw_s']:.2f}s  {n / objs['raw_s']:,.0f} objects/s")
+    print(f"objects ratio      {objs['engine_s'] / objs['raw_s']:.2f}")
+    return {"objects": int(n), "objects_engine_s": objs["engine_s"],
+            "objects_raw_s": objs["raw_s"], "objects_ratio": objs["engine_s"] / objs["raw_s"]}
 
 
 def main(argv: list[str] | None = None) -> int:

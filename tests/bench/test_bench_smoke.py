@@ -7,7 +7,6 @@ that exits 0 and prints a parseable `RESULT` line has done its whole job at smal
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
-from bench.common import local_activities
+from bench.common import ActivityMix, activity_mix, local_activities
+from bench.results import parse_results
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULT = re.compile(r"^RESULT name=(?P<name>\w+) ratio=(?P<ratio>[0-9.]+)(?P<rest>( \w+=\S+)*)$",
-                    re.MULTILINE)
+HISTORIES = ROOT / "tests" / "workflows" / "histories"
 
 CASES = [
     ("teardown", ["--records", "2000", "--objects", "300"]),
@@ -32,8 +31,13 @@ CASES = [
 ]
 
 # Figures a bench's RESULT line must carry besides its ratio: the sweep compares the engine
-# with the raw SQL and with the plain script doing the same job.
-REQUIRED_FIELDS = {"sweep": ("raw_s", "plain_s", "plain_ratio")}
+# with the raw SQL and with the plain script doing the same job, the teardown with batched SQL
+# and with one plain DELETE, the orchestration both sides' local and regular activities.
+REQUIRED_FIELDS = {
+    "sweep": ("raw_s", "plain_s", "plain_ratio"),
+    "teardown": ("raw_s", "delete_s", "purge_vs_delete", "delete_ratio"),
+    "orchestration": ("engine_local", "engine_regular", "trivial_local", "trivial_regular"),
+}
 
 
 @pytest.mark.slow
@@ -43,14 +47,17 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", f"bench.{bench}", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=110)
     assert done.returncode == 0, done.stderr[-3000:]
-    match = RESULT.search(done.stdout)
-    assert match is not None, done.stdout
-    assert match["name"] == bench
-    fields = dict(pair.split("=", 1) for pair in match["rest"].split())
-    assert float(match["ratio"]) > 0
-    assert fields, "a RESULT line carries key=value figures beside the ratio"
+    results = parse_results(done.stdout)
+    assert len(results) == 1, done.stdout
+    result = results[0]
+    assert result.name == bench
+    assert result.ratio > 0
+    assert result.fields, "a RESULT line carries key=value figures beside the ratio"
     for name in REQUIRED_FIELDS.get(bench, ()):
-        assert float(fields.get(name, "0")) > 0, f"{name} missing from {match[0]}"
+        assert float(result.fields.get(name, "0")) > 0, f"{name} missing from {result}"
+    if bench == "orchestration":  # like with like: the baseline ran the teardown's mix
+        for kind in ("local", "regular"):
+            assert result.fields[f"trivial_{kind}"] == result.fields[f"engine_{kind}"]
 
 
 @pytest.mark.parametrize(("fixture", "expected"), [
@@ -64,6 +71,16 @@ def test_bench_runs_and_reports(bench: str, args: list[str]) -> None:
 ])
 def test_local_activities_are_counted_as_activities_run(fixture: str, expected: int) -> None:
     """The orchestration bench compares activities run: a teardown's local steps must count."""
-    path = ROOT / "tests" / "workflows" / "histories" / f"{fixture}.json"
-    history = WorkflowHistory.from_json(fixture, path.read_text())
-    assert local_activities(history) == expected
+    assert local_activities(history(fixture)) == expected
+
+
+def history(fixture: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(fixture, (HISTORIES / f"{fixture}.json").read_text())
+
+
+def test_the_mix_splits_local_steps_around_the_regular_purges() -> None:
+    """The orchestration baseline runs the teardown's mix: the local steps before the project
+    purges (in the first run), the purges, the local steps after (in the run continued as new)."""
+    chain = [history("teardown_completed"), history("teardown_completed_last_run")]
+    assert activity_mix(chain) == ActivityMix(local_before=8, regular=2, local_after=9)
+    assert activity_mix([history("key_expiry_sweep")]).local == 0
