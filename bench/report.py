@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -94,12 +95,13 @@ def from_file(path: Path, wanted: Sequence[str], argvs: dict[str, list[str]]) ->
 def rewrite(doc: str, runs: Sequence[Run]) -> str:
     """`doc` with the figures table between the markers regenerated: a row per run, the
     other benchmarks' rows as they were, in the order of `ROWS` (unknown rows last)."""
-    try:
-        head, rest = doc.split(BEGIN, 1)
-        table, tail = rest.split(END, 1)
-    except ValueError:
+    # A marker counts only as a line of its own: the page's prose names them in backticks.
+    found = re.search(rf"^{re.escape(BEGIN)}$(?P<table>.*?)^{re.escape(END)}$", doc,
+                      re.MULTILINE | re.DOTALL)
+    if found is None:
         raise ReportError(f"the figures table needs the markers {BEGIN} and {END}, "
-                          "in that order") from None
+                          "each on a line of its own, in that order")
+    head, table, tail = doc[:found.start()], found["table"], doc[found.end():]
     old: dict[str, str] = {}
     for line in table.strip().splitlines()[2:]:
         cells = line.strip().strip("|").split("|")

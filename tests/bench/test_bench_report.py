@@ -81,6 +81,17 @@ def test_rewrite_replaces_the_rows_run_and_keeps_the_others() -> None:
     assert report.rewrite(out, []) == out  # rows not run stay exactly as they were
 
 
+def test_markers_named_in_prose_are_not_the_table() -> None:
+    """The page explains the markers in backticks above the table: only whole-line markers
+    delimit it."""
+    prose = ("Rewrites the table between `<!-- figures:begin -->` and `<!-- figures:end -->`.\n\n")
+    doc = DOC.replace("## Current figures\n", "## Current figures\n\n" + prose, 1)
+    out = report.rewrite(doc, [run_of(SWEEP)])
+    assert prose in out
+    assert out.count("| sweep |") == 1
+    assert out.index(prose) < out.index("| sweep |")
+
+
 def row(line: str) -> str:
     result = parse_results(line)[0]
     return render_row(ROWS[result.name], result, "c", "d", "l")
