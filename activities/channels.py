@@ -97,9 +97,11 @@ class Channels:
             self._smtp_session().send_message(msg, from_addr=self.settings.mail_sender,
                                               to_addrs=[to])
         except Exception as exc:
-            if not isinstance(exc, smtplib.SMTPRecipientsRefused):  # the session is still good
+            error = classify(exc)
+            if not isinstance(exc, smtplib.SMTPRecipientsRefused):  # else the session is good
                 self._drop_smtp()
-            raise classify(exc) from exc
+                error.receiver_down = not error.permanent
+            raise error from exc
 
     def post_webhook(self, url: str, msg_id: str, secrets: list[str], body: str) -> int:
         """POST one signed delivery; the 2xx status, else DeliveryError (with the status)."""

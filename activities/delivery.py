@@ -223,10 +223,11 @@ class DeliveryActivities:
             receiver_down = False
             for msg in claimed:
                 if receiver_down:
-                    # The receiver failed the last send for a reason a retry may fix (down,
-                    # hanging until its timeout): the rest of the chunk waits for the page's
+                    # The receiver itself failed the last send (down, hanging until its
+                    # timeout, its session lost): the rest of the chunk waits for the page's
                     # retry, the claim's attempt given back, so the chunk's locks are held for
-                    # one timeout at most, never one per message.
+                    # one timeout at most, never one per message. One recipient deferred
+                    # (a 4xx at RCPT) holds back nobody else.
                     msg.attempts -= 1
                     done[msg.id] = Delivered(RETRY)
                     continue
@@ -237,7 +238,7 @@ class DeliveryActivities:
                     done[msg.id] = self._failed(session, msg, exc, attempt)
                     if done[msg.id].outcome == FAILED:
                         settled.append(msg)
-                    receiver_down = not exc.permanent
+                    receiver_down = exc.receiver_down
                     continue
                 if self.after_send is not None:
                     self.after_send(msg)

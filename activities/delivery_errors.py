@@ -35,7 +35,8 @@ TRANSIENT_HTTP_4XX = frozenset({401, 403, 408, 425, 429})
 
 
 class DeliveryError(Exception):
-    """A send that did not go through; `permanent` means retrying cannot fix it."""
+    """A send that did not go through; `permanent` means retrying cannot fix it, and
+    `receiver_down` that the receiver itself failed (its session is gone), not this message."""
 
     def __init__(self, reason: str, *, permanent: bool = False,
                  status: int | None = None) -> None:
@@ -43,6 +44,7 @@ class DeliveryError(Exception):
         self.reason = reason
         self.permanent = permanent
         self.status = status  # a webhook's HTTP answer, when there was one
+        self.receiver_down = False  # set by the channel that lost its session
 
 
 def classify(exc: BaseException) -> DeliveryError:

@@ -137,12 +137,12 @@ async def test_a_refused_mail_mid_chunk_fails_alone_and_the_rest_are_sent(
                                                           if o is not refused)
 
 
-async def test_a_deferred_mail_mid_chunk_holds_the_rest_back_for_the_retry(
+async def test_a_failing_receiver_mid_chunk_holds_the_rest_back_for_the_retry(
         time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
         mail: tuple[Inbox, Settings]) -> None:
-    """A receiver failing for a reason a retry may fix (here a 451; as well a server hanging
-    until the timeout) is not asked again for the rest of the chunk: those wait for the page's
-    retry without an attempt charged, and every mail is still sent once."""
+    """A receiver failing for a reason a retry may fix (here a 451 to the mail's data; as well
+    a server hanging until the timeout) is not asked again for the rest of the chunk: those
+    wait for the page's retry without an attempt charged, and every mail is still sent once."""
     inbox, settings = mail
     _orgs_with_a_digest_each(session_factory, settings)
     client = time_skipping_env.client
@@ -150,7 +150,7 @@ async def test_a_deferred_mail_mid_chunk_holds_the_rest_back_for_the_retry(
         await run_sweep(client, queue, T0, deliver=False)
         in_order = [m.recipient for m in _outbox(session_factory)]
         deferred = in_order[1]  # the chunk's second mail: one before it, three after it
-        inbox.defer_once.add(deferred)
+        inbox.fail_once.add(deferred)
         result = await run_sweep(client, queue, T0 + timedelta(minutes=1))
     rows = _outbox(session_factory)
     assert [(m.recipient, m.status, m.attempts) for m in rows] == [
@@ -161,6 +161,28 @@ async def test_a_deferred_mail_mid_chunk_holds_the_rest_back_for_the_retry(
     # Arrival in id order: the three after the deferred mail were not sent before its retry
     # (sending on past a failing receiver would have put the deferred one last).
     assert [m.to[0] for m in inbox.all()] == in_order
+
+
+async def test_a_deferred_recipient_mid_chunk_holds_back_nobody_else(
+        time_skipping_env: WorkflowEnvironment, session_factory: sessionmaker[Session],
+        mail: tuple[Inbox, Settings]) -> None:
+    """A 451 at RCPT TO defers that recipient alone (a full mailbox, greylisting): the session
+    is still good, so the rest of the chunk goes out at once and only that mail is retried."""
+    inbox, settings = mail
+    _orgs_with_a_digest_each(session_factory, settings)
+    client = time_skipping_env.client
+    async with sweep_worker(client, settings, session_factory) as queue:
+        await run_sweep(client, queue, T0, deliver=False)
+        in_order = [m.recipient for m in _outbox(session_factory)]
+        deferred = in_order[1]
+        inbox.defer_once.add(deferred)
+        await run_sweep(client, queue, T0 + timedelta(minutes=1))
+    rows = _outbox(session_factory)
+    assert [(m.recipient, m.status, m.attempts) for m in rows] == [
+        (to, "sent", 2 if to == deferred else 1) for to in in_order]
+    # the three after the deferred mail came before its retry
+    assert [m.to[0] for m in inbox.all()] == [to for to in in_order if to != deferred] + [
+        deferred]
 
 
 class CrashAfterSend:

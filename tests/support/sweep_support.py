@@ -59,13 +59,15 @@ class Inbox:
     """What the SMTP server accepted, in order; `unique()` is a receiver deduping Message-IDs.
 
     Addresses in `refuse` are refused at RCPT TO with 550, as a server without such a mailbox;
-    an address in `defer_once` gets a 451 (try again later) the first time only.
+    an address in `defer_once` gets a 451 (try again later) at RCPT TO the first time only, a
+    deferral of that recipient; one in `fail_once` a 451 at DATA, the server failing the mail.
     """
 
     mails: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refuse: set[str] = field(default_factory=set)
     defer_once: set[str] = field(default_factory=set)
+    fail_once: set[str] = field(default_factory=set)
     connections: int = 0  # SMTP sessions that delivered at least one mail
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -80,6 +82,11 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            failing = self.fail_once & set(envelope.rcpt_tos)
+            self.fail_once -= failing
+        if failing:
+            return "451 4.3.0 Local error in processing"
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = msg.get_content() if not msg.is_multipart() else ""
         with self.lock:
