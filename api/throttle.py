@@ -16,11 +16,11 @@ import hashlib
 import hmac
 import math
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from fastapi import Request
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import ScalarSelect
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import keyformat
@@ -79,22 +79,24 @@ class Throttle:
         return auth_failures.window_params(self.names, self.now - self.window)
 
     def enforce(self, values: Sequence[Any]) -> None:
-        """429 with Retry-After when a bucket is full, whatever the credential is."""
-        counts = auth_failures.read_columns(self.names, values)
+        """429 with Retry-After when a bucket is full, on the values of `columns`."""
+        self._refuse_full(auth_failures.read_columns(self.names, values))
+
+    def read(self, session: Session | None = None) -> None:
+        """`enforce` on counts read in `session`, or in a session of its own."""
+        if session is None:
+            with self.sessions() as own:
+                self.read(own)
+            return
+        self._refuse_full(auth_failures.failures(session, self.names, self.now, self.window))
+
+    def _refuse_full(self, counts: dict[str, tuple[int, datetime | None]]) -> None:
         over = [oldest for count, oldest in counts.values()
                 if count >= self.settings.auth_failure_limit and oldest is not None]
         if over:
             wait = max(1, math.ceil((min(over) + self.window - self.now).total_seconds()))
             raise TooManyFailures(f"too many failed authentications from this client or for "
                                   f"this key; retry after {wait} seconds", retry_after=wait)
-
-    def read(self, session: Session | None = None) -> None:
-        """`enforce` on counts read in `session`, or in a session of its own."""
-        if session is not None:
-            self.enforce(session.execute(select(*self.columns()), self.params()).one())
-            return
-        with self.sessions() as own:
-            self.enforce(own.execute(select(*self.columns()), self.params()).one())
 
     def run(self, check: Callable[[], T]) -> T:
         """Run the credential `check`; a failure is recorded in a transaction of its own,
