@@ -5,9 +5,10 @@ each row must say what was run (the exact command), when, on how loaded a machin
 its goal was met, and be regenerated rather than copied by hand. Each benchmark runs as the
 docs run it (`python -m bench.<name> ...`, one after another, its progress on stderr); its
 `RESULT` line (bench/results.py) becomes its row, between `<!-- figures:begin -->` and
-`<!-- figures:end -->`. `--only NAME` runs a subset, `--from FILE` takes `RESULT` lines
-captured earlier instead of running (the commands shown are then those of the flags given);
-rows of benchmarks not run keep their previous content.
+`<!-- figures:end -->`. A benchmark whose goals are stated at two sizes has a row for each
+(`teardown` at 1M records, `teardown-10m`). `--only ROW` runs a subset, `--from FILE` takes
+`RESULT` lines captured earlier instead of running (the commands shown are then those of the
+flags given); rows not run keep their previous content.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,18 +39,25 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    """One benchmark's figures and the circumstances of its run."""
+    """One benchmark's figures, the circumstances of its run, and the row they fill (the
+    benchmark's own name unless it has several rows)."""
 
     result: Result
     command: str
     date: str
     load: str
+    row: str = ""
+
+    @property
+    def row_name(self) -> str:
+        return self.row or self.result.name
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
-    """Each benchmark's arguments at the sizes the flags give (the documented defaults)."""
+    """Each row's benchmark arguments at the sizes the flags give (the documented defaults)."""
     return {
         "teardown": ["--records", str(args.records), "--objects", str(args.objects)],
+        "teardown-10m": ["--records", str(args.big_records), "--objects", "0"],
         "orchestration": ["--orgs", str(args.orgs)],
         "sweep": ["--keys", str(args.keys), "--orgs", str(args.sweep_orgs)],
         "api": ["--seconds", str(args.seconds), "--orgs", str(args.api_orgs)],
@@ -85,11 +93,17 @@ def run_bench(name: str, argv: Sequence[str]) -> tuple[Run | None, int]:
 
 
 def from_file(path: Path, wanted: Sequence[str], argvs: dict[str, list[str]]) -> list[Run]:
-    """The last captured `RESULT` line of each wanted benchmark in `path`."""
+    """For each wanted row, the last `RESULT` line in `path` of its benchmark and size."""
     date = datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
-    last = {r.name: r for r in parse_results(path.read_text(encoding="utf-8"))}
-    return [Run(last[name], shown(name, argvs[name]), date, "not recorded")
-            for name in wanted if name in last]
+    results = parse_results(path.read_text(encoding="utf-8"))
+    runs = []
+    for name in wanted:
+        row = ROWS[name]
+        fitting = [r for r in results if r.name == row.bench and row.fits(r)]
+        if fitting:
+            runs.append(Run(fitting[-1], shown(row.bench, argvs[name]), date, "not recorded",
+                            name))
+    return runs
 
 
 def rewrite(doc: str, runs: Sequence[Run]) -> str:
@@ -107,8 +121,8 @@ def rewrite(doc: str, runs: Sequence[Run]) -> str:
         cells = line.strip().strip("|").split("|")
         if cells and cells[0].strip():
             old[cells[0].strip()] = line.strip()
-    new = {run.result.name: render_row(ROWS[run.result.name], run.result, run.command,
-                                       run.date, run.load) for run in runs}
+    new = {run.row_name: render_row(run.row_name, run.result, run.command, run.date,
+                                    run.load) for run in runs}
     names = [*ROWS, *(name for name in old if name not in ROWS)]
     lines = [new.get(name) or old.get(name) for name in names]
     body = "\n".join([HEADER, *(line for line in lines if line)])
@@ -119,14 +133,16 @@ def main(argv: list[str] | None = None, run: Callable[[str, Sequence[str]],
          tuple[Run | None, int]] = run_bench) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", choices=list(ROWS), metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(ROWS)}")
+    parser.add_argument("--only", action="append", choices=list(ROWS), metavar="ROW",
+                        help=f"run only this row's benchmark (repeatable): {', '.join(ROWS)}")
     parser.add_argument("--from", dest="source", type=Path, metavar="FILE",
                         help="take the RESULT lines captured in FILE instead of running")
     parser.add_argument("--doc", type=Path, default=DOC, help="the page to rewrite")
     parser.add_argument("--records", type=int, default=1_000_000, help="teardown (1,000,000)")
     parser.add_argument("--objects", type=int, default=20_000,
                         help="teardown's dataset files (20,000; 0 skips SeaweedFS)")
+    parser.add_argument("--big-records", type=int, default=10_000_000,
+                        help="teardown-10m's records (10,000,000)")
     parser.add_argument("--orgs", type=int, default=200, help="orchestration's teardowns (200)")
     parser.add_argument("--keys", type=int, default=1_000_000, help="sweep (1,000,000)")
     parser.add_argument("--sweep-orgs", type=int, default=1000, help="sweep's orgs (1,000)")
@@ -146,17 +162,16 @@ def main(argv: list[str] | None = None, run: Callable[[str, Sequence[str]],
     else:
         runs = []
         for name in wanted:
-            got, code = run(name, argvs[name])
+            got, code = run(ROWS[name].bench, argvs[name])
             status = status or code
-            runs += [got] if got is not None else []
-    missing = sorted(set(wanted) - {r.result.name for r in runs})
+            runs += [replace(got, row=name)] if got is not None else []
+    missing = sorted(set(wanted) - {r.row_name for r in runs})
     if missing:
         print(f"no RESULT line from {', '.join(missing)}: their rows are unchanged",
               file=sys.stderr)
     args.doc.write_text(rewrite(doc, runs), encoding="utf-8")
     for each in runs:
-        print(render_row(ROWS[each.result.name], each.result, each.command, each.date,
-                         each.load))
+        print(render_row(each.row_name, each.result, each.command, each.date, each.load))
     return status
 
 
