@@ -147,6 +147,34 @@ def machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class CpuSplit:
+    """Who used the machine's CPU during a phase: the worker, the dev server, and the rest
+    (PostgreSQL's backends, the bench itself, anything else running)."""
+
+    worker: float
+    server: float
+    machine: float
+
+    @property
+    def rest(self) -> float:
+        return self.machine - self.worker - self.server
+
+    def __str__(self) -> str:
+        return (f"worker {self.worker:.2f}, dev server {self.server:.2f}, rest of the machine "
+                f"(PostgreSQL, others) {self.rest:.2f}")
+
+
+@contextmanager
+def cpu_split(worker_pid: int, server_pid: int) -> Iterator[list[CpuSplit]]:
+    """Measure the block's `CpuSplit`; it is in the yielded list once the block has ended."""
+    before = cpu_seconds(worker_pid), cpu_seconds(server_pid), machine_busy_seconds()
+    out: list[CpuSplit] = []
+    yield out
+    after = cpu_seconds(worker_pid), cpu_seconds(server_pid), machine_busy_seconds()
+    out.append(CpuSplit(*(b - a for a, b in zip(before, after, strict=True))))
+
+
 @contextmanager
 def profiled(pid: int, output: Path | None) -> Iterator[None]:
     """Sample `pid` with py-spy (speedscope JSON in `output`) while the block runs, if asked.

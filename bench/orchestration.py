@@ -13,7 +13,8 @@ projects. The teardowns' notices are delivered at once by workflows of their own
 activity each) to the worker's local mail sink; the engine's clock runs until the last one was
 sent, those deliveries count among its activities, and the trivial workflows run as many
 regular activities beside their fan-out. Both sides' mixes, as their histories show them, are
-printed.
+printed, and the CPU each phase used in the worker, the dev server and the rest of the machine
+(PostgreSQL): where the slower side's time went.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import (
     ActivityMix,
+    CpuSplit,
     Temporal,
+    cpu_split,
     dev_server,
     run_mix,
     say,
@@ -145,8 +148,9 @@ async def run(args: argparse.Namespace) -> int:
             async with dev_server(workdir) as temporal:
                 async with worker_process(url, temporal.address, real_q, workdir) as worker:
                     await wait_for_pollers(temporal.client, real_q, worker)
-                    engine_s, mix, delivered = await teardowns(temporal, settings, sessions,
-                                                               orgs, real_q)
+                    with cpu_split(worker.pid, temporal.pid) as engine_cpu:
+                        engine_s, mix, delivered = await teardowns(temporal, settings,
+                                                                   sessions, orgs, real_q)
                 notices = round(delivered / len(orgs))
                 inp = trivial_input(mix, notices, settings.purge_concurrency)
                 say(f"teardowns: {mix} activities each and {notices} notices, "
@@ -154,7 +158,9 @@ async def run(args: argparse.Namespace) -> int:
                 async with worker_process(url, temporal.address, trivial_q, workdir,
                                           module=("bench.trivial_worker",)) as worker:
                     await wait_for_pollers(temporal.client, trivial_q, worker)
-                    trivial_s, trivial_mix = await trivials(temporal, len(orgs), inp, trivial_q)
+                    with cpu_split(worker.pid, temporal.pid) as trivial_cpu:
+                        trivial_s, trivial_mix = await trivials(temporal, len(orgs), inp,
+                                                                trivial_q)
         finally:
             engine.dispose()
     acts = mix.total * len(orgs) + delivered
@@ -170,12 +176,22 @@ async def run(args: argparse.Namespace) -> int:
     print(f"engine             {engine_s:.2f}s  {engine_rate:.1f} activities/s")
     print(f"trivial            {trivial_s:.2f}s  {trivial_rate:.1f} activities/s")
     print(f"ratio              {ratio:.2f}  (throughput; goal >= 0.7)")
+    print(f"CPU seconds        engine: {engine_cpu[0]}")
+    print(f"                   trivial: {trivial_cpu[0]}")
     print(result_line("orchestration", ratio, orgs=len(orgs),
                       activities_per_org=mix.total + notices, engine_local=mix.local,
                       engine_regular=mix.regular + notices, trivial_local=trivial_mix.local,
                       trivial_regular=trivial_mix.regular, engine_s=engine_s,
-                      trivial_s=trivial_s, engine_aps=engine_rate, trivial_aps=trivial_rate))
+                      trivial_s=trivial_s, engine_aps=engine_rate, trivial_aps=trivial_rate,
+                      **cpu_fields("engine", engine_cpu[0]),
+                      **cpu_fields("trivial", trivial_cpu[0])))
     return 0
+
+
+def cpu_fields(side: str, split: CpuSplit) -> dict[str, float]:
+    """A phase's CPU split as RESULT fields: where a slower side spent its time."""
+    return {f"{side}_worker_cpu_s": split.worker, f"{side}_server_cpu_s": split.server,
+            f"{side}_rest_cpu_s": split.rest}
 
 
 def main(argv: list[str] | None = None) -> int:

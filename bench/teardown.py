@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench import raw
 from bench.common import (
-    cpu_seconds,
+    cpu_split,
     dev_server,
     machine_busy_seconds,
     peak_rss_mb,
@@ -114,15 +114,11 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
             idle_rss = rss_mb(worker.pid)
             inp = replace(recorded_input(settings, org.org_id, f"member:{org.admin_member_id}", 0),
                           batch_size=batch, purge_concurrency=concurrency)
-            with profiled(worker.pid, profile):
-                cpu_before = (cpu_seconds(worker.pid), cpu_seconds(temporal.pid),
-                              machine_busy_seconds())
+            with profiled(worker.pid, profile), cpu_split(worker.pid, temporal.pid) as cpu:
                 started = time.perf_counter()
                 handle = await start_teardown(temporal.client, settings, inp, queue)
                 progress = await handle.result()
                 seconds = time.perf_counter() - started
-                cpu_after = (cpu_seconds(worker.pid), cpu_seconds(temporal.pid),
-                             machine_busy_seconds())
             peak = peak_rss_mb(worker.pid)
         if progress.status != COMPLETED:
             raise SystemExit(f"teardown ended {progress.status}: {progress.last_error}")
@@ -130,12 +126,11 @@ async def engine_phase(url: str, org: SeededOrg, settings: Settings, workdir: Pa
     sizes = [len(h.events) for h in histories]
     steps = step_seconds(progress)
     say("engine step times: " + ", ".join(f"{name} {secs:.2f}s" for name, secs in steps))
-    worker_cpu, server_cpu, busy = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
-    say(f"engine CPU: worker {worker_cpu:.2f}s, dev server {server_cpu:.2f}s, "
-        f"rest of the machine (PostgreSQL, others) {busy - worker_cpu - server_cpu:.2f}s")
+    split = cpu[0]
+    say(f"engine CPU seconds: {split}")
     return {"seconds": seconds, "purge_s": dict(steps)["purge_projects"],
             "idle_rss": idle_rss, "peak_rss": peak,
-            "worker_cpu": worker_cpu, "server_cpu": server_cpu, "busy_cpu": busy,
+            "worker_cpu": split.worker, "server_cpu": split.server, "busy_cpu": split.machine,
             "runs": float(len(sizes)), "history": "/".join(str(n) for n in sizes)}
 
 

@@ -32,11 +32,13 @@ CASES = [
 
 # Figures a bench's RESULT line must carry besides its ratio: the sweep compares the engine
 # with the raw SQL and with the plain script doing the same job, the teardown with batched SQL
-# and with one plain DELETE, the orchestration both sides' local and regular activities.
+# and with one plain DELETE, the orchestration both sides' local and regular activities and
+# where each side's CPU went.
 REQUIRED_FIELDS = {
     "sweep": ("raw_s", "plain_s", "plain_ratio"),
     "teardown": ("raw_s", "delete_s", "purge_vs_delete", "delete_ratio"),
-    "orchestration": ("engine_local", "engine_regular", "trivial_local", "trivial_regular"),
+    "orchestration": ("engine_local", "engine_regular", "trivial_local", "trivial_regular",
+                      "engine_worker_cpu_s", "trivial_server_cpu_s", "engine_rest_cpu_s"),
 }
 
 
