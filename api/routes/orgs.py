@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, writable_org
+from api.one_hop import OneHopRoute
 from api.params import OrgId
 from api.problems import (
     InvalidInput,
@@ -36,7 +37,7 @@ from store.audit import audit
 from store.base import utcnow
 from store.models import AdminImmutableError, Organization, PaymentMethod
 
-router = APIRouter(tags=["orgs"])
+router = APIRouter(route_class=OneHopRoute, tags=["orgs"])
 
 PAYMENT_MESSAGE = "Check your payment settings"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

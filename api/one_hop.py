@@ -1,0 +1,232 @@
+"""Plain `def` routes in one thread-pool call: the key check, the body, the response's
+validation and the commit together.
+
+Why: FastAPI runs every plain `def` dependency and endpoint in the thread pool, one call
+each, and validates a plain endpoint's answer in one more. An authenticated read paid five
+hand-overs to a worker thread and back (the session's enter and exit, the key check, the
+body, the validation), and on one core behind the GIL those cost more than its queries.
+`OneHopRoute` turns each plain endpoint into an `async def` with the same parameters (so the
+OpenAPI page and the dependency order of everything else stay as they are) that makes one
+call, running in it:
+
+- the dependencies marked `in_route_thread` (the key checks of `api.auth`), with the
+  arguments FastAPI resolved for them, before the body, as FastAPI would have run them;
+- the endpoint;
+- the validation of its answer against the route's response model, so an answer that does
+  not fit rolls back (FastAPI then answers the 500 as before);
+- the commit of the request's session (`api.deps.get_session`), still before the response
+  is sent, so a failed commit reaches the client; anything the body raises rolls it back.
+
+A key check is deferred only where nothing else could run before it: the route's other
+dependencies must be of `RUN_BEFORE_CHECKS` (they read `app.state` and do nothing else).
+FastAPI reports a malformed path, query or body before calling the endpoint, so for such a
+route the 422 handler runs the deferred checks first (`api.problems.CHECK_FIRST`): an
+unauthenticated caller still gets its 401 (and the throttle its count) before any word
+about the input, as when the check was a dependency of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, get_args, get_origin
+
+from fastapi import Request, Response, params
+from fastapi.dependencies.utils import get_typed_return_annotation, get_typed_signature
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.problems import CHECK_FIRST
+from core.problems import Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+_IN_THREAD = "__in_route_thread__"
+_REQUEST_SESSION = "__request_session__"
+_STATE_ONLY = "__reads_state_only__"
+# Special parameters FastAPI fills by their type, one name each per endpoint.
+_SPECIAL = (Request, Response)
+
+
+def in_route_thread(alone: Callable[[Request], None]) -> Callable[[F], F]:
+    """Mark a plain `def` dependency that a `OneHopRoute` runs in its endpoint's thread call.
+
+    `alone(request)` makes the same check in a transaction of its own, rolled back, raising
+    the same problems: the 422 handler runs it when FastAPI refused the input before the
+    endpoint (and so the dependency) could run.
+    """
+    def mark(dependency: F) -> F:
+        setattr(dependency, _IN_THREAD, alone)
+        return dependency
+    return mark
+
+
+def request_session(dependency: F) -> F:
+    """Mark the dependency yielding the request's session: a `OneHopRoute` commits it."""
+    setattr(dependency, _REQUEST_SESSION, True)
+    return dependency
+
+
+def reads_state_only(dependency: F) -> F:
+    """Mark an `async def` dependency that only reads `app.state`: it may run before a
+    deferred key check, since it neither answers nor refuses anything."""
+    setattr(dependency, _STATE_ONLY, True)
+    return dependency
+
+
+def _dependency(annotation: Any, default: Any) -> Callable[..., Any] | None:
+    if isinstance(default, params.Depends):
+        return default.dependency
+    if get_origin(annotation) is Annotated:
+        for extra in reversed(get_args(annotation)[1:]):
+            if isinstance(extra, params.Depends):
+                return extra.dependency
+    return None
+
+
+def _plain(call: Callable[..., Any]) -> bool:
+    return not (inspect.iscoroutinefunction(call) or inspect.isgeneratorfunction(call)
+                or inspect.isasyncgenfunction(call))
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A key check run in the endpoint's thread: its own parameters by the wrapper's names."""
+
+    name: str
+    call: Callable[..., Any]
+    arguments: dict[str, str]
+
+
+class _Plan:
+    """How one endpoint's parameters map onto its one-call wrapper's."""
+
+    def __init__(self, endpoint: Callable[..., Any]) -> None:
+        signature = get_typed_signature(endpoint)
+        self.own = list(signature.parameters)
+        self.session: str | None = None
+        self.deferred: list[_Deferred] = []
+        kept: list[inspect.Parameter] = []
+        specials: dict[type, str] = {}
+        blocked = False
+        candidates: list[tuple[inspect.Parameter, Callable[..., Any]]] = []
+        for param in signature.parameters.values():
+            if param.annotation in _SPECIAL:
+                specials[param.annotation] = param.name
+            dependency = _dependency(param.annotation, param.default)
+            if dependency is not None and getattr(dependency, _IN_THREAD, None) is not None \
+                    and _plain(dependency):
+                candidates.append((param, dependency))
+                continue
+            if dependency is not None and getattr(dependency, _REQUEST_SESSION, False):
+                self.session = self.session or param.name
+            elif dependency is not None and not getattr(dependency, _STATE_ONLY, False):
+                blocked = True
+            kept.append(param)
+        if blocked:  # something else might run, or refuse, before the check: keep its order
+            kept = list(signature.parameters.values())
+            candidates = []
+        added: list[inspect.Parameter] = []
+        for param, dependency in candidates:
+            arguments: dict[str, str] = {}
+            for sub in get_typed_signature(dependency).parameters.values():
+                if sub.annotation in _SPECIAL:
+                    if sub.annotation not in specials:
+                        specials[sub.annotation] = f"_one_hop_{sub.annotation.__name__.lower()}"
+                        added.append(sub.replace(name=specials[sub.annotation],
+                                                 kind=inspect.Parameter.KEYWORD_ONLY))
+                    arguments[sub.name] = specials[sub.annotation]
+                    continue
+                hidden = f"_one_hop_{param.name}_{sub.name}"
+                added.append(sub.replace(name=hidden, kind=inspect.Parameter.KEYWORD_ONLY))
+                arguments[sub.name] = hidden
+                sub_dependency = _dependency(sub.annotation, sub.default)
+                if sub_dependency is not None and getattr(sub_dependency, _REQUEST_SESSION,
+                                                          False):
+                    self.session = self.session or hidden
+            self.deferred.append(_Deferred(param.name, dependency, arguments))
+        self.parameters = [*[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in kept],
+                           *added]
+        self.return_annotation = get_typed_return_annotation(endpoint)
+
+    def alone(self) -> list[Callable[[Request], None]]:
+        return [getattr(each.call, _IN_THREAD) for each in self.deferred]
+
+
+def _one_call(endpoint: Callable[..., Any], route: OneHopRoute) -> Callable[..., Any]:
+    plan = _Plan(endpoint)
+
+    def validated(result: Any, session: Session | None) -> Any:
+        field = route.response_field
+        if field is None or isinstance(result, Response):
+            return result
+        value, errors = field.validate(result, {}, loc=("response",))
+        if errors:  # FastAPI validates it again and answers the 500; nothing is kept
+            if session is not None:
+                session.rollback()
+            raise _Unfit(result)
+        return value
+
+    def run(values: dict[str, Any]) -> Any:
+        session = values[plan.session] if plan.session else None
+        try:
+            arguments = {name: values[name] for name in plan.own if name in values}
+            for each in plan.deferred:
+                arguments[each.name] = each.call(**{own: values[ours]
+                                                    for own, ours in each.arguments.items()})
+            result = validated(endpoint(**arguments), session)
+            if session is not None:
+                session.commit()
+            return result
+        except _Unfit as unfit:
+            return unfit.result
+        except BaseException:
+            if session is not None:
+                session.rollback()
+            raise
+
+    @functools.wraps(endpoint)
+    async def in_one_call(**values: Any) -> Any:
+        return await run_in_threadpool(run, values)
+
+    in_one_call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        plan.parameters, return_annotation=plan.return_annotation)
+    alone = plan.alone()
+    if alone:
+        setattr(in_one_call, CHECK_FIRST, functools.partial(_check_first, alone))
+    return in_one_call
+
+
+class _Unfit(Exception):
+    """The endpoint's answer does not fit its response model (rolled back already)."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("response does not fit the response model")
+        self.result = result
+
+
+async def _check_first(checks: Iterable[Callable[[Request], None]],
+                       request: Request) -> Problem | None:
+    """The problem a deferred check refuses this request with, if any."""
+    def run() -> None:
+        for check in checks:
+            check(request)
+    try:
+        await run_in_threadpool(run)
+    except Problem as refused:
+        return refused
+    except SQLAlchemyError:  # the database is away: the 422 stands, nothing was done
+        return None
+    return None
+
+
+class OneHopRoute(APIRoute):
+    """An `APIRoute` whose plain `def` endpoint runs in one thread-pool call (see above)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.isfunction(endpoint) and _plain(endpoint):
+            endpoint = _one_call(endpoint, self)
+        super().__init__(path, endpoint, **kwargs)
