@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Request, Response, params
 from fastapi.dependencies.utils import get_typed_return_annotation, get_typed_signature
 from fastapi.routing import APIRoute
@@ -49,6 +51,21 @@ _REQUEST_SESSION = "__request_session__"
 _STATE_ONLY = "__reads_state_only__"
 # Special parameters FastAPI fills by their type, one name each per endpoint.
 _SPECIAL = (Request, Response)
+# How many endpoint calls run at once, in threads of their own limiter (not the thread pool's
+# 40 tokens, which the other plain dependencies keep): the process has one core behind the
+# GIL, so more threads than it takes to overlap their database round trips only take turns
+# at the GIL, and the request that loses the turns waits ten times the median.
+CALLS_AT_ONCE = 4
+_LIMITER: RunVar[CapacityLimiter] = RunVar("one_hop_limiter")
+
+
+def _limiter() -> CapacityLimiter:
+    try:
+        return _LIMITER.get()
+    except LookupError:
+        limiter = CapacityLimiter(CALLS_AT_ONCE)
+        _LIMITER.set(limiter)
+        return limiter
 
 
 def in_route_thread(alone: Callable[[Request], None]) -> Callable[[F], F]:
@@ -190,7 +207,7 @@ def _one_call(endpoint: Callable[..., Any], route: OneHopRoute) -> Callable[...,
 
     @functools.wraps(endpoint)
     async def in_one_call(**values: Any) -> Any:
-        return await run_in_threadpool(run, values)
+        return await to_thread.run_sync(run, values, limiter=_limiter())
 
     in_one_call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         plan.parameters, return_annotation=plan.return_annotation)

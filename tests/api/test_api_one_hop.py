@@ -10,6 +10,9 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
 from api.deps import SessionDep
-from api.one_hop import OneHopRoute
+from api.one_hop import CALLS_AT_ONCE, OneHopRoute
 from core import keyformat
 from core.problems import NotFound
 from core.settings import Settings
@@ -152,3 +155,30 @@ async def test_only_an_answer_that_fits_its_model_commits(
         answer = await client.post("/fits")
         assert answer.status_code == 200 and answer.json() == {"n": 1}
         assert _rows(session_factory) == 1
+
+
+async def test_endpoint_calls_run_a_few_at_once(session_factory: sessionmaker[Session]) -> None:
+    """More threads than it takes to overlap database round trips only take turns at the GIL:
+    however many requests arrive, at most `CALLS_AT_ONCE` endpoint calls run together."""
+    router = APIRouter(route_class=OneHopRoute)
+    running = {"now": 0, "most": 0}
+    guard = threading.Lock()
+
+    @router.get("/slow")
+    def slow() -> dict[str, int]:
+        with guard:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        time.sleep(0.05)
+        with guard:
+            running["now"] -= 1
+        return {"ok": 1}
+
+    app = FastAPI()
+    app.state.session_factory = session_factory
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://one-hop.test") as client:
+        answers = await asyncio.gather(*(client.get("/slow") for _ in range(3 * CALLS_AT_ONCE)))
+    assert all(answer.status_code == 200 for answer in answers)
+    assert running["most"] == CALLS_AT_ONCE
