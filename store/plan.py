@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store import project_deletions
@@ -82,6 +82,13 @@ def compute_plan(session: Session, org_id: str) -> TeardownPlan | None:
                         blockers=find_blockers(session, org), confirmation_phrase=org.name)
 
 
+# Built once, on a bound parameter: the plan is shown on every view of the danger zone.
+_ACTIVE_KINDS = (select(Subscription.kind, func.count())
+                 .where(Subscription.org_id == bindparam("active_org"),
+                        Subscription.status == SubscriptionStatus.ACTIVE)
+                 .group_by(Subscription.kind))
+
+
 def find_blockers(session: Session, org: Organization) -> list[Blocker]:
     """What must be settled (blocking) or will be cancelled (not blocking) before a teardown.
 
@@ -113,10 +120,7 @@ def find_blockers(session: Session, org: Organization) -> list[Blocker]:
         blockers.append(Blocker(
             "not_active", f"the organization is {org.status.value}: a teardown is under way",
             blocking=True))
-    active = dict(session.execute(
-        select(Subscription.kind, func.count()).where(
-            Subscription.org_id == org.id, Subscription.status == SubscriptionStatus.ACTIVE)
-        .group_by(Subscription.kind)).all())
+    active = dict(session.execute(_ACTIVE_KINDS, {"active_org": org.id}).all())
     jobs = active.get(SubscriptionKind.JOB_PLAN, 0)
     if jobs:
         blockers.append(Blocker(
