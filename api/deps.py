@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from api.deliveries import QUEUED
 from api.one_hop import reads_state_only, request_session
 from api.problems import Unavailable
 from api.temporal import TemporalConnection
@@ -76,7 +77,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         raise
     await _end(session, commit=True)
     # Messages the request queued (webhook events): delivered once it has answered.
-    request.state.queued_messages = session.info.pop(QUEUED_INFO, [])
+    setattr(request.state, QUEUED, session.info.pop(QUEUED_INFO, []))
 
 
 async def _end(session: Session, *, commit: bool) -> None:
