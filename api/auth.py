@@ -33,8 +33,8 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
-from api.one_hop import in_route_thread
 from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
+from api.route_marks import in_route_thread
 from api.throttle import Throttle, guarded
 from core import keyformat
 from core.settings import Settings

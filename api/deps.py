@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.deliveries import QUEUED
-from api.one_hop import reads_state_only, request_session
 from api.problems import Unavailable
+from api.route_marks import reads_state_only, request_session
 from api.temporal import TemporalConnection
 from core.settings import Settings
 from store.webhooks import QUEUED_INFO
@@ -52,7 +52,8 @@ async def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def _session_factory(request: Request) -> sessionmaker[Session]:
-    return cast(sessionmaker[Session], request.app.state.session_factory)
+    # the type as a string: subscripting `sessionmaker` on every request cost a typing lookup
+    return cast("sessionmaker[Session]", request.app.state.session_factory)
 
 
 @request_session
@@ -67,16 +68,28 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     An `async def`, so no thread-pool call opens it: a new session does no I/O (it takes a
     connection at its first statement). A `OneHopRoute` commits it in its endpoint's own
-    thread call; whatever is still open here is ended in one call of its own.
+    thread call (or, when nothing else needs it, opens and ends it there, `open_session` and
+    `end_session`, and this never runs); whatever is still open here is ended in one call of
+    its own.
     """
-    session = _session_factory(request)()
+    session = open_session(request)
     try:
         yield session
     except BaseException:
         await _end(session, commit=False)
         raise
     await _end(session, commit=True)
-    # Messages the request queued (webhook events): delivered once it has answered.
+    end_session(request, session)
+
+
+def open_session(request: Request) -> Session:
+    """The request's session: no I/O yet."""
+    return _session_factory(request)()
+
+
+def end_session(request: Request, session: Session) -> None:
+    """After the commit: hand over the messages the request queued (webhook events), which
+    `api.deliveries.DeliverQueued` starts delivering once the request has answered."""
     setattr(request.state, QUEUED, session.info.pop(QUEUED_INFO, []))
 
 

@@ -31,7 +31,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
@@ -42,13 +42,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import end_session, open_session
 from api.problems import CHECK_FIRST
+from api.route_marks import IN_THREAD, REQUEST_SESSION, STATE_ONLY
 from core.problems import Problem
 
-F = TypeVar("F", bound=Callable[..., Any])
-_IN_THREAD = "__in_route_thread__"
-_REQUEST_SESSION = "__request_session__"
-_STATE_ONLY = "__reads_state_only__"
 # Special parameters FastAPI fills by their type, one name each per endpoint.
 _SPECIAL = (Request, Response)
 # How many endpoint calls run at once, in threads of their own limiter (not the thread pool's
@@ -66,32 +64,6 @@ def _limiter() -> CapacityLimiter:
         limiter = CapacityLimiter(CALLS_AT_ONCE)
         _LIMITER.set(limiter)
         return limiter
-
-
-def in_route_thread(alone: Callable[[Request], None]) -> Callable[[F], F]:
-    """Mark a plain `def` dependency that a `OneHopRoute` runs in its endpoint's thread call.
-
-    `alone(request)` makes the same check in a transaction of its own, rolled back, raising
-    the same problems: the 422 handler runs it when FastAPI refused the input before the
-    endpoint (and so the dependency) could run.
-    """
-    def mark(dependency: F) -> F:
-        setattr(dependency, _IN_THREAD, alone)
-        return dependency
-    return mark
-
-
-def request_session(dependency: F) -> F:
-    """Mark the dependency yielding the request's session: a `OneHopRoute` commits it."""
-    setattr(dependency, _REQUEST_SESSION, True)
-    return dependency
-
-
-def reads_state_only(dependency: F) -> F:
-    """Mark an `async def` dependency that only reads `app.state`: it may run before a
-    deferred key check, since it neither answers nor refuses anything."""
-    setattr(dependency, _STATE_ONLY, True)
-    return dependency
 
 
 def _dependency(annotation: Any, default: Any) -> Callable[..., Any] | None:
@@ -124,53 +96,69 @@ class _Plan:
     def __init__(self, endpoint: Callable[..., Any]) -> None:
         signature = get_typed_signature(endpoint)
         self.own = list(signature.parameters)
-        self.session: str | None = None
         self.deferred: list[_Deferred] = []
         kept: list[inspect.Parameter] = []
         specials: dict[type, str] = {}
+        sessions: list[str] = []  # parameters the request's session fills
         blocked = False
         candidates: list[tuple[inspect.Parameter, Callable[..., Any]]] = []
         for param in signature.parameters.values():
             if param.annotation in _SPECIAL:
                 specials[param.annotation] = param.name
             dependency = _dependency(param.annotation, param.default)
-            if dependency is not None and getattr(dependency, _IN_THREAD, None) is not None \
+            if dependency is not None and getattr(dependency, IN_THREAD, None) is not None \
                     and _plain(dependency):
                 candidates.append((param, dependency))
                 continue
-            if dependency is not None and getattr(dependency, _REQUEST_SESSION, False):
-                self.session = self.session or param.name
-            elif dependency is not None and not getattr(dependency, _STATE_ONLY, False):
+            if dependency is not None and getattr(dependency, REQUEST_SESSION, False):
+                sessions.append(param.name)
+                continue
+            if dependency is not None and not getattr(dependency, STATE_ONLY, False):
                 blocked = True
             kept.append(param)
-        if blocked:  # something else might run, or refuse, before the check: keep its order
-            kept = list(signature.parameters.values())
-            candidates = []
+        if blocked:  # something else might run, or refuse, before the check: keep its order,
+            # and FastAPI's session, which that dependency may share
+            self.parameters = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                               for p in signature.parameters.values()]
+            self.session = sessions[0] if sessions else None
+            self.slots: list[str] = []
+            self.request: str | None = None
+            self.return_annotation = get_typed_return_annotation(endpoint)
+            return
         added: list[inspect.Parameter] = []
+
+        def special(kind: type) -> str:
+            if kind not in specials:
+                specials[kind] = f"_one_hop_{kind.__name__.lower()}"
+                added.append(inspect.Parameter(specials[kind], inspect.Parameter.KEYWORD_ONLY,
+                                               annotation=kind))
+            return specials[kind]
+
         for param, dependency in candidates:
             arguments: dict[str, str] = {}
             for sub in get_typed_signature(dependency).parameters.values():
                 if sub.annotation in _SPECIAL:
-                    if sub.annotation not in specials:
-                        specials[sub.annotation] = f"_one_hop_{sub.annotation.__name__.lower()}"
-                        added.append(sub.replace(name=specials[sub.annotation],
-                                                 kind=inspect.Parameter.KEYWORD_ONLY))
-                    arguments[sub.name] = specials[sub.annotation]
+                    arguments[sub.name] = special(sub.annotation)
                     continue
                 hidden = f"_one_hop_{param.name}_{sub.name}"
-                added.append(sub.replace(name=hidden, kind=inspect.Parameter.KEYWORD_ONLY))
                 arguments[sub.name] = hidden
                 sub_dependency = _dependency(sub.annotation, sub.default)
-                if sub_dependency is not None and getattr(sub_dependency, _REQUEST_SESSION,
+                if sub_dependency is not None and getattr(sub_dependency, REQUEST_SESSION,
                                                           False):
-                    self.session = self.session or hidden
+                    sessions.append(hidden)  # ours, not FastAPI's
+                else:
+                    added.append(sub.replace(name=hidden, kind=inspect.Parameter.KEYWORD_ONLY))
             self.deferred.append(_Deferred(param.name, dependency, arguments))
+        # Nothing but this call uses the session: it is opened and ended in the call itself.
+        self.session = None
+        self.slots = sessions
+        self.request = special(Request) if sessions else None
         self.parameters = [*[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in kept],
                            *added]
         self.return_annotation = get_typed_return_annotation(endpoint)
 
     def alone(self) -> list[Callable[[Request], None]]:
-        return [getattr(each.call, _IN_THREAD) for each in self.deferred]
+        return [getattr(each.call, IN_THREAD) for each in self.deferred]
 
 
 def _one_call(endpoint: Callable[..., Any], route: OneHopRoute) -> Callable[..., Any]:
@@ -187,8 +175,9 @@ def _one_call(endpoint: Callable[..., Any], route: OneHopRoute) -> Callable[...,
             raise _Unfit(result)
         return value
 
-    def run(values: dict[str, Any]) -> Any:
-        session = values[plan.session] if plan.session else None
+    def call(values: dict[str, Any], session: Session | None) -> tuple[Any, bool]:
+        """The deferred checks, the endpoint and its validation; the answer, and whether the
+        session was committed."""
         try:
             arguments = {name: values[name] for name in plan.own if name in values}
             for each in plan.deferred:
@@ -197,13 +186,24 @@ def _one_call(endpoint: Callable[..., Any], route: OneHopRoute) -> Callable[...,
             result = validated(endpoint(**arguments), session)
             if session is not None:
                 session.commit()
-            return result
+            return result, True
         except _Unfit as unfit:
-            return unfit.result
+            return unfit.result, False
         except BaseException:
             if session is not None:
                 session.rollback()
             raise
+
+    def run(values: dict[str, Any]) -> Any:
+        if plan.request is None:  # FastAPI's session, or none
+            return call(values, values[plan.session] if plan.session else None)[0]
+        request = values[plan.request]
+        with open_session(request) as session:
+            values.update(dict.fromkeys(plan.slots, session))
+            result, committed = call(values, session)
+            if committed:
+                end_session(request, session)
+            return result
 
     @functools.wraps(endpoint)
     async def in_one_call(**values: Any) -> Any:
