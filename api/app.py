@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from temporalio.client import Client
 
 from api import console, docs, health, instrument, metrics, openapi, problems
-from api.deliveries import deliver_queued
+from api.deliveries import DeliverQueued
 from api.routes import (
     audit,
     billing,
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None,
     app = FastAPI(title="Org Lifecycle Engine",
                   summary="Org teardown, key expiry and the account lifecycle, run on Temporal",
                   version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(refuse_hostile_text), Depends(deliver_queued)],
+                  dependencies=[Depends(refuse_hostile_text)],
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None,
                    certificates, ops, ops_sweep, webhooks, secret_scanning):
         app.include_router(module.router)
     console.install(app, settings)
+    app.add_middleware(DeliverQueued, temporal=temporal, task_queue=settings.task_queue)
     app.add_middleware(SecurityHeaders, extras={console.PREFIX: console.HEADERS})
     docs.install(app)
     openapi.install(app)

@@ -23,6 +23,7 @@ only once the prefix is known to be ours.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from api.problems import NotPermitted, OrgFrozen, ProjectFrozen, Unauthorized
+from api.route_marks import in_route_thread
 from api.throttle import Throttle, guarded
 from core import keyformat
 from core.settings import Settings
@@ -185,6 +187,15 @@ def _authenticate(request: Request, session: Session, settings: Settings, *,
                                              allow_frozen=allow_frozen, throttle=throttle))
 
 
+def _check_alone(request: Request, *, allow_frozen: bool = False) -> None:
+    """The key check in a transaction of its own, rolled back: its refusal, if any, for a
+    request whose input FastAPI refused before the check could run (`api.one_hop`)."""
+    state = request.app.state
+    with state.session_factory() as session:
+        _authenticate(request, session, state.settings, allow_frozen=allow_frozen)
+
+
+@in_route_thread(_check_alone)
 def key_principal(request: Request, response: Response, session: SessionDep,
                   settings: SettingsDep) -> Principal:
     principal = _authenticate(request, session, settings)
@@ -208,6 +219,7 @@ def key_principal_committed(request: Request, response: Response, factory: Sessi
     return principal
 
 
+@in_route_thread(functools.partial(_check_alone, allow_frozen=True))
 def teardown_principal(request: Request, response: Response, session: SessionDep,
                        settings: SettingsDep) -> Principal:
     """Like `key_principal`, but an admin team key still works while its org is frozen."""

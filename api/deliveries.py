@@ -10,15 +10,16 @@ phase sends the messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
-from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.service import RPCError
 
 from api.temporal import TemporalConnection
 from clients.outbox import start_deliveries
 
 log = logging.getLogger("lifecycle.api")
+QUEUED = "queued_messages"  # the `request.state` entry `api.deps.get_session` fills
 
 
 async def start_after_response(temporal: TemporalConnection, task_queue: str,
@@ -31,10 +32,19 @@ async def start_after_response(temporal: TemporalConnection, task_queue: str,
         log.warning("delivery of %d message(s) left to the sweep: %s", len(keys), exc)
 
 
-async def deliver_queued(request: Request) -> AsyncIterator[None]:
-    yield
-    keys: list[str] = getattr(request.state, "queued_messages", [])
-    if keys:
-        request.state.queued_messages = []
-        await start_after_response(request.app.state.temporal,
-                                   request.app.state.settings.task_queue, keys)
+class DeliverQueued:
+    """Starts the deliveries a request queued (`request.state.queued_messages`), once the app
+    has answered it."""
+
+    def __init__(self, app: ASGIApp, temporal: TemporalConnection, task_queue: str) -> None:
+        self.app = app
+        self.temporal = temporal
+        self.task_queue = task_queue
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        state = scope.get("state") if scope["type"] == "http" else None
+        keys: list[str] = state.get(QUEUED, []) if state else []
+        if keys:
+            state[QUEUED] = []  # type: ignore[index]
+            await start_after_response(self.temporal, self.task_queue, keys)

@@ -83,8 +83,16 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
                             title=exc.title, detail=exc.detail, **exc.extensions)
 
 
+# An endpoint attribute: `async (request) -> Problem | None`, the checks a `api.one_hop` route
+# defers into its endpoint's call, which the 422 answer must not overtake.
+CHECK_FIRST = "__check_before_validation__"
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    check = getattr(getattr(request.scope.get("route"), "endpoint", None), CHECK_FIRST, None)
+    if check is not None and (refused := await check(request)) is not None:
+        return await _on_problem(request, refused)
     # The offending input is left out on purpose: it may be a secret or a card number, and
     # a response body ends up in logs and browser histories.
     errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""),

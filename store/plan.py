@@ -7,9 +7,9 @@ start when a blocking item appeared between the preview and the confirmation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store import project_deletions
@@ -72,9 +72,19 @@ def stored_counts(session: Session, org_id: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+class OrgState(Protocol):
+    """What the blockers ask of an org: a loaded `Organization`, or a row of these columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> OrgStatus: ...
+
+
 def compute_plan(session: Session, org_id: str) -> TeardownPlan | None:
     """The plan for `org_id`, or None when no such org exists."""
-    org = session.get(Organization, org_id)
+    org = session.execute(_ORG_STATE, {"plan_org": org_id}).one_or_none()
     if org is None:
         return None
     return TeardownPlan(org_id=org_id, status=org.status.value,
@@ -82,7 +92,18 @@ def compute_plan(session: Session, org_id: str) -> TeardownPlan | None:
                         blockers=find_blockers(session, org), confirmation_phrase=org.name)
 
 
-def find_blockers(session: Session, org: Organization) -> list[Blocker]:
+# Built once, on bound parameters, of Core columns (a row, not a loaded entity): the plan is
+# shown on every view of the danger zone.
+_ORG_STATE = (select(Organization.__table__.c.id, Organization.__table__.c.status,
+                     Organization.__table__.c.name)
+              .where(Organization.__table__.c.id == bindparam("plan_org")))
+_ACTIVE_KINDS = (select(Subscription.kind, func.count())
+                 .where(Subscription.org_id == bindparam("active_org"),
+                        Subscription.status == SubscriptionStatus.ACTIVE)
+                 .group_by(Subscription.kind))
+
+
+def find_blockers(session: Session, org: OrgState) -> list[Blocker]:
     """What must be settled (blocking) or will be cancelled (not blocking) before a teardown.
 
     Every blocker is reported in one answer, so an admin settles them all at once instead of
@@ -113,10 +134,7 @@ def find_blockers(session: Session, org: Organization) -> list[Blocker]:
         blockers.append(Blocker(
             "not_active", f"the organization is {org.status.value}: a teardown is under way",
             blocking=True))
-    active = dict(session.execute(
-        select(Subscription.kind, func.count()).where(
-            Subscription.org_id == org.id, Subscription.status == SubscriptionStatus.ACTIVE)
-        .group_by(Subscription.kind)).all())
+    active = dict(session.execute(_ACTIVE_KINDS, {"active_org": org.id}).all())
     jobs = active.get(SubscriptionKind.JOB_PLAN, 0)
     if jobs:
         blockers.append(Blocker(

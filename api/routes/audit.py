@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep, SessionFactoryDep
+from api.one_hop import OneHopRoute
 from api.params import NumericCursor, OrgId, PageLimit, numeric
 from api.problems import InvalidInput, NotFound, NotPermitted, Unauthorized, problem_responses
 from services import audit as service
 from store.audit import AuditFilter
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=OneHopRoute, tags=["audit"])
 
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 NDJSON = "application/x-ndjson"

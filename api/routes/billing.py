@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404
+from api.one_hop import OneHopRoute
 from api.params import NumericCursor, OrgId, PageCursor, PageLimit, numeric
 from api.problems import InvalidInput, NotFound, NotPermitted, Unauthorized, problem_responses
 from store import billing
 from store.models import Invoice, InvoiceStatus, Service, UsageRecord
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(route_class=OneHopRoute, tags=["billing"])
 
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"

@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import bearer_token
 from api.deps import SessionDep, SettingsDep
+from api.one_hop import OneHopRoute
 from api.params import OrgId
 from api.problems import NotFound, NotPermitted, Unauthorized, problem_responses
 from api.routes.teardown import _certificate_out
 from api.teardown_models import TeardownStatus, status_from_certificate
 from core.receipts import receipt_org
 
-router = APIRouter(tags=["teardown"])
+router = APIRouter(route_class=OneHopRoute, tags=["teardown"])
 # Where anyone fetches the public keys of the certificates' signatures.
 KEYS_PATH = "/.well-known/lifecycle-certificate-keys"
 

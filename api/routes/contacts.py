@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep
+from api.one_hop import OneHopRoute
 from api.params import OrgId
 from api.problems import (
     Conflict,
@@ -29,7 +30,7 @@ from services import contacts as service
 from services.names import EMAIL_MAX
 from store.contact_models import OrgContact
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(route_class=OneHopRoute, tags=["contacts"])
 
 ContactId = Annotated[str, Path(min_length=1, max_length=64, description="contact id")]
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound)

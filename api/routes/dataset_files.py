@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
+from api.one_hop import OneHopRoute
 from api.params import DatasetId, OrgId, PageLimit, ProjectId
 from api.problems import (
     Conflict,
@@ -36,7 +37,7 @@ from api.text_guard import opaque_body
 from services import dataset_files as service
 from store.objects import ObjectStore
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(route_class=OneHopRoute, tags=["datasets"])
 
 BASE = "/orgs/{org_id}/projects/{project_id}/datasets/{dataset_id}/files"
 SPOOL_IN_MEMORY = 1024 * 1024

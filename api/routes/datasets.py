@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import project_or_404
+from api.one_hop import OneHopRoute
 from api.params import DatasetId, NumericCursor, OrgId, PageCursor, PageLimit, ProjectId, numeric
 from api.problems import (
     Conflict,
@@ -36,7 +37,7 @@ from services.record_input import JSON, NDJSON, RecordLimits, decode_record, par
 from store import datasets
 from store.models import Dataset
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(route_class=OneHopRoute, tags=["datasets"])
 
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 WRITE_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, Conflict, InvalidInput)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import project_or_404, writable_org
+from api.one_hop import OneHopRoute
 from api.params import BodyId, KeyId, OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
@@ -34,7 +35,7 @@ from store.audit import audit
 from store.base import utcnow
 from store.models import ApiKey, Project
 
-router = APIRouter(tags=["api-keys"])
+router = APIRouter(route_class=OneHopRoute, tags=["api-keys"])
 
 DEFAULT_LIFETIME_DAYS = 90
 BULK_MAX = 100

@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from api.auth import KeyDep, Principal
 from api.console.mail import deliver_now
 from api.deps import SessionDep, SettingsDep, TemporalConnectionDep
+from api.one_hop import OneHopRoute
 from api.params import MemberId, OrgId, PageCursor, PageLimit
 from api.problems import (
     Conflict,
@@ -46,7 +47,7 @@ from store.base import utcnow
 from store.member_models import MemberInvitation, MemberRemovalRequest
 from store.members import invitation_status
 
-router = APIRouter(tags=["members"])
+router = APIRouter(route_class=OneHopRoute, tags=["members"])
 
 InvitationId = Annotated[str, Path(min_length=1, max_length=64, description="invitation id")]
 READ = (Unauthorized, NotPermitted, NotFound, InvalidInput)

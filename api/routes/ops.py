@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import page_tokens
 from api.auth import OperatorDep
 from api.deps import SettingsDep, TemporalClientDep
+from api.one_hop import OneHopRoute
 from api.problems import InvalidInput, NotFound, Unauthorized, Unavailable, problem_responses
 from api.teardown_models import StepOut
 from clients.teardown import handle_for_id, query_progress
@@ -37,7 +38,7 @@ from core.histories import LOCAL_ACTIVITY_MARKER
 from core.settings import Settings
 from core.temporal import TRANSIENT_STATUSES
 
-router = APIRouter(tags=["ops"], prefix="/ops")
+router = APIRouter(route_class=OneHopRoute, tags=["ops"], prefix="/ops")
 
 QUERY_TIMEOUT = timedelta(seconds=2)
 ERRORS = problem_responses(Unauthorized, NotFound, InvalidInput, Unavailable)

@@ -17,13 +17,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorDep
 from api.deps import SessionDep, TemporalClientDep
+from api.one_hop import OneHopRoute
 from api.problems import NotFound, Unauthorized, Unavailable, problem_responses
 from clients import schedules
 from clients.schedules import ScheduleView
 from store.base import utcnow
 from store.stale_keys import StaleKey, stale_keys
 
-router = APIRouter(tags=["ops"], prefix="/ops")
+router = APIRouter(route_class=OneHopRoute, tags=["ops"], prefix="/ops")
 ERRORS = problem_responses(Unauthorized, NotFound, Unavailable)
 
 

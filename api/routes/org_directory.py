@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.auth import OperatorDep, is_operator
 from api.deps import SessionDep, SettingsDep
+from api.one_hop import OneHopRoute
 from api.params import PageCursor, PageLimit
 from api.problems import InvalidInput, Unauthorized, problem_responses
 from api.routes.keys import CreatedKeyOut
@@ -32,7 +33,7 @@ from store import console_auth, orgs
 from store.base import utcnow
 from store.models import Member, OrgStatus
 
-router = APIRouter(tags=["orgs"])
+router = APIRouter(route_class=OneHopRoute, tags=["orgs"])
 
 SIGNUP_WINDOW = timedelta(hours=1)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, writable_org
+from api.one_hop import OneHopRoute
 from api.params import OrgId
 from api.problems import (
     InvalidInput,
@@ -36,7 +37,7 @@ from store.audit import audit
 from store.base import utcnow
 from store.models import AdminImmutableError, Organization, PaymentMethod
 
-router = APIRouter(tags=["orgs"])
+router = APIRouter(route_class=OneHopRoute, tags=["orgs"])
 
 PAYMENT_MESSAGE = "Check your payment settings"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -150,21 +151,22 @@ class PaymentOut(BaseModel):
 
 
 def _org_out(session: SessionDep, org: Organization) -> OrgOut:
-    return _view_out(orgs.OrgView(org, orgs.admin_of(session, org),
-                                  orgs.payment_method(session, org.id)))
+    view = orgs.org_view(session, org.id)
+    assert view is not None  # the caller holds the org's row
+    return _view_out(view)
 
 
 def _view_out(view: orgs.OrgView) -> OrgOut:
-    org, admin = view.org, view.admin
-    attention = orgs.payment_attention(view.card, utcnow())
+    attention = view.payment_attention(utcnow())
+    admin = (AdminOut(member_id=view.admin_id, email=view.admin_email or "",
+                      name=view.admin_name or "") if view.admin_id is not None else None)
     return OrgOut(
-        id=org.id, name=org.name, description=org.description,
-        contact_email=org.contact_email, website=org.website, timezone=org.timezone,
-        status=org.status.value,
-        admin=AdminOut(member_id=admin.id, email=admin.email, name=admin.name) if admin else None,
-        max_key_lifetime_days=org.max_key_lifetime_days,
-        revoke_unused_keys_after_days=org.revoke_unused_keys_after_days,
-        created_at=org.created_at,
+        id=view.id, name=view.name, description=view.description,
+        contact_email=view.contact_email, website=view.website, timezone=view.timezone,
+        status=view.status.value, admin=admin,
+        max_key_lifetime_days=view.max_key_lifetime_days,
+        revoke_unused_keys_after_days=view.revoke_unused_keys_after_days,
+        created_at=view.created_at,
         payment_attention=attention, payment_message=PAYMENT_MESSAGE if attention else None)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import KeyDep, Principal
 from api.deps import SessionDep
+from api.one_hop import OneHopRoute
 from api.params import MemberId, OrgId, PageCursor, PageLimit
 from api.problems import (
     Conflict,
@@ -24,7 +25,7 @@ from api.problems import (
 from services import service_permissions as perms
 from store.models import Service
 
-router = APIRouter(tags=["permissions"])
+router = APIRouter(route_class=OneHopRoute, tags=["permissions"])
 
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 WRITE_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, Conflict, InvalidInput)

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import KeyDep, Principal
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.one_hop import OneHopRoute
 from api.params import OrgId, ProjectId
 from api.problems import (
     Conflict,
@@ -54,7 +55,7 @@ from store import ledger, project_deletions
 from store.audit import audit
 from store.models import ProjectDeletionRequest
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=OneHopRoute, tags=["projects"])
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 BASE = "/orgs/{org_id}/projects/{project_id}/deletion"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404, project_or_404
+from api.one_hop import OneHopRoute
 from api.params import OrgId, PageCursor, PageLimit, ProjectId
 from api.problems import (
     Conflict,
@@ -32,7 +33,7 @@ from services.names import MAX_NAME, NAME_PATTERN
 from store import projects
 from store.models import Project
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=OneHopRoute, tags=["projects"])
 
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 WRITE_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, Conflict, InvalidInput)

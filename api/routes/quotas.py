@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.auth import KeyDep
 from api.deps import SessionDep
 from api.guards import org_or_404
+from api.one_hop import OneHopRoute
 from api.params import MemberId, OrgId
 from api.problems import InvalidInput, NotFound, NotPermitted, Unauthorized, problem_responses
 from services import quotas as quota_service
@@ -25,7 +26,7 @@ from services import service_permissions as perms
 from store import quotas as repo
 from store.models import Organization, Quota, Service
 
-router = APIRouter(tags=["quotas"])
+router = APIRouter(route_class=OneHopRoute, tags=["quotas"])
 
 ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.deps import SessionDep, SettingsDep
+from api.one_hop import OneHopRoute
 from api.problems import InvalidInput, Unauthorized, problem_responses
 from api.text_guard import checks_own_text
 from core import secret_scanning
 from services import secret_scanning as service
 
-router = APIRouter(tags=["secret scanning"])
+router = APIRouter(route_class=OneHopRoute, tags=["secret scanning"])
 MAX_FINDINGS = 1000
 EXAMPLE_TOKEN = "olt_" + "0" * 49
 

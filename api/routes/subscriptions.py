@@ -38,6 +38,7 @@ from temporalio.service import RPCError
 from api.auth import KeyCommittedDep, KeyDep, Principal
 from api.deps import SessionDep, SessionFactoryDep, SettingsDep, TemporalClientDep
 from api.guards import org_or_404, writable_org
+from api.one_hop import OneHopRoute
 from api.params import OrgId, PageCursor, PageLimit, SubscriptionId
 from api.problems import (
     Conflict,
@@ -66,7 +67,7 @@ from services import subscriptions as service
 from store import subscriptions
 from store.models import Subscription, SubscriptionKind, SubscriptionStatus
 
-router = APIRouter(tags=["subscriptions"])
+router = APIRouter(route_class=OneHopRoute, tags=["subscriptions"])
 
 READ_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput)
 CANCEL_ERRORS = problem_responses(Unauthorized, NotPermitted, NotFound, InvalidInput, Conflict,

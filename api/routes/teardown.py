@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OperatorOrAdminDep, Principal, TeardownKeyDep
 from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.one_hop import OneHopRoute
 from api.params import OrgId
 from api.problems import (
     Conflict,
@@ -73,7 +74,7 @@ from store.plan import compute_plan
 
 RECEIPT_VALID_AFTER_GRACE_S = 30 * 24 * 3600
 
-router = APIRouter(tags=["teardown"])
+router = APIRouter(route_class=OneHopRoute, tags=["teardown"])
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 BASE_ERRORS = (Unauthorized, NotPermitted, NotFound, Unavailable)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import KeyDep
 from api.deps import SessionDep, SettingsDep
 from api.guards import org_or_404
+from api.one_hop import OneHopRoute
 from api.params import NumericCursor, OrgId, PageLimit, numeric
 from api.problems import (
     InvalidInput,
@@ -32,7 +33,7 @@ from services import webhooks as service
 from store import webhooks
 from store.webhook_models import WebhookAttempt, WebhookEndpoint
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=OneHopRoute, tags=["webhooks"])
 log = logging.getLogger("lifecycle.api")
 
 EndpointId = Annotated[str, Path(min_length=1, max_length=64, description="endpoint id")]
