@@ -64,14 +64,16 @@ def _closest_per_subject(rows: list[PendingReminder]
     Two pending windows for one subject happen when a sweep died before its digests and the
     next one claimed a closer window: the reader needs only the closer one.
     """
-    by_subject: dict[tuple[str, str, str], list[PendingReminder]] = defaultdict(list)
+    by_subject: dict[tuple[str, str, str], list[PendingReminder]] = {}
     for row in rows:
-        by_subject[(row.subject_kind, row.subject_id, _family(row.window))].append(row)
+        by_subject.setdefault((row.subject_kind, row.subject_id, _family(row.window)),
+                              []).append(row)
     keep, drop = [], []
     for group in by_subject.values():
-        group.sort(key=lambda r: (_window_rank(r.window), r.id))
+        if len(group) > 1:  # rare: most subjects have one pending window
+            group.sort(key=lambda r: (_window_rank(r.window), r.id))
+            drop.extend(group[1:])
         keep.append(group[0])
-        drop.extend(group[1:])
     return keep, drop
 
 
@@ -138,8 +140,8 @@ class DigestActivities:
         subjects = reminders.subjects_of(session, ids)
         listening = webhooks.orgs_with_endpoints(session, ids)
         moves: list[reminders.Move] = []
-        outbox_rows: list[dict[str, Any]] = []
-        queued = hooks = 0
+        digests: list[tuple[Organization, str, list[Item], dict[str, frozenset[str]]]] = []
+        queued = 0
         for org in active:
             keep, drop = _closest_per_subject(pending.get(org.id, []))
             if not keep:
@@ -152,14 +154,24 @@ class DigestActivities:
             moves += [reminders.Move(i, reminders.VOID) for i in sorted(void)]
             moves += [reminders.Move(i, reminders.QUEUED, batch) for i in live_ids]
             queued += len(live_ids)
-            zones = {m.email: m.timezone for m in members.values()}
-            outbox_rows += self._emails(org, batch, now, items, recipients_of, zones)
-            if org.id in listening:
-                hooks += self._events(session, org, now, items)
-        if reminders.move(session, moves) != len(moves):
+            digests.append((org, batch, items, recipients_of))
+
+        def render() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for org, batch, items, recipients_of in digests:
+                # A person's zone is the one of their membership in this org.
+                zones = {m.email: m.timezone for m in subjects.members.get(org.id, {}).values()}
+                rows += self._emails(org, batch, now, items, recipients_of, zones)
+            return rows
+
+        # The mails render while the database moves the rows (see `reminders.move_while`).
+        moved, outbox_rows = reminders.move_while(session, moves, render)
+        if moved != len(moves):
             # An overlapping sweep moved some of these rows first: start over from the
             # database's current state rather than announce a partial set twice.
             raise ApplicationError("reminders changed while composing; retrying")
+        hooks = sum(self._events(session, org, now, items)
+                    for org, _, items, _ in digests if org.id in listening)
         outbox.queue_many(session, outbox_rows)
         return queued, len(outbox_rows) + hooks
 

@@ -8,10 +8,11 @@ no-ops, so nothing is announced twice and no application-level locking is needed
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Table, or_, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
@@ -282,37 +283,57 @@ class Move:
     message_key: str | None = None
 
 
+# Ids, statuses and batch keys as three arrays: a 10,000-row move is one short statement, its
+# parameters adapted by the driver in C rather than spelled out as VALUES in Python.
 MOVE_PG_SQL = ("UPDATE reminders AS r SET status = v.status, "
                "message_key = coalesce(v.message_key, r.message_key) "
-               "FROM (VALUES %s) AS v(id, status, message_key) "
+               "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, message_key) "
                "WHERE r.id = v.id AND r.status = 'pending'")
 MOVE_SQLITE_SQL = ("UPDATE reminders SET status = :status, "
                    "message_key = coalesce(:message_key, message_key) "
                    "WHERE id = :id AND status = 'pending'")
 
+T = TypeVar("T")
 
-def move(session: Session, moves: Sequence[Move]) -> int:
+
+def move_while(session: Session, moves: Sequence[Move], work: Callable[[], T]
+               ) -> tuple[int, T]:
     """Move pending rows to their new status in one statement (PostgreSQL: an `UPDATE ... FROM
-    (VALUES ...)`; SQLite, in-process, a compiled-once executemany); returns how many moved:
-    fewer than asked means another sweep moved some first."""
-    if not moves:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        from psycopg2.extras import execute_values
+    unnest(...)`; SQLite, in-process, a compiled-once executemany), and run `work`; returns how
+    many rows moved (fewer than asked means another sweep moved some first) and `work`'s result.
 
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
+    Why together: on PostgreSQL `work` runs while the server executes the statement, which is
+    most of a compose page's database time (every moved row writes each index of the ledger),
+    so the page's digests render meanwhile instead of after.
+
+    `work` must not touch the session: the statement runs on the session's connection from a
+    second thread, the caller's thread only computes. Whatever `work` does, the statement has
+    finished when this returns or raises, so the transaction is never ended under it.
+    """
+    if not moves or session.get_bind().dialect.name != "postgresql":
+        result = work()
+        if not moves:
+            return 0, result
+        done = session.execute(text(MOVE_SQLITE_SQL), [
+            {"id": m.id, "status": m.status, "message_key": m.message_key} for m in moves])
+        return int(getattr(done, "rowcount", 0) or 0), result
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    columns = ([m.id for m in moves], [m.status for m in moves], [m.message_key for m in moves])
+
+    def execute() -> int:
         cursor = raw.cursor()
         try:
-            # One page of VALUES: the rowcount is then the whole statement's.
-            execute_values(cursor, MOVE_PG_SQL, [(m.id, m.status, m.message_key) for m in moves],
-                           page_size=len(moves))
+            cursor.execute(MOVE_PG_SQL, columns)
             return int(cursor.rowcount)
         finally:
             cursor.close()
-    result = session.execute(text(MOVE_SQLITE_SQL), [
-        {"id": m.id, "status": m.status, "message_key": m.message_key} for m in moves])
-    return int(getattr(result, "rowcount", 0) or 0)
+
+    # Leaving the block waits for the statement, also when `work` raised.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="move") as pool:
+        statement = pool.submit(execute)
+        result = work()
+        return statement.result(), result
 
 
 def mark_batches_sent(session: Session, batches: Mapping[str, str], now: datetime) -> None:
