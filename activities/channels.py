@@ -13,7 +13,8 @@ Two more lines of defence, because the policy alone is not enough on every Pytho
 versions decode an encoded word (`=?utf-8?q?=0D=0ABcc:...?=`) typed as plain text and write
 the line break it hides onto the wire. So a `=?` in a subject is split by an invisible word
 joiner (never read as an encoded word), and the message is parsed back from its wire form and
-refused unless it has exactly the headers set, with the values set.
+refused unless it has exactly the headers set, with the values set; the bytes so checked are
+the ones sent.
 
 Webhooks follow the Standard Webhooks specification (`core.standard_webhooks`): the event id in
 `webhook-id`, the attempt's time in `webhook-timestamp`, one `v1,` signature per live secret.
@@ -27,7 +28,9 @@ our commit) resends the same id.
 
 from __future__ import annotations
 
+import email.generator
 import email.policy
+import io
 import smtplib
 import time
 from email.headerregistry import Address
@@ -88,14 +91,17 @@ class Channels:
         return self._smtp
 
     def send_email(self, idempotency_key: str, recipient: str, subject: str, body: str) -> None:
+        sender = self.settings.mail_sender
         try:
-            msg, to = build_email(self.settings.mail_sender, idempotency_key, recipient, subject,
-                                  body)
+            msg, wire, to = _built_email(sender, idempotency_key, recipient, subject, body)
         except Exception as exc:
             raise classify(exc) from exc
         try:
-            self._smtp_session().send_message(msg, from_addr=self.settings.mail_sender,
-                                              to_addrs=[to])
+            if (sender + to).isascii():
+                # The very bytes the header check read go out: the mail is flattened once.
+                self._smtp_session().sendmail(sender, [to], wire)
+            else:  # an address needing SMTPUTF8, which `send_message` negotiates
+                self._smtp_session().send_message(msg, from_addr=sender, to_addrs=[to])
         except Exception as exc:
             error = classify(exc)
             if not isinstance(exc, smtplib.SMTPRecipientsRefused):  # else the session is good
@@ -134,9 +140,19 @@ def _words(value: str) -> list[str]:
     return value.split()
 
 
-def _checked_on_the_wire(msg: EmailMessage, wanted: dict[str, str]) -> None:
-    """Refuse `msg` unless its wire form parses back to exactly the `wanted` headers."""
-    head = msg.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+def wire_form(msg: EmailMessage) -> bytes:
+    """The bytes `smtplib.SMTP.send_message` sends for `msg` (its generator, its line ends)
+    when no address needs SMTPUTF8."""
+    out = io.BytesIO()
+    email.generator.BytesGenerator(out).flatten(msg, linesep="\r\n")
+    return out.getvalue()
+
+
+def _checked_on_the_wire(msg: EmailMessage, wanted: dict[str, str]) -> bytes:
+    """Refuse `msg` unless its wire form parses back to exactly the `wanted` headers; returns
+    that wire form."""
+    wire = wire_form(msg)
+    head = wire.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
     parsed = email.message_from_bytes(head, policy=email.policy.default)
     names = sorted(k.lower() for k in parsed if k.lower() not in _OWN_HEADERS)
     # A value too long for one line is folded, and unfolding keeps the folding white space
@@ -145,6 +161,7 @@ def _checked_on_the_wire(msg: EmailMessage, wanted: dict[str, str]) -> None:
     if names != sorted(wanted) or any(_words(str(parsed[k])) != _words(v)
                                       for k, v in wanted.items()):
         raise ValueError("the mail's headers would not be the ones set: refused")
+    return wire
 
 
 def build_email(sender: str, idempotency_key: str, recipient: str, subject: str,
@@ -152,6 +169,13 @@ def build_email(sender: str, idempotency_key: str, recipient: str, subject: str,
     """The mail as the SMTP policy builds it, and the one envelope recipient (the parsed
     address, never the raw string); raises ValueError on anything that would not be exactly
     these headers once on the wire."""
+    msg, _, to = _built_email(sender, idempotency_key, recipient, subject, body)
+    return msg, to
+
+
+def _built_email(sender: str, idempotency_key: str, recipient: str, subject: str,
+                 body: str) -> tuple[EmailMessage, bytes, str]:
+    """`build_email`, with the checked wire form of the mail beside it."""
     to = Address(addr_spec=recipient)
     subject = subject.replace("=?", "=" + WORD_JOINER + "?")
     msg = EmailMessage(policy=email.policy.SMTP)
@@ -160,6 +184,6 @@ def build_email(sender: str, idempotency_key: str, recipient: str, subject: str,
     msg["Subject"] = subject
     msg["Message-ID"] = message_id(idempotency_key, sender)
     msg.set_content(body)
-    _checked_on_the_wire(msg, {"from": str(msg["From"]), "to": to.addr_spec,
-                               "subject": subject, "message-id": str(msg["Message-ID"])})
-    return msg, to.addr_spec
+    wire = _checked_on_the_wire(msg, {"from": str(msg["From"]), "to": to.addr_spec,
+                                      "subject": subject, "message-id": str(msg["Message-ID"])})
+    return msg, wire, to.addr_spec

@@ -29,15 +29,8 @@ from contracts.sweep import PageInput, PageResult
 from core import key_policy
 from core.expiry_windows import EXPIRED, card_due_at
 from store import orgs, outbox, reminders, webhooks
-from store.models import (
-    ApiKey,
-    Member,
-    Organization,
-    OrgStatus,
-    PaymentStatus,
-    Reminder,
-    Role,
-)
+from store.models import Organization, OrgStatus, PaymentStatus, Role
+from store.reminders import KeySubject, PendingReminder, Recipient
 
 
 def _digest(text: str, length: int = 16) -> str:
@@ -64,24 +57,27 @@ def _family(window: str) -> str:
     return "unused" if window in UNUSED_WINDOWS else "expiry"
 
 
-def _closest_per_subject(rows: list[Reminder]) -> tuple[list[Reminder], list[Reminder]]:
+def _closest_per_subject(rows: list[PendingReminder]
+                         ) -> tuple[list[PendingReminder], list[PendingReminder]]:
     """Keep the closest pending window of each subject; the wider ones are superseded.
 
     Two pending windows for one subject happen when a sweep died before its digests and the
     next one claimed a closer window: the reader needs only the closer one.
     """
-    by_subject: dict[tuple[str, str, str], list[Reminder]] = defaultdict(list)
+    by_subject: dict[tuple[str, str, str], list[PendingReminder]] = {}
     for row in rows:
-        by_subject[(row.subject_kind, row.subject_id, _family(row.window))].append(row)
+        by_subject.setdefault((row.subject_kind, row.subject_id, _family(row.window)),
+                              []).append(row)
     keep, drop = [], []
     for group in by_subject.values():
-        group.sort(key=lambda r: (_window_rank(r.window), r.id))
+        if len(group) > 1:  # rare: most subjects have one pending window
+            group.sort(key=lambda r: (_window_rank(r.window), r.id))
+            drop.extend(group[1:])
         keep.append(group[0])
-        drop.extend(group[1:])
     return keep, drop
 
 
-def _still_true(org: Organization, key: ApiKey, row: Reminder) -> bool:
+def _still_true(org: Organization, key: KeySubject, row: PendingReminder) -> bool:
     """Whether the reminder still says something true of the key when its digest is written:
     an expiry reminder of a live key still expiring then; the notice of a live key still idle
     since the same instant under a policy still on; a revocation of a key still revoked."""
@@ -95,7 +91,7 @@ def _still_true(org: Organization, key: ApiKey, row: Reminder) -> bool:
     return key.expires_at == row.due_at
 
 
-def _unused_facts(org: Organization, key: ApiKey, row: Reminder) -> dict[str, Any]:
+def _unused_facts(org: Organization, key: KeySubject, row: PendingReminder) -> dict[str, Any]:
     """An unused-key item is dated by its revocation (to come, or done) and says since when
     the key is idle; the ledger row's date is the start of that idle period."""
     if row.window == key_policy.UNUSED_REVOKED:
@@ -136,7 +132,7 @@ class DigestActivities:
         # Frozen or deleting orgs are left pending, announced if they come back.
         active = [o for o in orgs.get_orgs(session, org_ids) if o.status == OrgStatus.ACTIVE]
         ids = [o.id for o in active]
-        pending: dict[str, list[Reminder]] = defaultdict(list)
+        pending: dict[str, list[PendingReminder]] = defaultdict(list)
         for row in reminders.pending_of_orgs(session, ids):
             pending[row.org_id].append(row)
         if not pending:
@@ -144,8 +140,8 @@ class DigestActivities:
         subjects = reminders.subjects_of(session, ids)
         listening = webhooks.orgs_with_endpoints(session, ids)
         moves: list[reminders.Move] = []
-        outbox_rows: list[dict[str, Any]] = []
-        queued = hooks = 0
+        digests: list[tuple[Organization, str, list[Item], dict[str, frozenset[str]]]] = []
+        queued = 0
         for org in active:
             keep, drop = _closest_per_subject(pending.get(org.id, []))
             if not keep:
@@ -158,30 +154,44 @@ class DigestActivities:
             moves += [reminders.Move(i, reminders.VOID) for i in sorted(void)]
             moves += [reminders.Move(i, reminders.QUEUED, batch) for i in live_ids]
             queued += len(live_ids)
-            zones = {m.email: m.timezone for m in members.values()}
-            outbox_rows += self._emails(org, batch, now, items, recipients_of, zones)
-            if org.id in listening:
-                hooks += self._events(session, org, now, items)
-        if reminders.move(session, moves) != len(moves):
+            digests.append((org, batch, items, recipients_of))
+
+        def render() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for org, batch, items, recipients_of in digests:
+                # A person's zone is the one of their membership in this org.
+                zones = {m.email: m.timezone for m in subjects.members.get(org.id, {}).values()}
+                rows += self._emails(org, batch, now, items, recipients_of, zones)
+            return rows
+
+        # The mails render while the database moves the rows (see `reminders.move_while`).
+        moved, outbox_rows = reminders.move_while(session, moves, render)
+        if moved != len(moves):
             # An overlapping sweep moved some of these rows first: start over from the
             # database's current state rather than announce a partial set twice.
             raise ApplicationError("reminders changed while composing; retrying")
+        hooks = sum(self._events(session, org, now, items)
+                    for org, _, items, _ in digests if org.id in listening)
         outbox.queue_many(session, outbox_rows)
         return queued, len(outbox_rows) + hooks
 
     @staticmethod
-    def _items(org: Organization, rows: list[Reminder], members: dict[str, Member],
+    def _items(org: Organization, rows: list[PendingReminder], members: dict[str, Recipient],
                subjects: reminders.DigestSubjects
-               ) -> tuple[list[Item], dict[str, set[str]], set[int]]:
-        """Digest items (ordered by expiry), each item's recipients, and rows now void."""
-        admins = {m.id for m in members.values()
-                  if m.role == Role.ADMIN or m.id == org.admin_member_id}
+               ) -> tuple[list[Item], dict[str, frozenset[str]], set[int]]:
+        """Digest items (ordered by expiry), each item's recipients, and rows now void.
+
+        An item goes to the org's admins plus its key's creator: one recipient set per creator,
+        shared by that creator's items, rather than a set built per reminder."""
+        admins = frozenset(m.email for m in members.values()
+                           if m.role == Role.ADMIN or m.id == org.admin_member_id)
+        to_of: dict[str, frozenset[str]] = {}  # by creator
         items: list[Item] = []
-        recipients_of: dict[str, set[str]] = {}
+        recipients_of: dict[str, frozenset[str]] = {}
         void: set[int] = set()
         for row in rows:
             item: Item | None = None
-            to: set[str] = set(admins)
+            to = admins
             if row.subject_kind == reminders.API_KEY:
                 key = subjects.keys.get(row.subject_id)
                 if key is not None and _still_true(org, key, row):
@@ -194,8 +204,10 @@ class DigestActivities:
                                  "project_id": key.project_id},
                                 **_unused_facts(org, key, row))
                     # A departed creator's member row is gone: the admins remain.
-                    if key.created_by in members:
-                        to.add(key.created_by)
+                    creator = members.get(key.created_by or "")
+                    if creator is not None:
+                        to = to_of.get(creator.id) or to_of.setdefault(
+                            creator.id, admins | {creator.email})
             else:
                 card = subjects.cards.get(row.subject_id)
                 if card is not None and card_due_at(card.exp_year, card.exp_month) == row.due_at \
@@ -208,17 +220,17 @@ class DigestActivities:
                 void.add(row.id)
                 continue
             items.append(item)
-            recipients_of[item.subject_id] = {members[m].email for m in to}
+            recipients_of[item.subject_id] = to
         items.sort(key=lambda i: (i.when, i.kind, i.subject_id, i.window))
         return items, recipients_of, void
 
     def _emails(self, org: Organization, batch: str, now: datetime, items: list[Item],
-                recipients_of: dict[str, set[str]], zones: dict[str, str]
+                recipients_of: dict[str, frozenset[str]], zones: dict[str, str]
                 ) -> list[dict[str, Any]]:
         """The outbox rows of one org's digest: one email per recipient."""
         per_person: dict[str, list[Item]] = defaultdict(list)
         for item in items:
-            for email in sorted(recipients_of[item.subject_id]):
+            for email in recipients_of[item.subject_id]:
                 per_person[email].append(item)
         return [
             dict(idempotency_key=f"{batch}:email:{_digest(email)}", org_id=org.id,

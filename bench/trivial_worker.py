@@ -1,7 +1,8 @@
 """`python -m bench.trivial_worker`: the baseline's worker process, configured like the real one.
 
 A process of its own (not a second queue in `lifecycle worker`, which must not carry bench
-code) with the same thread pool and concurrency limits as `worker.py`, reading the same
+code) with the same thread pool, concurrency limits and garbage collector settings as
+`worker.py`, reading the same
 `LIFECYCLE_TEMPORAL_ADDRESS` and `LIFECYCLE_TASK_QUEUE`; stops on SIGTERM.
 """
 
@@ -16,7 +17,7 @@ from temporalio.worker import Worker
 from bench.trivial import TrivialWorkflow, noop
 from core.settings import load_settings
 from core.temporal import wait_until_serving
-from worker import ACTIVITY_THREADS
+from worker import ACTIVITY_THREADS, tune_gc
 
 
 async def serve() -> None:
@@ -35,4 +36,5 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
+    tune_gc()
     asyncio.run(serve())

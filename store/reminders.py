@@ -8,10 +8,11 @@ no-ops, so nothing is announced twice and no application-level locking is needed
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Table, or_, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from store.audit import audit_many
 from store.models import (
     ApiKey,
+    KeyScope,
     Member,
     Organization,
     OrgStatus,
@@ -27,6 +29,7 @@ from store.models import (
     PaymentStatus,
     Project,
     Reminder,
+    Role,
 )
 
 API_KEY = "api_key"
@@ -171,23 +174,73 @@ def orgs_with_pending(session: Session, after: str, limit: int) -> list[str]:
     return list(session.scalars(query))
 
 
-def pending_of_orgs(session: Session, org_ids: Sequence[str]) -> list[Reminder]:
+class PendingReminder(NamedTuple):
+    """A pending ledger row as compose reads it: the columns it decides on, no ORM entity (a
+    page holds thousands; building and tracking entities was most of compose's own time)."""
+
+    id: int
+    org_id: str
+    subject_kind: str
+    subject_id: str
+    window: str
+    due_at: datetime
+
+
+def pending_of_orgs(session: Session, org_ids: Sequence[str]) -> list[PendingReminder]:
     """The pending reminders of these orgs, locked on PostgreSQL so an overlapping sweep skips
     them (and this one skips theirs)."""
     if not org_ids:
         return []
-    query = (select(Reminder).where(Reminder.org_id.in_(org_ids), Reminder.status == PENDING)
+    query = (select(Reminder.id, Reminder.org_id, Reminder.subject_kind, Reminder.subject_id,
+                    Reminder.window, Reminder.due_at)
+             .where(Reminder.org_id.in_(org_ids), Reminder.status == PENDING)
              .order_by(Reminder.id).with_for_update(skip_locked=True))
-    return list(session.scalars(query))
+    return [PendingReminder(*row) for row in session.execute(query)]
+
+
+class KeySubject(NamedTuple):
+    """What a digest says and checks of a key (see `activities.digests`)."""
+
+    id: str
+    name: str
+    prefix: str
+    scope: KeyScope
+    project_id: str | None
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class CardSubject(NamedTuple):
+    """What a digest says and checks of a payment card."""
+
+    id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    status: PaymentStatus
+
+
+class Recipient(NamedTuple):
+    """A member as a digest needs them: who they are to the org, where mail goes, their zone."""
+
+    id: str
+    org_id: str
+    email: str
+    role: Role
+    timezone: str
 
 
 @dataclass(frozen=True)
 class DigestSubjects:
     """What the digests of a page of orgs need to say about their reminders, in four queries."""
 
-    members: dict[str, dict[str, Member]]  # by org id, then member id
-    keys: dict[str, ApiKey]  # by id
-    cards: dict[str, PaymentMethod]  # by id
+    members: dict[str, dict[str, Recipient]]  # by org id, then member id
+    keys: dict[str, KeySubject]  # by id
+    cards: dict[str, CardSubject]  # by id
     project_names: dict[str, str]  # by id
 
 
@@ -195,19 +248,26 @@ def subjects_of(session: Session, org_ids: Sequence[str]) -> DigestSubjects:
     """The orgs' members, and the keys, cards and projects their pending reminders name.
 
     Subjects are found through the ledger (a subquery), not by an id list, so a page of many
-    thousand reminders stays four statements of fixed size."""
-    members: dict[str, dict[str, Member]] = {org_id: {} for org_id in org_ids}
-    for m in session.scalars(select(Member).where(Member.org_id.in_(org_ids))):
-        members[m.org_id][m.id] = m
+    thousand reminders stays four statements of fixed size. Only the columns a digest uses are
+    read, as plain tuples."""
+    members: dict[str, dict[str, Recipient]] = {org_id: {} for org_id in org_ids}
+    for row in session.execute(select(Member.id, Member.org_id, Member.email, Member.role,
+                                      Member.timezone).where(Member.org_id.in_(org_ids))):
+        member = Recipient(*row)
+        members[member.org_id][member.id] = member
 
     def named(kind: str) -> Any:
         return select(Reminder.subject_id).where(
             Reminder.org_id.in_(org_ids), Reminder.status == PENDING,
             Reminder.subject_kind == kind)
 
-    keys = {k.id: k for k in session.scalars(select(ApiKey).where(ApiKey.id.in_(named(API_KEY))))}
-    cards = {c.id: c for c in session.scalars(
-        select(PaymentMethod).where(PaymentMethod.id.in_(named(CARD))))}
+    # Each tuple's fields are its table's column names.
+    keys = {row.id: KeySubject(*row) for row in session.execute(
+        select(*(getattr(ApiKey, name) for name in KeySubject._fields))
+        .where(ApiKey.id.in_(named(API_KEY))))}
+    cards = {row.id: CardSubject(*row) for row in session.execute(
+        select(*(getattr(PaymentMethod, name) for name in CardSubject._fields))
+        .where(PaymentMethod.id.in_(named(CARD))))}
     project_ids = {k.project_id for k in keys.values() if k.project_id}
     projects = dict(session.execute(select(Project.id, Project.name)
                                     .where(Project.id.in_(project_ids))).all())
@@ -223,37 +283,57 @@ class Move:
     message_key: str | None = None
 
 
+# Ids, statuses and batch keys as three arrays: a 10,000-row move is one short statement, its
+# parameters adapted by the driver in C rather than spelled out as VALUES in Python.
 MOVE_PG_SQL = ("UPDATE reminders AS r SET status = v.status, "
                "message_key = coalesce(v.message_key, r.message_key) "
-               "FROM (VALUES %s) AS v(id, status, message_key) "
+               "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, message_key) "
                "WHERE r.id = v.id AND r.status = 'pending'")
 MOVE_SQLITE_SQL = ("UPDATE reminders SET status = :status, "
                    "message_key = coalesce(:message_key, message_key) "
                    "WHERE id = :id AND status = 'pending'")
 
+T = TypeVar("T")
 
-def move(session: Session, moves: Sequence[Move]) -> int:
+
+def move_while(session: Session, moves: Sequence[Move], work: Callable[[], T]
+               ) -> tuple[int, T]:
     """Move pending rows to their new status in one statement (PostgreSQL: an `UPDATE ... FROM
-    (VALUES ...)`; SQLite, in-process, a compiled-once executemany); returns how many moved:
-    fewer than asked means another sweep moved some first."""
-    if not moves:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        from psycopg2.extras import execute_values
+    unnest(...)`; SQLite, in-process, a compiled-once executemany), and run `work`; returns how
+    many rows moved (fewer than asked means another sweep moved some first) and `work`'s result.
 
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None
+    Why together: on PostgreSQL `work` runs while the server executes the statement, which is
+    most of a compose page's database time (every moved row writes each index of the ledger),
+    so the page's digests render meanwhile instead of after.
+
+    `work` must not touch the session: the statement runs on the session's connection from a
+    second thread, the caller's thread only computes. Whatever `work` does, the statement has
+    finished when this returns or raises, so the transaction is never ended under it.
+    """
+    if not moves or session.get_bind().dialect.name != "postgresql":
+        result = work()
+        if not moves:
+            return 0, result
+        done = session.execute(text(MOVE_SQLITE_SQL), [
+            {"id": m.id, "status": m.status, "message_key": m.message_key} for m in moves])
+        return int(getattr(done, "rowcount", 0) or 0), result
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    columns = ([m.id for m in moves], [m.status for m in moves], [m.message_key for m in moves])
+
+    def execute() -> int:
         cursor = raw.cursor()
         try:
-            # One page of VALUES: the rowcount is then the whole statement's.
-            execute_values(cursor, MOVE_PG_SQL, [(m.id, m.status, m.message_key) for m in moves],
-                           page_size=len(moves))
+            cursor.execute(MOVE_PG_SQL, columns)
             return int(cursor.rowcount)
         finally:
             cursor.close()
-    result = session.execute(text(MOVE_SQLITE_SQL), [
-        {"id": m.id, "status": m.status, "message_key": m.message_key} for m in moves])
-    return int(getattr(result, "rowcount", 0) or 0)
+
+    # Leaving the block waits for the statement, also when `work` raised.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="move") as pool:
+        statement = pool.submit(execute)
+        result = work()
+        return statement.result(), result
 
 
 def mark_batches_sent(session: Session, batches: Mapping[str, str], now: datetime) -> None:

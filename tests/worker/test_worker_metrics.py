@@ -5,6 +5,7 @@ dev server runs a sweep, then its metrics endpoint shows the activities it execu
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import uuid
@@ -18,8 +19,9 @@ from contracts.sweep import SweepInput
 from core.ports import free_port
 from core.sdk_metrics import metrics_runtime
 from core.settings import SettingsError, load_settings
+from tests.support.gc_support import restored_gc
 from tests.support.teardown_support import eventually
-from worker import main, run_worker
+from worker import GC_THRESHOLDS, main, run_worker
 from workflows.sweep import KeyExpirySweepWorkflow
 
 
@@ -83,8 +85,9 @@ def test_a_busy_metrics_port_stops_the_worker_with_one_line(
         monkeypatch.setenv("LIFECYCLE_DATABASE_URL", sqlite_url)
         monkeypatch.setenv("LIFECYCLE_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("LIFECYCLE_WORKER_METRICS_ADDRESS", address)
-        with caplog.at_level(logging.ERROR, logger="lifecycle.worker"):
+        with caplog.at_level(logging.ERROR, logger="lifecycle.worker"), restored_gc():
             assert main(load_settings()) == 1
+            assert gc.get_threshold() == GC_THRESHOLDS  # the process tunes its collector
     [line] = [r.getMessage() for r in caplog.records if r.name == "lifecycle.worker"]
     assert line.startswith(f"worker metrics at {address}: ") and "in use" in line, line
     assert "\n" not in line
