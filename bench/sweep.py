@@ -38,7 +38,7 @@ from temporalio.client import WorkflowHistory
 from bench import sweep_checks, sweep_plain, sweep_raw
 from bench.common import (
     add_profile_option,
-    cpu_seconds,
+    cpu_split,
     dev_server,
     mail_sink,
     profiled,
@@ -141,20 +141,18 @@ async def engine_phase(url: str, workdir: Path, sweep: SweepInput, profile: Path
             async with worker_process(url, temporal.address, queue, workdir,
                                       settings=extra) as worker:
                 await wait_for_pollers(temporal.client, queue, worker)
-                with profiled(worker.pid, profile):
-                    cpu_before = cpu_seconds(worker.pid), cpu_seconds(temporal.pid)
+                with profiled(worker.pid, profile), cpu_split(worker.pid, temporal.pid) as cpu:
                     started = time.perf_counter()
                     handle = await temporal.client.start_workflow(
                         KeyExpirySweepWorkflow.run, sweep, id=f"bench-{queue}",
                         task_queue=queue)
                     result = await handle.result()
                     seconds = time.perf_counter() - started
-                    cpu_after = cpu_seconds(worker.pid), cpu_seconds(temporal.pid)
             histories = await run_histories(temporal.client, handle.id,
                                             handle.first_execution_run_id or "")
         mails = sink.received
     return EngineRun(seconds, result, phase_seconds(histories), len(histories), mails,
-                     cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+                     cpu[0].worker, cpu[0].server)
 
 
 async def run(args: argparse.Namespace) -> int:
