@@ -1,8 +1,9 @@
 """The worker process: registers every workflow and activity on the task queue and runs them.
 
 Database activities are plain `def`s (SQLAlchemy and psycopg2 block), so they run on a thread
-pool; the pool is as large as the number of activities the worker accepts at once, so a task
-it takes never queues behind a busy thread while its timeouts run.
+pool; the pool is as large as the number of activities, regular and local, the worker accepts
+at once, and the database pool as large as the threads, so a task it takes never queues behind
+a busy thread or connection while its timeouts run.
 
 Shutdown is graceful: SIGTERM or SIGINT sets a stop event, the worker stops polling and gives
 running activities `LIFECYCLE_WORKER_SHUTDOWN_GRACE_SECONDS` to finish before they are
@@ -52,7 +53,15 @@ async def _register_search_attributes(client: Client) -> None:
     if added:
         log.info("registered search attributes %s", ", ".join(added))
 
+# Regular activities at once.
 ACTIVITY_THREADS = 16
+# Local activities run on the same pool, in threads of their own beside the regular ones.
+LOCAL_ACTIVITIES = 8
+# Workflow tasks taken at once. A task runs its local activities before it answers, so one the
+# worker took but cannot get to (every thread busy) only waits here while its timeout runs;
+# left on the server, it waits without one and goes to whichever worker is free.
+WORKFLOW_TASKS = 8
+POOL_THREADS = ACTIVITY_THREADS + LOCAL_ACTIVITIES
 # Allocations between two young-generation collections (CPython's default is 700). A sweep page
 # allocates some 10^5 objects that all live until it ends (ledger rows, digest items, outbox
 # rows): at 700 every collection re-scans them and their promotions keep starting full
@@ -83,7 +92,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
             installed.append(sig)
 
     log.info("database %s", settings.shown_database_url)
-    engine = settings_engine(settings)
+    engine = settings_engine(settings, pool_size=POOL_THREADS, max_overflow=0)
     try:
         session_factory = make_session_factory(engine)
         workflows = all_workflows()
@@ -116,7 +125,7 @@ async def run_worker(settings: Settings, *, client: Client | None = None,
 async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[type[Any]],
                               activities: list[Callable[..., Any]], stop: asyncio.Event,
                               grace: timedelta) -> None:
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS,
+    with ThreadPoolExecutor(max_workers=POOL_THREADS,
                             thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -125,6 +134,8 @@ async def _poll_until_stopped(client: Client, task_queue: str, workflows: list[t
             activities=activities,
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
+            max_concurrent_local_activities=LOCAL_ACTIVITIES,
+            max_concurrent_workflow_tasks=WORKFLOW_TASKS,
             graceful_shutdown_timeout=grace,
         )
         log.info("polling task queue %r with %d workflow(s) and %d activity(ies)",

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +336,10 @@ class ActivityMix:
     local_before: int
     regular: int
     local_after: int
+    # Workflow tasks the server timed out: a worker that took a task and did not answer in
+    # time. The next attempt re-runs the task's local activities, which (being idempotent)
+    # find their work done and may lead the workflow past steps, so the mix then differs.
+    task_timeouts: int = field(default=0, compare=False)
 
     @property
     def local(self) -> int:
@@ -352,11 +356,13 @@ class ActivityMix:
 
 def activity_mix(histories: Sequence[WorkflowHistory]) -> ActivityMix:
     """The mix of a workflow's runs, in order (a continue-as-new chain counts as one)."""
-    before = regular = after = 0
+    before = regular = after = timeouts = 0
     scheduled = False
     for history in histories:
         for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timeouts += 1
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 scheduled = True
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 regular += 1
@@ -364,7 +370,7 @@ def activity_mix(histories: Sequence[WorkflowHistory]) -> ActivityMix:
                 after += 1
             elif _local_marker(event):
                 before += 1
-    return ActivityMix(before, regular, after)
+    return ActivityMix(before, regular, after, timeouts)
 
 
 async def run_mix(client: Client, workflow_id: str, first_run_id: str) -> ActivityMix:

@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -88,13 +89,22 @@ def one_mix(side: str, mixes: list[ActivityMix]) -> ActivityMix:
     nothing; where a local step falls around the first regular activity may differ (the
     teardown's "requested" notice runs beside the steps after the freeze), and is shown."""
     kinds = {(mix.local, mix.regular) for mix in mixes}
+    timeouts = task_timeouts(mixes)
     if len(kinds) > 1:
-        raise SystemExit(f"{side} workflows ran different activities (local, regular): {kinds}")
+        raise SystemExit(f"{side} workflows ran different activities (local, regular): {kinds}"
+                         + (f"; {timeouts} workflow task(s) timed out in the worker"
+                            if timeouts else ""))
+    if timeouts:
+        say(f"{side}: {timeouts} workflow task(s) timed out in the worker")
     seen = Counter(mixes).most_common()
     if len(seen) > 1:
         say(f"{side}: local steps before/after the regular ones differ: "
             + ", ".join(f"{n} x {mix.local_before}/{mix.local_after}" for mix, n in seen))
-    return seen[0][0]
+    return replace(seen[0][0], task_timeouts=timeouts)  # the side's, all workflows
+
+
+def task_timeouts(mixes: list[ActivityMix]) -> int:
+    return sum(mix.task_timeouts for mix in mixes)
 
 
 async def notices_delivered(sessions: sessionmaker[Session]) -> int:
@@ -176,6 +186,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"engine             {engine_s:.2f}s  {engine_rate:.1f} activities/s")
     print(f"trivial            {trivial_s:.2f}s  {trivial_rate:.1f} activities/s")
     print(f"ratio              {ratio:.2f}  (throughput; goal >= 0.7)")
+    print(f"task timeouts      engine {mix.task_timeouts}, trivial {trivial_mix.task_timeouts} "
+          "(workflow tasks a worker took and did not answer in time)")
     print(f"CPU seconds        engine: {engine_cpu[0]}")
     print(f"                   trivial: {trivial_cpu[0]}")
     print(result_line("orchestration", ratio, orgs=len(orgs),
@@ -183,6 +195,8 @@ async def run(args: argparse.Namespace) -> int:
                       engine_regular=mix.regular + notices, trivial_local=trivial_mix.local,
                       trivial_regular=trivial_mix.regular, engine_s=engine_s,
                       trivial_s=trivial_s, engine_aps=engine_rate, trivial_aps=trivial_rate,
+                      engine_task_timeouts=mix.task_timeouts,
+                      trivial_task_timeouts=trivial_mix.task_timeouts,
                       **cpu_fields("engine", engine_cpu[0]),
                       **cpu_fields("trivial", trivial_cpu[0])))
     return 0

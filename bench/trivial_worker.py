@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from bench.trivial import TrivialWorkflow, noop
 from core.settings import load_settings
 from core.temporal import wait_until_serving
-from worker import ACTIVITY_THREADS, tune_gc
+from worker import ACTIVITY_THREADS, LOCAL_ACTIVITIES, POOL_THREADS, WORKFLOW_TASKS, tune_gc
 
 
 async def serve() -> None:
@@ -28,10 +28,12 @@ async def serve() -> None:
         loop.add_signal_handler(sig, stop.set)
     client = await wait_until_serving(settings.effective_temporal_address,
                                       settings.temporal_namespace, deadline_s=60)
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=POOL_THREADS) as pool:
         async with Worker(client, task_queue=settings.task_queue, workflows=[TrivialWorkflow],
                           activities=[noop], activity_executor=pool,
-                          max_concurrent_activities=ACTIVITY_THREADS):
+                          max_concurrent_activities=ACTIVITY_THREADS,
+                          max_concurrent_local_activities=LOCAL_ACTIVITIES,
+                          max_concurrent_workflow_tasks=WORKFLOW_TASKS):
             await stop.wait()
 
 
