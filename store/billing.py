@@ -1,9 +1,9 @@
-"""Usage and billing reads: the console's "Usage & billing" page, and what is still owed.
+"""Usage and billing reads: the console's "Usage & billing" page.
 
 A period is a calendar month in UTC, written `YYYY-MM` as on invoices. Usage of a period is
 the records whose `recorded_at` falls in that month, read through the `(org_id, recorded_at)`
 index. Usage not yet billed by an invoice is outstanding: like an unpaid invoice, it has to be
-settled before the org can be deleted (`store.plan`).
+settled before the org can be deleted (`store.plan` reads what is still owed).
 
 Usage and invoices have no write route (a metering pipeline and the billing provider make
 them); `add_invoices` and `add_usage` are the one place rows of either are written, for the
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.base import new_id
@@ -67,36 +67,6 @@ def invoices_page(session: Session, org_id: str, *, status: InvoiceStatus | None
     if period is not None:
         query = query.where(Invoice.period == period)
     return keyset_page(session, query, Invoice.id, limit=limit, after=after)
-
-
-@dataclass(frozen=True)
-class Owed:
-    """What an org still has to settle: unpaid invoices and usage no invoice billed yet."""
-
-    unpaid_invoices: int
-    unpaid_cents: dict[str, int]  # per currency
-    outstanding_usage: int
-    outstanding_quantity: dict[str, int]  # per service
-
-
-def owed(session: Session, org_id: str) -> Owed:
-    unpaid = session.execute(_UNPAID, {"owed_org": org_id}).all()
-    usage = session.execute(_OUTSTANDING, {"owed_org": org_id}).all()
-    return Owed(unpaid_invoices=sum(int(n) for _, n, _ in unpaid),
-                unpaid_cents={str(c): int(a) for c, _, a in unpaid},
-                outstanding_usage=sum(int(n) for _, n, _ in usage),
-                outstanding_quantity={Service(s).value: int(q) for s, _, q in usage})
-
-
-# Built once, on a bound parameter: the teardown plan asks them on every view, and building
-# them per call cost more CPU than the database took to answer them.
-_UNPAID = (select(Invoice.currency, func.count(), func.sum(Invoice.amount_cents))
-           .where(Invoice.org_id == bindparam("owed_org"), Invoice.status == InvoiceStatus.UNPAID)
-           .group_by(Invoice.currency))
-_OUTSTANDING = (select(UsageRecord.service, func.count(), func.sum(UsageRecord.quantity))
-                .where(UsageRecord.org_id == bindparam("owed_org"),
-                       UsageRecord.invoice_id.is_(None))
-                .group_by(UsageRecord.service))
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,6 @@ def latest_request(session: Session, org_id: str, project_id: str) -> R | None:
     return requests.latest_request(session, R, org_id=org_id, project_id=project_id)
 
 
-def live_count(session: Session, org_id: str) -> int:
-    return requests.live_count(session, R, org_id)
-
-
 def add_request(session: Session, *, org_id: str, project_id: str, requested_by: str,
                 grace_seconds: int, workflow_id: str, now: datetime,
                 min_grace_seconds: int = 0) -> R:

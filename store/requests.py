@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.base import new_id, utcnow
@@ -39,20 +39,6 @@ def latest_request(session: Session, model: type[Req], **subject: str) -> Req | 
     return session.execute(select(model).where(*_where(model, subject))
                            .order_by(model.created_at.desc(), model.id.desc()).limit(1)
                            ).scalar_one_or_none()
-
-
-def live_count(session: Session, model: type[Req], org_id: str) -> int:
-    statement = _LIVE_COUNTS.get(model)
-    if statement is None:  # built once per model, on a bound parameter
-        statement = select(func.count()).select_from(model).where(
-            model.org_id == bindparam("live_org"), model.status.in_(LIVE))
-        _LIVE_COUNTS[model] = statement
-    return int(session.execute(statement, {"live_org": org_id}).scalar_one())
-
-
-# The teardown plan asks its count on every view; building the statement per call cost more
-# CPU than the database took to answer it.
-_LIVE_COUNTS: dict[type[ClaimedRequest], Select[int]] = {}
 
 
 def add_request(session: Session, model: type[Req], *, org_id: str, requested_by: str,
