@@ -227,7 +227,8 @@ def record_use(session: Session, key: KeyRow | ApiKey, now: datetime) -> None:
 
 
 class KeyListRow(NamedTuple):
-    """The columns of a key that the key lists show, as plain values: never the secret's hash.
+    """The columns of a key that the key lists and the sweep's digests show, as plain values:
+    never the secret's hash.
 
     Rows, not loaded `ApiKey` entities: loading a page of 50 into the session's identity map
     cost more CPU than the rest of the listing. A named tuple, not a slotted dataclass like

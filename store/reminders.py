@@ -18,10 +18,10 @@ from sqlalchemy import Table, or_, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from store.apikeys import KeyListRow
 from store.audit import audit_many
 from store.models import (
     ApiKey,
-    KeyScope,
     Member,
     Organization,
     OrgStatus,
@@ -198,19 +198,9 @@ def pending_of_orgs(session: Session, org_ids: Sequence[str]) -> list[PendingRem
     return [PendingReminder(*row) for row in session.execute(query)]
 
 
-class KeySubject(NamedTuple):
-    """What a digest says and checks of a key (see `activities.digests`)."""
-
-    id: str
-    name: str
-    prefix: str
-    scope: KeyScope
-    project_id: str | None
-    created_by: str | None
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+# What a digest says and checks of a key (see `activities.digests`): the columns the key lists
+# show, one row type for both.
+KeySubject = KeyListRow
 
 
 class CardSubject(NamedTuple):
