@@ -118,12 +118,12 @@ class Facts:
     invoice billed yet), project deletions under way, and the subscriptions a teardown
     cancels."""
 
-    unpaid_invoices: int = 0
-    unpaid_cents: dict[str, int] = field(default_factory=dict)  # per currency
-    outstanding_usage: int = 0
-    outstanding_quantity: dict[str, int] = field(default_factory=dict)  # per service
-    deleting_projects: int = 0
-    active_subscriptions: dict[SubscriptionKind, int] = field(default_factory=dict)
+    unpaid_invoices: int
+    unpaid_cents: dict[str, int]  # per currency
+    outstanding_usage: int
+    outstanding_quantity: dict[str, int]  # per service
+    deleting_projects: int
+    active_subscriptions: dict[SubscriptionKind, int]
 
 
 def _facts_statement() -> CompoundSelect[Any]:
@@ -160,24 +160,18 @@ _FACTS = _facts_statement()
 
 
 def read_facts(session: Session, org_id: str) -> Facts:
-    unpaid: dict[str, tuple[int, int]] = {}
-    usage: dict[str, tuple[int, int]] = {}
-    deleting = 0
-    active: dict[SubscriptionKind, int] = {}
-    for fact, key, n, amount in session.execute(_FACTS, {"facts_org": org_id}).all():
-        if fact == "unpaid":
-            unpaid[str(key)] = (int(n), int(amount))
-        elif fact == "usage":
-            usage[Service(key).value] = (int(n), int(amount))
-        elif fact == "deleting":
-            deleting = int(n)
-        else:
-            active[SubscriptionKind(key)] = int(n)
-    return Facts(unpaid_invoices=sum(n for n, _ in unpaid.values()),
-                 unpaid_cents={currency: cents for currency, (_, cents) in unpaid.items()},
-                 outstanding_usage=sum(n for n, _ in usage.values()),
-                 outstanding_quantity={service: q for service, (_, q) in usage.items()},
-                 deleting_projects=deleting, active_subscriptions=active)
+    rows = session.execute(_FACTS, {"facts_org": org_id}).all()
+
+    def of(fact: str) -> list[tuple[str, int, int]]:
+        return [(key, int(n), int(amount)) for tag, key, n, amount in rows if tag == fact]
+
+    unpaid, usage = of("unpaid"), of("usage")
+    return Facts(unpaid_invoices=sum(n for _, n, _ in unpaid),
+                 unpaid_cents={str(currency): cents for currency, _, cents in unpaid},
+                 outstanding_usage=sum(n for _, n, _ in usage),
+                 outstanding_quantity={Service(service).value: q for service, _, q in usage},
+                 deleting_projects=sum(n for _, n, _ in of("deleting")),
+                 active_subscriptions={SubscriptionKind(kind): n for kind, n, _ in of("active")})
 
 
 def find_blockers(session: Session, org: OrgState) -> list[Blocker]:
