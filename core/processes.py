@@ -30,6 +30,15 @@ class Child:
     name: str
     process: asyncio.subprocess.Process
     exited: asyncio.Future[int]
+    log: Path | None = None  # where its output goes, when not to ours
+
+    def log_tail(self, lines: int = 10) -> list[str]:
+        """The last `lines` lines of its log: what to show when it died on its own."""
+        if self.log is None or not self.log.exists():
+            return []
+        with self.log.open("rb") as handle:
+            handle.seek(max(0, self.log.stat().st_size - 64 * 1024))
+            return handle.read().decode(errors="replace").splitlines()[-lines:]
 
     @property
     def pid(self) -> int:
@@ -69,7 +78,8 @@ async def spawn(name: str, argv: Sequence[str], env: Mapping[str, str],
     finally:
         if sink is not None:
             sink.close()  # the child holds its own copy of the descriptor
-    return Child(name=name, process=process, exited=asyncio.ensure_future(process.wait()))
+    return Child(name=name, process=process, exited=asyncio.ensure_future(process.wait()),
+                 log=output)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

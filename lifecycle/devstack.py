@@ -212,7 +212,9 @@ class ChildExited(Exception):
     def __init__(self, child: processes.Child) -> None:
         status = child.exited.result()
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
-        super().__init__(f"the {child.name} (pid {child.pid}) {how} unexpectedly")
+        tail = "".join(f"\n  | {line}" for line in child.log_tail())
+        where = f"; the end of its log ({child.log}):{tail}" if tail else ""
+        super().__init__(f"the {child.name} (pid {child.pid}) {how} unexpectedly{where}")
 
 
 def _can_bind(host: str, port: int) -> bool:
