@@ -115,6 +115,8 @@ def test_cli_schedules_commands(dev_env: WorkflowEnvironment, sqlite_url: str,
                        .target_host)
     monkeypatch.setenv("LIFECYCLE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("LIFECYCLE_SWEEP_INTERVAL_SECONDS", "1800")
+    address = dev_env.client.service_client.config.target_host
+    asyncio.run(_delete(address, missing_ok=True))  # as the `client` fixture does
     try:
         assert cli_main(["schedules", "sync"]) == 0
         assert cli_main(["schedules", "pause", "--note", "audit"]) == 0
@@ -127,13 +129,17 @@ def test_cli_schedules_commands(dev_env: WorkflowEnvironment, sqlite_url: str,
         assert cli_main(["schedules", "trigger"]) == 0
     finally:
         assert cli_main(["schedules", "pause"]) == 0  # nothing polls this queue; stop it
-        asyncio.run(_delete(dev_env.client.service_client.config.target_host))
+        asyncio.run(_delete(address))
     monkeypatch.setenv("LIFECYCLE_TEMPORAL_ADDRESS", "127.0.0.1:1")
     monkeypatch.setattr(schedules_cli, "CONNECT_DEADLINE_S", 0.5)  # fail fast, same path
     assert cli_main(["schedules", "show"]) == 1
     assert "lifecycle schedules:" in capsys.readouterr().err
 
 
-async def _delete(address: str) -> None:
+async def _delete(address: str, *, missing_ok: bool = False) -> None:
+    """Delete the schedule through a client of this event loop's own (the CLI test is sync)."""
     client = await Client.connect(address)
-    await client.get_schedule_handle(schedules.SCHEDULE_ID).delete()
+    if missing_ok:
+        await _delete_schedule(client)
+    else:
+        await client.get_schedule_handle(schedules.SCHEDULE_ID).delete()
