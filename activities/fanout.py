@@ -17,19 +17,16 @@ digest batch.
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
-from temporalio import activity
+
+from activities.heartbeats import Heartbeat
 
 # Enough to overlap commit flushes and network waits; more only queues on two cores.
 UNIT_THREADS = 4
-# A heartbeat waits for a hop through the worker's event loop: a third of the activity
-# thread's samples when sent after every unit. Temporal throttles what it sends anyway.
-HEARTBEAT_EVERY_S = 1.0
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,7 +41,7 @@ def threads_for(session: Session) -> int:
 def each(units: Sequence[T], work: Callable[[T], R], threads: int = UNIT_THREADS
          ) -> Iterator[tuple[T, R]]:
     """`(unit, work(unit))` in order; the first failure is raised once the others are done."""
-    beat = _Heartbeat(len(units))
+    beat = _Progress(len(units))
     if threads <= 1 or len(units) <= 1:
         for unit in units:
             yield unit, work(unit)
@@ -58,15 +55,13 @@ def each(units: Sequence[T], work: Callable[[T], R], threads: int = UNIT_THREADS
             beat()
 
 
-class _Heartbeat:
-    """Heartbeats "done/total" at most every `HEARTBEAT_EVERY_S`, and at the last unit."""
+class _Progress:
+    """Heartbeats "done/total" at most once a second (`activities.heartbeats`), and at the
+    last unit."""
 
     def __init__(self, total: int) -> None:
-        self.total, self.done, self.last = total, 0, time.monotonic()
+        self.total, self.done, self.beat = total, 0, Heartbeat()
 
     def __call__(self) -> None:
         self.done += 1
-        now = time.monotonic()
-        if now - self.last >= HEARTBEAT_EVERY_S or self.done == self.total:
-            activity.heartbeat(f"{self.done}/{self.total}")
-            self.last = now
+        self.beat(f"{self.done}/{self.total}", force=self.done == self.total)

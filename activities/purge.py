@@ -7,8 +7,9 @@ running teardown request, or the project itself `deleting` under a running reque
 also names the actor of its audit events.
 
 The batches are keyset ranges (see `store/purge.py` for why). Each batch commits on its own with
-its ledger row, and the activity heartbeats its cursor so a retry resumes where the last attempt
-stopped instead of scanning emptied datasets again.
+its ledger row, and the activity heartbeats its cursor (at most once a second,
+`activities.heartbeats`) so a retry resumes about where the last attempt stopped instead of
+scanning emptied datasets again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import ORG_NOT_FROZEN, TEARDOWN_NOT_REQUESTED, final
+from activities.heartbeats import HEARTBEAT_EVERY_S, Heartbeat
 from contracts.project_deletion import DELETION_NOT_REQUESTED, PROJECT_NOT_FROZEN
 from contracts.teardown import ProjectPurgeResult, ProjectStep, teardown_workflow_id
 from store import ledger, orgs, project_deletions, projects, purge, requests
@@ -47,8 +49,10 @@ class PurgeCursor:
 
 
 class PurgeActivities:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *,
+                 heartbeat_every_s: float = HEARTBEAT_EVERY_S) -> None:
         self.sessions = sessions
+        self.heartbeat_every_s = heartbeat_every_s
 
     def require_deleting(self, session: Session, step: ProjectStep) -> str:
         """Refuse unless the project is being deleted; the actor for its audit events."""
@@ -85,6 +89,7 @@ class PurgeActivities:
         """
         details = activity.info().heartbeat_details
         cursor = PurgeCursor(**details[0]) if details else PurgeCursor()
+        beat = Heartbeat(self.heartbeat_every_s)
         with self.sessions() as session:
             self.require_deleting(session, step)
             dataset_ids = purge.dataset_ids(session, step.project_id,
@@ -100,7 +105,7 @@ class PurgeActivities:
                     ledger.once(session, step.org_id, key,
                                 partial(purge.delete_range, session, dataset_id, after, upper))
                 after = upper
-                activity.heartbeat(PurgeCursor(dataset_id, after).__dict__)
+                beat(PurgeCursor(dataset_id, after).__dict__)
         with self.sessions() as session:
             purged = ledger.total(session, step.org_id, f"records:{step.project_id}:")
         log.info("purged %d records of project %s", purged, step.project_id)
