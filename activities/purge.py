@@ -98,7 +98,7 @@ class PurgeActivities:
             after = cursor.after if dataset_id == cursor.dataset_id else 0
             while True:
                 with self.sessions.begin() as session:
-                    upper = purge.next_upper(session, dataset_id, after, step.batch_size)
+                    upper, size = purge.next_batch(session, dataset_id, after, step.batch_size)
                     if upper is None:
                         break
                     key = f"records:{step.project_id}:{dataset_id}:{upper}"
@@ -106,6 +106,8 @@ class PurgeActivities:
                                 partial(purge.delete_range, session, dataset_id, after, upper))
                 after = upper
                 beat(PurgeCursor(dataset_id, after).__dict__)
+                if size < step.batch_size:  # the dataset's last batch (see store/purge.py)
+                    break
         with self.sessions() as session:
             purged = ledger.total(session, step.org_id, f"records:{step.project_id}:")
         log.info("purged %d records of project %s", purged, step.project_id)

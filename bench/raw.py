@@ -33,9 +33,8 @@ SMALL_TABLES = (
     "DELETE FROM members WHERE org_id = :org",
     "DELETE FROM organizations WHERE id = :org",
 )
-NEXT_UPPER = text("SELECT id FROM dataset_records WHERE dataset_id = :ds AND id > :after "
-                  "ORDER BY id LIMIT 1 OFFSET :skip")
-LAST_ID = text("SELECT max(id) FROM dataset_records WHERE dataset_id = :ds AND id > :after")
+NEXT_BATCH = text("SELECT max(id), count(*) FROM (SELECT id FROM dataset_records "
+                  "WHERE dataset_id = :ds AND id > :after ORDER BY id LIMIT :batch) AS ids")
 DELETE_ALL = text("DELETE FROM dataset_records WHERE dataset_id IN "
                   "(SELECT id FROM datasets WHERE org_id = :org)")
 DELETE_RANGE = text("DELETE FROM dataset_records WHERE dataset_id = :ds AND id > :after "
@@ -43,16 +42,17 @@ DELETE_RANGE = text("DELETE FROM dataset_records WHERE dataset_id = :ds AND id >
 
 
 def _purge_dataset(conn: Connection, dataset_id: str, batch: int) -> int:
+    """The engine's batches: the same probe, and a short batch is the last."""
     deleted, after = 0, 0
     while True:
         params = {"ds": dataset_id, "after": after}
-        upper = conn.execute(NEXT_UPPER, {**params, "skip": batch - 1}).scalar()
+        upper, size = conn.execute(NEXT_BATCH, {**params, "batch": batch}).one()
         if upper is None:
-            upper = conn.execute(LAST_ID, params).scalar()
-            if upper is None:
-                return deleted
+            return deleted
         deleted += conn.execute(DELETE_RANGE, {**params, "upper": upper}).rowcount
         conn.commit()
+        if size < batch:
+            return deleted
         after = upper
 
 

@@ -142,9 +142,9 @@ def explain_purge(engine: Engine, org_id: str, batch: int) -> list[str]:
     with engine.connect() as conn:
         dataset_id = conn.execute(select(Dataset.id).where(Dataset.org_id == org_id)
                                   .order_by(Dataset.record_count.desc()).limit(1)).scalar_one()
-        upper = purge.next_upper(Session(bind=conn), dataset_id, 0, batch) or 0
+        upper = purge.next_batch(Session(bind=conn), dataset_id, 0, batch).upper or 0
         lines: list[str] = []
-        for name, statement in (("batch end", purge.batch_end_query(dataset_id, 0, batch)),
+        for name, statement in (("batch end", purge.next_batch_query(dataset_id, 0, batch)),
                                 ("batch delete", purge.range_delete(dataset_id, 0, upper))):
             sql = str(statement.compile(dialect=engine.dialect,
                                         compile_kwargs={"literal_binds": True}))

@@ -1,11 +1,15 @@
 """The project purge's queries: a project's records in keyset batches, then its own rows.
 
-Records are deleted by keyset on the `(dataset_id, id)` index: find the id `batch` rows ahead,
-then delete the range up to it. Both statements use the index on SQLite and PostgreSQL, unlike
-`id IN (SELECT ... LIMIT n)`, which PostgreSQL turns into a full scan at large n.
+Records are deleted by keyset on the `(dataset_id, id)` index: find the highest of the next
+`batch` ids and how many there are, then delete the range up to it. Both statements use the
+index on SQLite and PostgreSQL, unlike `id IN (SELECT ... LIMIT n)`, which PostgreSQL turns
+into a full scan at large n. A batch shorter than `batch` is the dataset's last: the purge only
+runs on a frozen project, which nothing adds records to, so no probe after it is needed.
 """
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 from sqlalchemy import Delete, Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -21,11 +25,20 @@ def dataset_ids(session: Session, project_id: str, *, starting_at: str = "") -> 
         Dataset.project_id == project_id, Dataset.id >= starting_at).order_by(Dataset.id)))
 
 
-def batch_end_query(dataset_id: str, after: int, batch: int) -> Select[int]:
-    """The id `batch` rows past `after` in `dataset_id`: where the next batch ends."""
-    return (select(DatasetRecord.id)
-            .where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)
-            .order_by(DatasetRecord.id).offset(batch - 1).limit(1))
+class Batch(NamedTuple):
+    """The next batch of a dataset: its highest id (None: nothing left) and its size."""
+
+    upper: int | None
+    size: int
+
+
+def next_batch_query(dataset_id: str, after: int, batch: int) -> Select[Any, int]:
+    """The highest of the next `batch` ids of `dataset_id` after `after`, and how many there
+    are, in one index-only scan."""
+    ids = (select(DatasetRecord.id)
+           .where(DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)
+           .order_by(DatasetRecord.id).limit(batch).subquery())
+    return select(func.max(ids.c.id), func.count()).select_from(ids)
 
 
 def range_delete(dataset_id: str, after: int, upper: int) -> Delete:
@@ -34,13 +47,10 @@ def range_delete(dataset_id: str, after: int, upper: int) -> Delete:
                                        DatasetRecord.id > after, DatasetRecord.id <= upper)
 
 
-def next_upper(session: Session, dataset_id: str, after: int, batch: int) -> int | None:
-    """The highest id of the next batch of `dataset_id` after `after`, or None when empty."""
-    upper = session.scalars(batch_end_query(dataset_id, after, batch)).first()
-    if upper is not None:
-        return upper
-    return session.scalars(select(func.max(DatasetRecord.id)).where(
-        DatasetRecord.dataset_id == dataset_id, DatasetRecord.id > after)).first()
+def next_batch(session: Session, dataset_id: str, after: int, batch: int) -> Batch:
+    """Where the next batch of `dataset_id` after `after` ends, and how many records it has."""
+    row = session.execute(next_batch_query(dataset_id, after, batch)).one()
+    return Batch(row[0], row[1])
 
 
 def delete_range(session: Session, dataset_id: str, after: int, upper: int) -> int:
@@ -71,7 +81,7 @@ def purge_records(session: Session, project_id: str) -> int:
     """Every record of the project's datasets, one statement per dataset; how many went.
 
     For a caller outside an activity (the relational target's `delete`); the teardown's own
-    purge walks the same index in committed batches instead (`next_upper`, `delete_range`).
+    purge walks the same index in committed batches instead (`next_batch`, `delete_range`).
     """
     deleted = 0
     for dataset_id in dataset_ids(session, project_id):

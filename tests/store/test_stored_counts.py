@@ -29,8 +29,8 @@ def test_stored_counts_follow_appends_and_purge_batches(session_factory: session
         counts = stored_counts(session, org.org_id)
         assert counts == owned_counts(session, org.org_id)
         assert counts["dataset_records"] == 4 * 9 + 2
-        upper = purge.next_upper(session, first, 0, 5)
-        assert upper is not None
+        upper, size = purge.next_batch(session, first, 0, 5)
+        assert upper is not None and size == 5
         assert purge.delete_range(session, first, 0, upper) == 5
     with session_factory() as session:
         counts = stored_counts(session, org.org_id)
