@@ -1,13 +1,14 @@
 """The purge of one project in one deletion target (store/targets.py), and the targets' share
 of the freeze snapshot and of the verifier.
 
-`purge_target` walks the target's pages from the heartbeat's cursor. Each page's units are
-noted in the teardown ledger (key and size) in a transaction that commits before the target
-deletes them; a retry after a crash at any line lists again, finds the units it noted (deleted
-or not) and deletes what is still there, so the counts are the ledger's rows: exactly what
-existed, never a unit twice or a unit deleted but not counted. The same refusal as the
-relational purge applies: nothing is deleted unless the org (or the project) is being deleted
-under a running request.
+`purge_target` walks the target's pages from the heartbeat's cursor (sent at most once a second,
+`activities.heartbeats`: an older cursor only lists again what the ledger already holds). Each
+page's units are noted in the teardown ledger (key and size) in a transaction that commits
+before the target deletes them; a retry after a crash at any line lists again, finds the units
+it noted (deleted or not) and deletes what is still there, so the counts are the ledger's rows:
+exactly what existed, never a unit twice or a unit deleted but not counted. The same refusal as
+the relational purge applies: nothing is deleted unless the org (or the project) is being
+deleted under a running request.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.heartbeats import Heartbeat
 from activities.purge import PurgeActivities
 from contracts.teardown import TargetPurgeResult, TargetStep
 from store import ledger
@@ -73,6 +75,7 @@ class TargetActivities:
         details = activity.info().heartbeat_details
         cursor: str | None = str(details[0]) if details else ""
         prefix = unit_prefix(step)
+        beat = Heartbeat(self.purge.heartbeat_every_s)
         while cursor is not None:
             # A target that is down raises; the activity's retry policy waits it out.
             page = target.enumerate(scope, cursor, step.page_size)
@@ -82,7 +85,7 @@ class TargetActivities:
                                       {prefix + u.key: u.size for u in page.units})
                 target.delete(scope, page.units)
             cursor = page.cursor
-            activity.heartbeat(cursor or "")
+            beat(cursor or "")
         with self.sessions() as session:
             units, size = ledger.tally(session, step.project.org_id, prefix)
         log.info("purged %d units (%d bytes) of project %s from %s", units, size,

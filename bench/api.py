@@ -175,7 +175,7 @@ async def api_server(url: str, temporal: str, queue: str, workdir: Path,
                 except httpx.TransportError as exc:
                     last = repr(exc)
                 if time.monotonic() > give_up_at:
-                    log = (workdir / f"api-{port}.log").read_text()[-2000:]
+                    log = "\n".join(api.log_tail(30))
                     raise SystemExit(f"API not ready after {READY_DEADLINE_S:.0f}s ({last})\n"
                                      f"{log}")
                 await asyncio.sleep(0.2)
